@@ -1,0 +1,9 @@
+DROP TABLE events;
+DROP TABLE hubee_subscriptions;
+DROP TABLE tokens;
+DROP TABLE habilitations;
+DROP TABLE request_contacts;
+DROP TABLE habilitation_requests;
+DROP TABLE editeur_forms;
+DROP TABLE editeurs;
+DROP TABLE collectivites;

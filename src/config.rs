@@ -1,0 +1,248 @@
+//! Settings read from the environment and validated at start. Each error names its variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::db::DatabaseLocation;
+
+/// Default SQLite database, relative to the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/qf-backoffice.sqlite";
+/// Default listening address.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+/// Default folder where the DSFR design system is unpacked.
+pub const DEFAULT_DSFR_DIR: &str = "data/dsfr";
+
+/// A configuration error: one line, naming the variable at fault.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{variable} : {message}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What is wrong with it, in French.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, message: impl Into<String>) -> Self {
+        ConfigError {
+            variable,
+            message: message.into(),
+        }
+    }
+}
+
+/// The validated settings of one run.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Which database, from `DATABASE_URL`.
+    pub database: DatabaseLocation,
+    /// Listening address, from `BIND` (port 0 picks a free port).
+    pub bind: SocketAddr,
+    /// The address users reach the back office at, from `PUBLIC_URL`, without trailing slash.
+    pub public_url: String,
+    /// Where the DSFR package is unpacked, from `DSFR_DIR`.
+    pub dsfr_dir: PathBuf,
+    /// Whether `serve` may download the DSFR package when it is missing (`DSFR_DOWNLOAD`).
+    pub dsfr_download: bool,
+    /// Whether `serve` loads the demo data into an empty database (`DEMO_DATA`).
+    pub demo_data: bool,
+    /// Size of the connection pool (`DATABASE_POOL_SIZE`).
+    pub pool_size: u32,
+}
+
+impl Settings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Settings::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+        let database = parse_database_url(
+            get("DATABASE_URL")
+                .as_deref()
+                .unwrap_or(DEFAULT_DATABASE_URL),
+        )?;
+        let bind_text = get("BIND").unwrap_or_else(|| DEFAULT_BIND.to_owned());
+        let bind: SocketAddr = bind_text.trim().parse().map_err(|_| {
+            ConfigError::new(
+                "BIND",
+                format!(
+                    "« {bind_text} » n'est pas une adresse d'écoute valide (attendu IP:port, par exemple 127.0.0.1:8080)"
+                ),
+            )
+        })?;
+        let public_url = match get("PUBLIC_URL") {
+            Some(value) => parse_public_url(&value)?,
+            None => format!("http://{bind}"),
+        };
+        let dsfr_dir = PathBuf::from(get("DSFR_DIR").unwrap_or_else(|| DEFAULT_DSFR_DIR.into()));
+        let dsfr_download = parse_bool("DSFR_DOWNLOAD", get("DSFR_DOWNLOAD"), true)?;
+        let demo_data = parse_bool("DEMO_DATA", get("DEMO_DATA"), true)?;
+        let pool_size = match get("DATABASE_POOL_SIZE") {
+            None => 8,
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=200).contains(n))
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "DATABASE_POOL_SIZE",
+                        format!("« {v} » n'est pas un nombre entre 1 et 200"),
+                    )
+                })?,
+        };
+        Ok(Settings {
+            database,
+            bind,
+            public_url,
+            dsfr_dir,
+            dsfr_download,
+            demo_data,
+            pool_size,
+        })
+    }
+}
+
+/// Parses `DATABASE_URL`: `sqlite://<path>` (or `sqlite:<path>`) or `postgres(ql)://…`.
+pub fn parse_database_url(value: &str) -> Result<DatabaseLocation, ConfigError> {
+    let value = value.trim();
+    let err = |m: String| ConfigError::new("DATABASE_URL", m);
+    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+        let parsed =
+            url::Url::parse(value).map_err(|e| err(format!("URL PostgreSQL illisible ({e})")))?;
+        if parsed.host_str().is_none_or(str::is_empty) && !value.contains("host=") {
+            return Err(err("l'URL PostgreSQL doit nommer un hôte".into()));
+        }
+        return Ok(DatabaseLocation::Postgres(value.to_owned()));
+    }
+    if let Some(rest) = value.strip_prefix("sqlite:") {
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        if path.is_empty() || path == ":memory:" {
+            return Err(err(
+                "indiquez un fichier SQLite, par exemple sqlite://data/qf-backoffice.sqlite".into(),
+            ));
+        }
+        return Ok(DatabaseLocation::Sqlite(PathBuf::from(path)));
+    }
+    let scheme = value.split(':').next().unwrap_or_default();
+    Err(err(format!(
+        "schéma « {scheme} » non pris en charge : utilisez sqlite://<fichier> ou postgres://<utilisateur>@<hôte>/<base>"
+    )))
+}
+
+fn parse_public_url(value: &str) -> Result<String, ConfigError> {
+    let parsed = url::Url::parse(value.trim()).map_err(|e| {
+        ConfigError::new(
+            "PUBLIC_URL",
+            format!("« {value} » n'est pas une URL absolue ({e})"),
+        )
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(ConfigError::new(
+            "PUBLIC_URL",
+            "l'URL doit commencer par http:// ou https://",
+        ));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+fn parse_bool(
+    variable: &'static str,
+    value: Option<String>,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match value.as_deref().map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "oui" | "on") => Ok(true),
+        Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "non" | "off") => Ok(false),
+        Some(v) => Err(ConfigError::new(
+            variable,
+            format!("« {v} » n'est pas une valeur booléenne (1/0, true/false)"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(
+            s.database,
+            DatabaseLocation::Sqlite(PathBuf::from("data/qf-backoffice.sqlite"))
+        );
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+        assert!(s.demo_data);
+    }
+
+    #[test]
+    fn postgres_and_absolute_sqlite_urls() {
+        let s = settings(&[("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/qf")]).unwrap();
+        assert_eq!(
+            s.database,
+            DatabaseLocation::Postgres("postgres://postgres@127.0.0.1:5432/qf".into())
+        );
+        let s = settings(&[("DATABASE_URL", "sqlite:///tmp/x.sqlite")]).unwrap();
+        assert_eq!(
+            s.database,
+            DatabaseLocation::Sqlite(PathBuf::from("/tmp/x.sqlite"))
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let e = settings(&[("DATABASE_URL", "mysql://root@localhost/qf")]).unwrap_err();
+        assert_eq!(e.variable, "DATABASE_URL");
+        assert!(e.to_string().contains("mysql"), "{e}");
+        assert_eq!(
+            settings(&[("DATABASE_URL", "sqlite://")])
+                .unwrap_err()
+                .variable,
+            "DATABASE_URL"
+        );
+        assert_eq!(
+            settings(&[("BIND", "localhost")]).unwrap_err().variable,
+            "BIND"
+        );
+        assert_eq!(
+            settings(&[("PUBLIC_URL", "ftp://x")]).unwrap_err().variable,
+            "PUBLIC_URL"
+        );
+        assert_eq!(
+            settings(&[("DEMO_DATA", "peut-être")])
+                .unwrap_err()
+                .variable,
+            "DEMO_DATA"
+        );
+    }
+
+    #[test]
+    fn public_url_follows_bind_and_loses_trailing_slash() {
+        let s = settings(&[("BIND", "0.0.0.0:9000")]).unwrap();
+        assert_eq!(s.public_url, "http://0.0.0.0:9000");
+        let s = settings(&[("PUBLIC_URL", "https://qf.example.gouv.fr/")]).unwrap();
+        assert_eq!(s.public_url, "https://qf.example.gouv.fr");
+    }
+
+    #[test]
+    fn redacted_postgres_url_hides_password() {
+        let loc = DatabaseLocation::Postgres("postgres://u:secret@h/db".into());
+        assert!(!loc.redacted().contains("secret"));
+    }
+}

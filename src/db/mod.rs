@@ -1,0 +1,176 @@
+//! Database access: the connection enum over SQLite and PostgreSQL, its pool, and the
+//! embedded migrations of each backend.
+
+pub mod schema;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+diesel::define_sql_function! {
+    /// SQL `lower(text)`, for case-insensitive search on both backends.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// One connection to either backend; queries written once run on both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Where the data lives, as chosen by `DATABASE_URL`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    /// A SQLite file (its folder is created when missing).
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL (`postgres://…`).
+    Postgres(String),
+}
+
+impl DatabaseLocation {
+    /// The backend's name, for logs and pages.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            DatabaseLocation::Sqlite(_) => "SQLite",
+            DatabaseLocation::Postgres(_) => "PostgreSQL",
+        }
+    }
+
+    /// A description safe to log: the SQLite path, or the PostgreSQL URL without its password.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseLocation::Sqlite(path) => format!("sqlite://{}", path.display()),
+            DatabaseLocation::Postgres(url) => match url::Url::parse(url) {
+                Ok(mut parsed) => {
+                    if parsed.password().is_some() {
+                        let _ = parsed.set_password(Some("***"));
+                    }
+                    parsed.to_string()
+                }
+                Err(_) => "postgres://…".to_owned(),
+            },
+        }
+    }
+}
+
+/// Opens one connection of the backend the location names, with per-connection settings.
+pub fn establish(location: &DatabaseLocation) -> Result<DbConnection, diesel::ConnectionError> {
+    match location {
+        DatabaseLocation::Postgres(url) => {
+            let mut conn = PgConnection::establish(url)?;
+            conn.batch_execute("SET TIME ZONE 'UTC'")
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(DbConnection::Postgresql(conn))
+        }
+        DatabaseLocation::Sqlite(path) => {
+            let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+            conn.batch_execute(
+                "PRAGMA busy_timeout = 5000; \
+                 PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; \
+                 PRAGMA foreign_keys = ON;",
+            )
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(DbConnection::Sqlite(conn))
+        }
+    }
+}
+
+/// The r2d2 manager: builds connections for one location.
+#[derive(Debug)]
+pub struct Manager {
+    location: DatabaseLocation,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::ConnectionError;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        establish(&self.location)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// A pool of connections to the configured database.
+pub type Pool = r2d2::Pool<Manager>;
+/// A connection checked out of the pool.
+pub type PooledConnection = r2d2::PooledConnection<Manager>;
+
+/// Builds the pool (creating the SQLite folder when needed) and checks one connection opens.
+pub fn build_pool(location: &DatabaseLocation, max_size: u32) -> anyhow::Result<Pool> {
+    if let DatabaseLocation::Sqlite(path) = location
+        && let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            anyhow::anyhow!(
+                "DATABASE_URL : impossible de créer le dossier {} ({e})",
+                parent.display()
+            )
+        })?;
+    }
+    let manager = Manager {
+        location: location.clone(),
+    };
+    let pool = r2d2::Pool::builder()
+        .max_size(max_size)
+        .connection_timeout(Duration::from_secs(10))
+        .test_on_check_out(true)
+        .build_unchecked(manager);
+    // Open one connection now so that a wrong URL fails at start with the real cause.
+    establish(location).map_err(|e| {
+        anyhow::anyhow!(
+            "DATABASE_URL : connexion impossible à {} ({})",
+            location.redacted(),
+            one_line(&e.to_string())
+        )
+    })?;
+    Ok(pool)
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Applies every pending migration of the connection's backend; returns the versions applied.
+pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
+    let applied = match conn {
+        DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+    }
+    .map_err(|e| anyhow::anyhow!("migrations : {e}"))?;
+    Ok(applied.iter().map(|v| v.to_string()).collect())
+}
+
+/// Reverts every applied migration (used by tests and by operators starting over).
+pub fn revert_all_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
+    let reverted = match conn {
+        DbConnection::Postgresql(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS),
+        DbConnection::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS),
+    }
+    .map_err(|e| anyhow::anyhow!("migrations : {e}"))?;
+    Ok(reverted.iter().map(|v| v.to_string()).collect())
+}
+
+/// A cheap round trip that reads the schema, for the health check: it fails when the
+/// database is gone, not only when the connection is.
+pub fn ping(conn: &mut DbConnection) -> QueryResult<()> {
+    conn.batch_execute("SELECT COUNT(*) FROM __diesel_schema_migrations")
+}

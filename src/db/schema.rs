@@ -1,0 +1,157 @@
+//! The database schema, shared by SQLite and PostgreSQL (same tables, same column types).
+
+diesel::table! {
+    collectivites (id) {
+        id -> Text,
+        siret -> Text,
+        name -> Text,
+        kind -> Text,
+        cog -> Nullable<Text>,
+        postal_code -> Nullable<Text>,
+        departement -> Nullable<Text>,
+        active -> Bool,
+        had_hubee_account -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    editeurs (id) {
+        id -> Text,
+        name -> Text,
+        siret -> Text,
+        contact_technique_email -> Text,
+        apis -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    editeur_forms (id) {
+        id -> Text,
+        editeur_id -> Text,
+        form_uid -> Text,
+        name -> Text,
+        public_url -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    habilitation_requests (id) {
+        id -> Text,
+        datapass_id -> Nullable<BigInt>,
+        collectivite_id -> Text,
+        form_uid -> Text,
+        editeur_id -> Nullable<Text>,
+        state -> Text,
+        reopening -> Bool,
+        scopes -> Text,
+        purpose -> Nullable<Text>,
+        deliberation_url -> Nullable<Text>,
+        last_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_submitted_at -> Nullable<Timestamp>,
+        last_validated_at -> Nullable<Timestamp>,
+        last_event_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    request_contacts (id) {
+        id -> Text,
+        request_id -> Text,
+        role -> Text,
+        email -> Text,
+        given_name -> Nullable<Text>,
+        family_name -> Nullable<Text>,
+        phone_number -> Nullable<Text>,
+        job_title -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    habilitations (id) {
+        id -> Text,
+        request_id -> Text,
+        collectivite_id -> Text,
+        datapass_authorization_id -> Nullable<BigInt>,
+        slug -> Nullable<Text>,
+        state -> Text,
+        validated_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tokens (id) {
+        id -> Text,
+        habilitation_id -> Text,
+        collectivite_id -> Text,
+        scopes -> Text,
+        issued_at -> Timestamp,
+        expires_on -> Date,
+        revoked_at -> Nullable<Timestamp>,
+        revocation_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    hubee_subscriptions (id) {
+        id -> Text,
+        collectivite_id -> Text,
+        process_code -> Text,
+        hubee_id -> Nullable<Text>,
+        status -> Text,
+        access_mode -> Text,
+        notification_frequency -> Text,
+        notification_email -> Nullable<Text>,
+        datapass_id -> Nullable<BigInt>,
+        activation_date -> Nullable<Date>,
+        end_date -> Nullable<Date>,
+        local_admin_email -> Nullable<Text>,
+        delegation_editeur_siret -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> Text,
+        occurred_at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Text,
+        details -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(editeur_forms -> editeurs (editeur_id));
+diesel::joinable!(habilitation_requests -> collectivites (collectivite_id));
+diesel::joinable!(habilitation_requests -> editeurs (editeur_id));
+diesel::joinable!(request_contacts -> habilitation_requests (request_id));
+diesel::joinable!(habilitations -> habilitation_requests (request_id));
+diesel::joinable!(habilitations -> collectivites (collectivite_id));
+diesel::joinable!(tokens -> habilitations (habilitation_id));
+diesel::joinable!(tokens -> collectivites (collectivite_id));
+diesel::joinable!(hubee_subscriptions -> collectivites (collectivite_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    collectivites,
+    editeurs,
+    editeur_forms,
+    habilitation_requests,
+    request_contacts,
+    habilitations,
+    tokens,
+    hubee_subscriptions,
+    events,
+);

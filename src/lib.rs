@@ -1,0 +1,13 @@
+//! qf-backoffice: the API Particulier team's back office for the national quotient familial
+//! form — habilitation requests, tokens, HubEE subscriptions and the form's kit.
+
+pub mod assets;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod models;
+pub mod routes;
+pub mod startup;
+pub mod state;

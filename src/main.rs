@@ -1,0 +1,144 @@
+//! The `qf-backoffice` command: parses the command line, reads the settings, hands over.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use qf_backoffice::config::Settings;
+use qf_backoffice::startup::{self, Application};
+use qf_backoffice::{db, demo, models};
+
+/// Back-office de l'équipe API Particulier pour le formulaire national de collecte du
+/// quotient familial. Configuration par variables d'environnement (voir le README).
+#[derive(Parser)]
+#[command(name = "qf-backoffice", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Lance le back-office (commande par défaut) : migrations, données de démonstration sur
+    /// une base vide, puis serveur HTTP sur BIND.
+    Serve {
+        /// Ne charge pas les données de démonstration, même sur une base vide.
+        #[arg(long)]
+        no_demo_data: bool,
+    },
+    /// Applique les migrations en attente de la base DATABASE_URL, puis s'arrête.
+    Migrate,
+    /// Charge les données de démonstration si la base est vide, puis s'arrête.
+    DemoData,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("qf-backoffice : configuration invalide : {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("qf-backoffice : démarrage impossible : {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve {
+            no_demo_data: false,
+        }) {
+            Command::Serve { no_demo_data } => serve(settings, !no_demo_data).await,
+            Command::Migrate => migrate(settings).await,
+            Command::DemoData => demo_data(settings).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("qf-backoffice : {}", one_line(&format!("{e:#}")));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn serve(settings: Settings, demo_allowed: bool) -> anyhow::Result<()> {
+    let load_demo = demo_allowed && settings.demo_data;
+    let public_url = settings.public_url.clone();
+    let backend = settings.database.redacted();
+    let app = Application::build(settings).await?;
+    let state = app.state();
+    if load_demo {
+        let pool = state.pool.clone();
+        let loaded = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let mut conn = pool.get()?;
+            Ok(demo::load_if_empty(&mut conn, models::now())?)
+        })
+        .await??;
+        if let Some(summary) = loaded {
+            tracing::info!("données de démonstration chargées : {summary}");
+        }
+    }
+    startup::spawn_dsfr_download(&state);
+    tracing::info!(database = %backend, port = app.port(), "QF back-office démarré");
+    println!("QF back-office prêt : ouvrez {public_url}/");
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn migrate(settings: Settings) -> anyhow::Result<()> {
+    let location = settings.database.clone();
+    let applied = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+        let pool = db::build_pool(&location, 1)?;
+        let mut conn = pool.get()?;
+        db::run_migrations(&mut conn)
+    })
+    .await??;
+    if applied.is_empty() {
+        println!("Base {} déjà à jour.", settings.database.redacted());
+    } else {
+        println!(
+            "{} migration(s) appliquée(s) sur {} : {}",
+            applied.len(),
+            settings.database.redacted(),
+            applied.join(", ")
+        );
+    }
+    Ok(())
+}
+
+async fn demo_data(settings: Settings) -> anyhow::Result<()> {
+    let state = startup::build_state(settings).await?;
+    let pool = state.pool.clone();
+    let loaded = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let mut conn = pool.get()?;
+        Ok(demo::load_if_empty(&mut conn, models::now())?)
+    })
+    .await??;
+    match loaded {
+        Some(summary) => println!("Données de démonstration chargées : {summary}."),
+        None => println!("La base contient déjà des données : rien n'a été chargé."),
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! The event log: who did what, when, to what.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::events;
+
+/// One entry of the event log.
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, Identifiable, serde::Serialize)]
+#[diesel(table_name = events)]
+pub struct Event {
+    pub id: String,
+    pub occurred_at: NaiveDateTime,
+    /// An e-mail address, or `system` / `datapass` for automatic actions.
+    pub actor: String,
+    /// What happened, e.g. `request.approve`, `token.issue`.
+    pub action: String,
+    /// The kind of object acted on, e.g. `request`, `token`, `collectivite`.
+    pub target_type: String,
+    pub target_id: String,
+    /// Free text or JSON with the specifics.
+    pub details: Option<String>,
+}
+
+/// Records an event.
+pub fn record(
+    conn: &mut DbConnection,
+    occurred_at: NaiveDateTime,
+    actor: &str,
+    action: &str,
+    target: (&str, &str),
+    details: Option<String>,
+) -> QueryResult<()> {
+    record_with_id(
+        conn,
+        super::new_id(),
+        occurred_at,
+        actor,
+        action,
+        target,
+        details,
+    )
+}
+
+/// Records an event under a given id (deterministic data sets).
+pub fn record_with_id(
+    conn: &mut DbConnection,
+    id: String,
+    occurred_at: NaiveDateTime,
+    actor: &str,
+    action: &str,
+    target: (&str, &str),
+    details: Option<String>,
+) -> QueryResult<()> {
+    diesel::insert_into(events::table)
+        .values(Event {
+            id,
+            occurred_at,
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            target_type: target.0.to_owned(),
+            target_id: target.1.to_owned(),
+            details,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The events about one object, oldest first.
+pub fn for_target(
+    conn: &mut DbConnection,
+    target_type: &str,
+    target_id: &str,
+) -> QueryResult<Vec<Event>> {
+    events::table
+        .filter(events::target_type.eq(target_type))
+        .filter(events::target_id.eq(target_id))
+        .order((events::occurred_at.asc(), events::id.asc()))
+        .select(Event::as_select())
+        .load(conn)
+}

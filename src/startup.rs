@@ -1,0 +1,124 @@
+//! Builds the application from settings: pool, migrations, templates, assets and the HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, middleware, web};
+
+use crate::config::Settings;
+use crate::db;
+use crate::state::AppState;
+
+/// A built, bound, not yet awaited application.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Opens the database, runs migrations, binds `settings.bind` (port 0 picks one) and
+    /// prepares the server. Demo data and the DSFR download are the caller's choice.
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(settings.bind).map_err(|e| {
+            anyhow::anyhow!("BIND : impossible d'écouter sur {} ({e})", settings.bind)
+        })?;
+        let bound = listener.local_addr()?;
+        let port = bound.port();
+        // With port 0 the default public URL names the port actually bound.
+        if settings.public_url == format!("http://{}", settings.bind) {
+            settings.public_url = format!("http://{bound}");
+        }
+        settings.bind = bound;
+        let state = build_state(settings).await?;
+        let server = run(listener, state.clone())?;
+        Ok(Application {
+            port,
+            server,
+            state,
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (pool, settings), e.g. to seed data before serving.
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until stopped.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Opens the pool, runs pending migrations and loads templates.
+pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppState>> {
+    let location = settings.database.clone();
+    let pool_size = settings.pool_size;
+    let pool = tokio::task::spawn_blocking(move || -> anyhow::Result<db::Pool> {
+        let pool = db::build_pool(&location, pool_size)?;
+        let mut conn = pool.get()?;
+        let applied = db::run_migrations(&mut conn)?;
+        if !applied.is_empty() {
+            tracing::info!(count = applied.len(), "migrations appliquées");
+        }
+        Ok(pool)
+    })
+    .await??;
+    let tera = crate::state::load_templates()?;
+    let dsfr_dir = crate::assets::dsfr_dist_dir(&settings.dsfr_dir);
+    let dsfr_ready = Arc::new(AtomicBool::new(crate::assets::dsfr_available(
+        &settings.dsfr_dir,
+    )));
+    Ok(web::Data::new(AppState {
+        pool,
+        tera,
+        settings,
+        dsfr_ready,
+        dsfr_dir,
+    }))
+}
+
+/// Downloads the DSFR in the background when it is missing and allowed; pages switch to it
+/// as soon as it is ready and keep the project's own stylesheet meanwhile.
+pub fn spawn_dsfr_download(state: &web::Data<AppState>) {
+    if state.dsfr_ready.load(Ordering::Relaxed) || !state.settings.dsfr_download {
+        return;
+    }
+    let base = state.settings.dsfr_dir.clone();
+    let ready = state.dsfr_ready.clone();
+    tokio::spawn(async move {
+        match crate::assets::ensure_dsfr(&base, crate::assets::DSFR_TARBALL_URL).await {
+            Ok(_) => ready.store(true, Ordering::Relaxed),
+            Err(e) => tracing::warn!(
+                error = %format!("{e:#}"),
+                "DSFR indisponible : les pages utilisent la feuille de style du projet"
+            ),
+        }
+    });
+}
+
+fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(middleware::Compress::default())
+            .wrap(
+                middleware::DefaultHeaders::new()
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("X-Frame-Options", "DENY"))
+                    .add(("Referrer-Policy", "same-origin")),
+            )
+            .wrap(middleware::Logger::new("%r %s %Dms").exclude("/health"))
+            .configure(crate::routes::configure)
+    })
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

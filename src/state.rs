@@ -1,0 +1,66 @@
+//! The application state shared by every handler, and the two ways handlers use it:
+//! running diesel on a blocking thread, and rendering a template.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use actix_web::{HttpResponse, web};
+
+use crate::config::Settings;
+use crate::db::{DbConnection, Pool};
+use crate::error::AppError;
+
+/// Everything a handler needs.
+pub struct AppState {
+    pub pool: Pool,
+    pub tera: tera::Tera,
+    pub settings: Settings,
+    /// Set once the DSFR is unpacked and served at `/static/dsfr`.
+    pub dsfr_ready: Arc<AtomicBool>,
+    /// Where the unpacked DSFR lives.
+    pub dsfr_dir: PathBuf,
+}
+
+impl AppState {
+    /// Runs `work` with a pooled connection on the blocking thread pool (never on a worker).
+    pub async fn db<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await?
+    }
+
+    /// Renders a page template with the layout's common variables.
+    pub fn render(&self, name: &str, mut context: tera::Context) -> Result<HttpResponse, AppError> {
+        context.insert("dsfr", &self.dsfr_ready.load(Ordering::Relaxed));
+        context.insert("public_url", &self.settings.public_url);
+        let body = self.tera.render(name, &context)?;
+        Ok(HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(body))
+    }
+}
+
+/// Loads every template embedded under `templates/`.
+pub fn load_templates() -> anyhow::Result<tera::Tera> {
+    let mut tera = tera::Tera::default();
+    let mut sources = Vec::new();
+    for name in crate::assets::Templates::iter() {
+        if let Some(file) = crate::assets::Templates::get(&name) {
+            let text = String::from_utf8(file.data.into_owned())
+                .map_err(|_| anyhow::anyhow!("gabarit {name} : pas en UTF-8"))?;
+            sources.push((name.to_string(), text));
+        }
+    }
+    tera.add_raw_templates(sources)
+        .map_err(|e| anyhow::anyhow!("gabarits : {}", crate::error::cause_chain(&e)))?;
+    tera.autoescape_on(vec![".html"]);
+    Ok(tera)
+}

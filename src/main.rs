@@ -85,10 +85,10 @@ fn init_tracing() {
 
 async fn serve(settings: Settings, demo_allowed: bool) -> anyhow::Result<()> {
     let load_demo = demo_allowed && settings.demo_data;
-    let public_url = settings.public_url.clone();
     let backend = settings.database.redacted();
     let app = Application::build(settings).await?;
     let state = app.state();
+    let public_url = state.settings.public_url.clone();
     if load_demo {
         let pool = state.pool.clone();
         let loaded = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {

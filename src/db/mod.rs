@@ -126,6 +126,21 @@ pub fn build_pool(location: &DatabaseLocation, max_size: u32) -> anyhow::Result<
             )
         })?;
     }
+    // Open one connection now so that a wrong URL fails at start with the real cause.
+    let first = match establish(location) {
+        Err(e) if is_missing_database(&e) => {
+            create_postgres_database(location)?;
+            establish(location)
+        }
+        other => other,
+    };
+    first.map_err(|e| {
+        anyhow::anyhow!(
+            "DATABASE_URL : connexion impossible à {} ({})",
+            location.redacted(),
+            one_line(&e.to_string())
+        )
+    })?;
     let manager = Manager {
         location: location.clone(),
     };
@@ -134,15 +149,35 @@ pub fn build_pool(location: &DatabaseLocation, max_size: u32) -> anyhow::Result<
         .connection_timeout(Duration::from_secs(10))
         .test_on_check_out(true)
         .build_unchecked(manager);
-    // Open one connection now so that a wrong URL fails at start with the real cause.
-    establish(location).map_err(|e| {
+    Ok(pool)
+}
+
+fn is_missing_database(error: &diesel::ConnectionError) -> bool {
+    matches!(error, diesel::ConnectionError::BadConnection(m) if m.contains("does not exist"))
+}
+
+/// Creates the database a PostgreSQL URL names, through the `postgres` maintenance database.
+fn create_postgres_database(location: &DatabaseLocation) -> anyhow::Result<()> {
+    let DatabaseLocation::Postgres(url) = location else {
+        return Ok(());
+    };
+    let mut parsed = url::Url::parse(url)?;
+    let name = parsed.path().trim_start_matches('/').to_owned();
+    if name.is_empty() || name.contains('"') {
+        anyhow::bail!("DATABASE_URL : nom de base PostgreSQL invalide");
+    }
+    parsed.set_path("/postgres");
+    let mut admin = PgConnection::establish(parsed.as_str()).map_err(|e| {
         anyhow::anyhow!(
-            "DATABASE_URL : connexion impossible à {} ({})",
-            location.redacted(),
+            "DATABASE_URL : la base « {name} » n'existe pas et ne peut être créée ({})",
             one_line(&e.to_string())
         )
     })?;
-    Ok(pool)
+    admin
+        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+        .map_err(|e| anyhow::anyhow!("DATABASE_URL : création de la base « {name} » impossible ({e})"))?;
+    tracing::info!(database = %name, "base PostgreSQL créée");
+    Ok(())
 }
 
 fn one_line(text: &str) -> String {

@@ -49,6 +49,9 @@ pub fn search(conn: &mut DbConnection, query: &str, page: i64) -> QueryResult<Pa
         q
     };
     let total: i64 = filtered().count().get_result(conn)?;
+    // A page past the end shows the last page rather than nothing.
+    let last_page = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let page = page.clamp(1, last_page);
     let items = filtered()
         .order((collectivites::name.asc(), collectivites::siret.asc()))
         .limit(PER_PAGE)

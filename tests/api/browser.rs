@@ -1,0 +1,133 @@
+//! End-to-end: Debian's chromium, driven through chromedriver, loads the home page.
+//! Ignored by default (it needs chromium); `.ci/run` runs it with `--ignored`.
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{ClientBuilder, Locator};
+use qf_backoffice::assets;
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+/// A chromedriver process, killed on drop.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let child = Command::new(&binary)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("chromedriver ({binary}) must be installed: {e}"));
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "chromedriver did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn browser(driver: &Driver) -> fantoccini::Client {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let profile = tempfile::tempdir().unwrap().keep();
+    let capabilities = json!({
+        "goog:chromeOptions": {
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }
+    });
+    let serde_json::Value::Object(capabilities) = capabilities else {
+        unreachable!()
+    };
+    ClientBuilder::rustls()
+        .expect("rustls client")
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("chromium session")
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver: run by .ci/run (cargo test --test api -- --ignored)"]
+async fn home_page_shows_the_dsfr_styled_header_in_chromium() {
+    let dsfr_base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dsfr");
+    assets::ensure_dsfr(&dsfr_base, assets::DSFR_TARBALL_URL)
+        .await
+        .expect("the pinned DSFR downloads and passes its integrity check");
+    let dsfr_dir = dsfr_base.to_string_lossy().into_owned();
+    let app = TestApp::spawn_with(&[("DSFR_DIR", &dsfr_dir)]).await;
+    app.load_demo().await;
+
+    let driver = Driver::start();
+    let client = browser(&driver).await;
+    client.goto(&format!("{}/", app.address)).await.unwrap();
+
+    let header = client.find(Locator::Css("header.fr-header")).await.unwrap();
+    let text = header.text().await.unwrap();
+    assert!(text.contains("QF back-office"), "{text}");
+    // The DSFR sets the logo in capitals.
+    assert!(text.contains("RÉPUBLIQUE"), "{text}");
+
+    // The DSFR stylesheet is loaded and applied: Marianne font, DSFR header shadow.
+    let loaded = client
+        .execute(
+            "return [...document.styleSheets].some(s => s.href && s.href.endsWith('/static/dsfr/dsfr.min.css') && s.cssRules.length > 100)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(loaded, json!(true), "dsfr.min.css is loaded");
+    let font = client
+        .execute(
+            "return getComputedStyle(document.querySelector('.fr-header__service-title')).fontFamily",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        font.as_str().unwrap_or_default().contains("Marianne"),
+        "{font}"
+    );
+    let rows = client
+        .find_all(Locator::Css("tr[data-siret]"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 20);
+
+    let png = client.screenshot().await.unwrap();
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("home.png");
+    std::fs::write(&shot, png).unwrap();
+    client.close().await.unwrap();
+}

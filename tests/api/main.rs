@@ -1,0 +1,10 @@
+//! Integration tests: the real application, started on port 0 with a fresh database per
+//! test (SQLite by default, PostgreSQL when `TEST_DATABASE_URL` is set), driven over HTTP.
+
+mod browser;
+mod cli;
+mod demo;
+mod health;
+mod helpers;
+mod home;
+mod migrations;

@@ -175,7 +175,9 @@ fn create_postgres_database(location: &DatabaseLocation) -> anyhow::Result<()> {
     })?;
     admin
         .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-        .map_err(|e| anyhow::anyhow!("DATABASE_URL : création de la base « {name} » impossible ({e})"))?;
+        .map_err(|e| {
+            anyhow::anyhow!("DATABASE_URL : création de la base « {name} » impossible ({e})")
+        })?;
     tracing::info!(database = %name, "base PostgreSQL créée");
     Ok(())
 }

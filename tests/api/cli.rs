@@ -133,7 +133,10 @@ fn migrate_demo_data_and_serve_on_the_test_backend() {
         .unwrap_or_else(|| panic!("unexpected first line: {line}"))
         .trim()
         .to_owned();
-    assert!(url.starts_with("http://127.0.0.1:") && !url.contains(":0/"), "{url}");
+    assert!(
+        url.starts_with("http://127.0.0.1:") && !url.contains(":0/"),
+        "{url}"
+    );
 
     let health = reqwest::blocking_get(&format!("{url}health"));
     let home = reqwest::blocking_get(&url);

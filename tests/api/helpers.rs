@@ -90,7 +90,11 @@ impl TestDb {
 
     /// A direct connection, outside the application.
     pub fn connect(&self) -> db::DbConnection {
-        if let Some(parent) = self.sqlite_path().as_deref().and_then(std::path::Path::parent) {
+        if let Some(parent) = self
+            .sqlite_path()
+            .as_deref()
+            .and_then(std::path::Path::parent)
+        {
             std::fs::create_dir_all(parent).expect("SQLite folder");
         }
         db::establish(&self.location()).expect("test database connection")
@@ -147,7 +151,9 @@ impl TestApp {
     pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
         let db = TestDb::new();
         let settings = test_settings(&db, extra);
-        let app = Application::build(settings).await.expect("application builds");
+        let app = Application::build(settings)
+            .await
+            .expect("application builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
         tokio::spawn(app.run_until_stopped());

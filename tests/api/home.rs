@@ -28,7 +28,12 @@ async fn home_page_uses_the_layout_in_french_and_stays_readable_without_dsfr() {
             .unwrap()
             .starts_with("text/css")
     );
-    assert!(css.text().await.unwrap().contains(".without-dsfr .fr-header"));
+    assert!(
+        css.text()
+            .await
+            .unwrap()
+            .contains(".without-dsfr .fr-header")
+    );
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::db::DatabaseLocation;
 
@@ -31,6 +32,50 @@ impl ConfigError {
     }
 }
 
+/// A secret value: never printed, not even by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Default sender of every e-mail.
+pub const DEFAULT_MAIL_FROM: &str = "API Particulier <support@particulier.api.gouv.fr>";
+/// Default folder of `.eml` files when no SMTP server is configured.
+pub const DEFAULT_MAIL_OUTBOX_DIR: &str = "data/outbox";
+
+/// How e-mail leaves the outbox.
+#[derive(Clone, Debug)]
+pub struct MailSettings {
+    /// `SMTP_URL` (may hold a password); `None` writes `.eml` files instead.
+    pub smtp_url: Option<Secret>,
+    /// `MAIL_OUTBOX_DIR`: where `.eml` files go without SMTP.
+    pub outbox_dir: PathBuf,
+    /// `MAIL_FROM`.
+    pub from: String,
+    /// `MAIL_RETRY_DELAY` (seconds): first retry delay, doubled at each failure.
+    pub retry_delay: Duration,
+    /// `MAIL_POLL_INTERVAL` (seconds): how often the sender looks for due e-mails.
+    pub poll_interval: Duration,
+    /// `MAIL_MAX_ATTEMPTS`: failures before an e-mail is marked failed.
+    pub max_attempts: i32,
+}
+
 /// The validated settings of one run.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -48,6 +93,17 @@ pub struct Settings {
     pub demo_data: bool,
     /// Size of the connection pool (`DATABASE_POOL_SIZE`).
     pub pool_size: u32,
+    /// `SESSION_KEY` (at least 64 bytes); `None` uses the key kept in the database.
+    pub session_key: Option<Secret>,
+    /// E-mail delivery.
+    pub mail: MailSettings,
+}
+
+impl Settings {
+    /// Whether the public address is https (then cookies are `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
 }
 
 impl Settings {
@@ -95,6 +151,70 @@ impl Settings {
                     )
                 })?,
         };
+        let session_key = match lookup("SESSION_KEY") {
+            None => None,
+            Some(key) if key.len() >= 64 => Some(Secret::new(key)),
+            Some(key) => {
+                return Err(ConfigError::new(
+                    "SESSION_KEY",
+                    format!(
+                        "la clé doit faire au moins 64 octets ({} fournis) ; laissez-la vide pour qu'une clé soit générée et conservée en base",
+                        key.len()
+                    ),
+                ));
+            }
+        };
+        let smtp_url = match get("SMTP_URL") {
+            None => None,
+            Some(url) => {
+                let parsed = url::Url::parse(url.trim()).map_err(|_| {
+                    ConfigError::new(
+                        "SMTP_URL",
+                        "URL illisible (attendu smtp://hôte:port ou smtps://utilisateur:motdepasse@hôte:465)",
+                    )
+                })?;
+                if !matches!(parsed.scheme(), "smtp" | "smtps") {
+                    return Err(ConfigError::new(
+                        "SMTP_URL",
+                        format!(
+                            "schéma « {} » non pris en charge (attendu smtp:// ou smtps://)",
+                            parsed.scheme()
+                        ),
+                    ));
+                }
+                Some(Secret::new(url.trim()))
+            }
+        };
+        let from = get("MAIL_FROM").unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned());
+        if from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError::new(
+                "MAIL_FROM",
+                format!("« {from} » n'est pas une adresse d'expéditeur valide"),
+            ));
+        }
+        let mail = MailSettings {
+            smtp_url,
+            outbox_dir: PathBuf::from(
+                get("MAIL_OUTBOX_DIR").unwrap_or_else(|| DEFAULT_MAIL_OUTBOX_DIR.into()),
+            ),
+            from,
+            retry_delay: parse_seconds("MAIL_RETRY_DELAY", get("MAIL_RETRY_DELAY"), 30.0)?,
+            poll_interval: parse_seconds("MAIL_POLL_INTERVAL", get("MAIL_POLL_INTERVAL"), 5.0)?,
+            max_attempts: match get("MAIL_MAX_ATTEMPTS") {
+                None => 10,
+                Some(v) => v
+                    .trim()
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|n| (1..=100).contains(n))
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            "MAIL_MAX_ATTEMPTS",
+                            format!("« {v} » n'est pas un nombre entre 1 et 100"),
+                        )
+                    })?,
+            },
+        };
         Ok(Settings {
             database,
             bind,
@@ -103,6 +223,8 @@ impl Settings {
             dsfr_download,
             demo_data,
             pool_size,
+            session_key,
+            mail,
         })
     }
 }
@@ -148,6 +270,28 @@ fn parse_public_url(value: &str) -> Result<String, ConfigError> {
         ));
     }
     Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+fn parse_seconds(
+    variable: &'static str,
+    value: Option<String>,
+    default: f64,
+) -> Result<Duration, ConfigError> {
+    let seconds = match value {
+        None => default,
+        Some(v) => v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
+            .ok_or_else(|| {
+                ConfigError::new(
+                    variable,
+                    format!("« {v} » n'est pas une durée en secondes (entre 0 et 86400)"),
+                )
+            })?,
+    };
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 fn parse_bool(
@@ -238,6 +382,37 @@ mod tests {
         assert_eq!(s.public_url, "http://0.0.0.0:9000");
         let s = settings(&[("PUBLIC_URL", "https://qf.example.gouv.fr/")]).unwrap();
         assert_eq!(s.public_url, "https://qf.example.gouv.fr");
+    }
+
+    #[test]
+    fn secrets_are_validated_and_never_printed() {
+        let e = settings(&[("SESSION_KEY", "court")]).unwrap_err();
+        assert_eq!(e.variable, "SESSION_KEY");
+        let key = "k".repeat(64);
+        let s = settings(&[
+            ("SESSION_KEY", key.as_str()),
+            ("SMTP_URL", "smtps://user:motdepasse@smtp.example.fr:465"),
+        ])
+        .unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains(&key));
+        assert!(!printed.contains("motdepasse"));
+        assert_eq!(
+            settings(&[("SMTP_URL", "http://x")]).unwrap_err().variable,
+            "SMTP_URL"
+        );
+        assert_eq!(
+            settings(&[("MAIL_FROM", "pas une adresse")])
+                .unwrap_err()
+                .variable,
+            "MAIL_FROM"
+        );
+        assert_eq!(
+            settings(&[("MAIL_RETRY_DELAY", "-1")])
+                .unwrap_err()
+                .variable,
+            "MAIL_RETRY_DELAY"
+        );
     }
 
     #[test]

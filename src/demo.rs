@@ -25,6 +25,13 @@ pub const GENERIC_FORM_UID: &str = "formulaire-qf";
 
 /// The staff member the demo timeline names as instructeur.
 pub const DEMO_INSTRUCTEUR: &str = "instructeur@demo.api.gouv.fr";
+/// The demo administrator.
+pub const DEMO_ADMIN: &str = "admin@demo.api.gouv.fr";
+/// Demo éditeur members: (address, index of the éditeur in `EDITEURS`).
+pub const DEMO_EDITEUR_MEMBERS: [(&str, usize); 2] = [
+    ("equipe@mushroom-software.fr", 0),
+    ("equipe@arpege-citoyen.fr", 1),
+];
 
 /// What a load created.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -272,6 +279,13 @@ fn load(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Summary> {
     let today = now.date();
     let mut summary = Summary::default();
 
+    for (email, role) in [
+        (DEMO_ADMIN, crate::models::accounts::ADMIN),
+        (DEMO_INSTRUCTEUR, crate::models::accounts::INSTRUCTEUR),
+    ] {
+        crate::models::accounts::upsert_staff(conn, email, role, "demo", now)?;
+    }
+
     let mut editeur_rows = Vec::new();
     for (i, (name, prefix, contact, apis, form_uid, form_name)) in EDITEURS.iter().enumerate() {
         let created = at(days_before(today, 700 - 30 * i as i64), 9);
@@ -297,6 +311,9 @@ fn load(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Summary> {
                 created_at: created,
             })
             .execute(conn)?;
+        for (email, _) in DEMO_EDITEUR_MEMBERS.iter().filter(|(_, e)| *e == i) {
+            crate::models::accounts::add_editeur_member(conn, &editeur.id, email, "demo", created)?;
+        }
         editeur_rows.push((editeur, (*form_uid).to_owned()));
         summary.editeurs += 1;
     }

@@ -9,6 +9,15 @@ pub enum AppError {
     /// The object does not exist or is out of the user's reach.
     #[error("page introuvable")]
     NotFound,
+    /// The page needs a signed-in user: redirect to the sign-in page.
+    #[error("connexion requise")]
+    Unauthenticated,
+    /// Signed in, but this page is for another role; the message says which.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many requests; the message says when to try again.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// The user's input is wrong; the message says how, in French.
     #[error("{0}")]
     BadRequest(String),
@@ -37,6 +46,12 @@ impl AppError {
                 "La page demandée n'existe pas ou vous n'y avez pas accès.".to_owned(),
             ),
             AppError::BadRequest(message) => ("Demande invalide", message.clone()),
+            AppError::Unauthenticated => (
+                "Connexion requise",
+                "Connectez-vous pour accéder à cette page.".to_owned(),
+            ),
+            AppError::Forbidden(message) => ("Accès refusé", message.clone()),
+            AppError::TooManyRequests(message) => ("Trop de demandes", message.clone()),
             AppError::Pool(_) => (
                 "Service momentanément indisponible",
                 "La base de données ne répond pas. Réessayez dans quelques instants.".to_owned(),
@@ -66,6 +81,9 @@ impl ResponseError for AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthenticated => StatusCode::SEE_OTHER,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -73,6 +91,11 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
+        if let AppError::Unauthenticated = self {
+            return HttpResponse::SeeOther()
+                .insert_header((actix_web::http::header::LOCATION, "/connexion"))
+                .finish();
+        }
         if status.is_server_error() {
             let chain = match self {
                 AppError::Internal(e) => format!("{e:#}"),

@@ -2,11 +2,13 @@
 //! form — habilitation requests, tokens, HubEE subscriptions and the form's kit.
 
 pub mod assets;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod mail;
 pub mod models;
 pub mod routes;
 pub mod startup;

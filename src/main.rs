@@ -29,6 +29,19 @@ enum Command {
     Migrate,
     /// Charge les données de démonstration si la base est vide, puis s'arrête.
     DemoData,
+    /// Crée un membre de l'équipe API Particulier (instructeur, ou administrateur avec --admin).
+    CreateStaff {
+        /// Adresse e-mail du membre.
+        email: String,
+        /// Donne le rôle administrateur (gestion des comptes).
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Affiche un lien de connexion valable 15 minutes pour une adresse ayant accès.
+    LoginLink {
+        /// Adresse e-mail à connecter.
+        email: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -58,6 +71,8 @@ fn main() -> ExitCode {
             Command::Serve { no_demo_data } => serve(settings, !no_demo_data).await,
             Command::Migrate => migrate(settings).await,
             Command::DemoData => demo_data(settings).await,
+            Command::CreateStaff { email, admin } => create_staff(settings, email, admin).await,
+            Command::LoginLink { email } => login_link(settings, email).await,
         }
     });
     match outcome {
@@ -140,5 +155,75 @@ async fn demo_data(settings: Settings) -> anyhow::Result<()> {
         Some(summary) => println!("Données de démonstration chargées : {summary}."),
         None => println!("La base contient déjà des données : rien n'a été chargé."),
     }
+    Ok(())
+}
+
+async fn create_staff(settings: Settings, email: String, admin: bool) -> anyhow::Result<()> {
+    let email = qf_backoffice::mail::normalize_address(&email);
+    if !qf_backoffice::mail::is_valid_address(&email) {
+        anyhow::bail!("adresse e-mail invalide : « {email} »");
+    }
+    let role = if admin {
+        models::accounts::ADMIN
+    } else {
+        models::accounts::INSTRUCTEUR
+    };
+    let state = startup::build_state(settings).await?;
+    let pool = state.pool.clone();
+    let target = email.clone();
+    let created = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
+        use diesel::Connection;
+        let mut conn = pool.get()?;
+        let now = models::now();
+        Ok(conn.transaction(|conn| {
+            let created = models::accounts::upsert_staff(conn, &target, role, "cli", now)?;
+            models::events::record(
+                conn,
+                now,
+                "cli",
+                if created { "staff.add" } else { "staff.role" },
+                ("person", &target),
+                Some(format!("rôle : {role}")),
+            )?;
+            diesel::QueryResult::Ok(created)
+        })?)
+    })
+    .await??;
+    if created {
+        println!("{email} ajouté à l'équipe ({role}).");
+    } else {
+        println!("{email} fait déjà partie de l'équipe : rôle mis à jour ({role}).");
+    }
+    Ok(())
+}
+
+async fn login_link(settings: Settings, email: String) -> anyhow::Result<()> {
+    let email = qf_backoffice::mail::normalize_address(&email);
+    let state = startup::build_state(settings).await?;
+    let pool = state.pool.clone();
+    let public_url = state.settings.public_url.clone();
+    let target = email.clone();
+    let link = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+        let mut conn = pool.get()?;
+        let now = models::now();
+        if !qf_backoffice::auth::load_identity(&mut conn, &target)?.has_any_role() {
+            anyhow::bail!(
+                "« {target} » n'a aucun accès (ni équipe, ni éditeur, ni contact d'une demande)"
+            );
+        }
+        let token = qf_backoffice::auth::links::create_token(&mut conn, &target, now)?;
+        models::events::record(
+            &mut conn,
+            now,
+            "cli",
+            "auth.link_issued",
+            ("person", &target),
+            None,
+        )?;
+        Ok(qf_backoffice::auth::links::link_url(&public_url, &token))
+    })
+    .await??;
+    println!("Lien de connexion pour {email} (valable 15 minutes, une seule fois) :");
+    println!("{link}");
     Ok(())
 }

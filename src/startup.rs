@@ -7,6 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, middleware, web};
 
+use actix_session::SessionMiddleware;
+use actix_session::config::{CookieContentSecurity, PersistentSession, TtlExtensionPolicy};
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::SameSite;
+use actix_web::cookie::time::Duration as CookieDuration;
+
 use crate::config::Settings;
 use crate::db;
 use crate::state::AppState;
@@ -33,6 +39,7 @@ impl Application {
         }
         settings.bind = bound;
         let state = build_state(settings).await?;
+        crate::mail::sender::spawn(state.pool.clone(), state.mailer.clone());
         let server = run(listener, state.clone())?;
         Ok(Application {
             port,
@@ -72,6 +79,20 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
     })
     .await??;
     let tera = crate::state::load_templates()?;
+    let mailer = std::sync::Arc::new(crate::mail::sender::Mailer::new(&settings.mail)?);
+    let session_key = match &settings.session_key {
+        Some(key) => actix_web::cookie::Key::derive_from(key.expose().as_bytes()),
+        None => {
+            let key_pool = pool.clone();
+            let bytes = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
+                let mut conn = key_pool.get()?;
+                crate::auth::session_key::load_or_create(&mut conn)
+            })
+            .await??;
+            actix_web::cookie::Key::try_from(bytes.as_slice())
+                .map_err(|e| anyhow::anyhow!("clé de session en base invalide : {e}"))?
+        }
+    };
     let dsfr_dir = crate::assets::dsfr_dist_dir(&settings.dsfr_dir);
     let dsfr_ready = Arc::new(AtomicBool::new(crate::assets::dsfr_available(
         &settings.dsfr_dir,
@@ -82,6 +103,8 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
         settings,
         dsfr_ready,
         dsfr_dir,
+        mailer,
+        session_key,
     }))
 }
 
@@ -105,9 +128,25 @@ pub fn spawn_dsfr_download(state: &web::Data<AppState>) {
 }
 
 fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
+    let key = state.session_key.clone();
+    let secure = state.settings.is_https();
     let server = HttpServer::new(move || {
+        let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+            .cookie_name("qf_session".to_owned())
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .cookie_secure(secure)
+            .cookie_content_security(CookieContentSecurity::Private)
+            .session_lifecycle(
+                PersistentSession::default()
+                    .session_ttl(CookieDuration::seconds(crate::auth::IDLE_TIMEOUT_SECONDS))
+                    .session_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
+            )
+            .build();
         App::new()
             .app_data(state.clone())
+            .wrap(middleware::from_fn(crate::auth::csrf::guard))
+            .wrap(sessions)
             .wrap(middleware::Compress::default())
             .wrap(
                 middleware::DefaultHeaders::new()

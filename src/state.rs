@@ -20,6 +20,10 @@ pub struct AppState {
     pub dsfr_ready: Arc<AtomicBool>,
     /// Where the unpacked DSFR lives.
     pub dsfr_dir: PathBuf,
+    /// The e-mail sender (transport and wake-up bell).
+    pub mailer: Arc<crate::mail::sender::Mailer>,
+    /// The key encrypting session cookies.
+    pub session_key: actix_web::cookie::Key,
 }
 
 impl AppState {
@@ -38,13 +42,35 @@ impl AppState {
     }
 
     /// Renders a page template with the layout's common variables.
-    pub fn render(&self, name: &str, mut context: tera::Context) -> Result<HttpResponse, AppError> {
+    pub fn render(&self, name: &str, context: tera::Context) -> Result<HttpResponse, AppError> {
+        self.render_status(actix_web::http::StatusCode::OK, name, context)
+    }
+
+    /// Renders a page template with a given status.
+    pub fn render_status(
+        &self,
+        status: actix_web::http::StatusCode,
+        name: &str,
+        mut context: tera::Context,
+    ) -> Result<HttpResponse, AppError> {
         context.insert("dsfr", &self.dsfr_ready.load(Ordering::Relaxed));
         context.insert("public_url", &self.settings.public_url);
         let body = self.tera.render(name, &context)?;
-        Ok(HttpResponse::Ok()
+        Ok(HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
             .body(body))
+    }
+
+    /// Renders an e-mail from `templates/email/<name>/`, with the public URL in its context.
+    pub fn render_email(
+        &self,
+        name: &str,
+        to: Vec<String>,
+        cc: Vec<String>,
+        mut context: tera::Context,
+    ) -> Result<crate::mail::NewEmail, AppError> {
+        context.insert("public_url", &self.settings.public_url);
+        Ok(crate::mail::render(&self.tera, name, to, cc, &context)?)
     }
 }
 

@@ -134,6 +134,75 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    staff_members (id) {
+        id -> Text,
+        email -> Text,
+        role -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    editeur_members (id) {
+        id -> Text,
+        editeur_id -> Text,
+        email -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    login_tokens (id) {
+        id -> Text,
+        token_hash -> Text,
+        email -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    login_attempts (id) {
+        id -> Text,
+        email -> Text,
+        ip -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        template -> Text,
+        to_addresses -> Text,
+        cc_addresses -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        related_type -> Nullable<Text>,
+        related_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    app_secrets (name) {
+        name -> Text,
+        value -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(editeur_forms -> editeurs (editeur_id));
 diesel::joinable!(habilitation_requests -> collectivites (collectivite_id));
 diesel::joinable!(habilitation_requests -> editeurs (editeur_id));
@@ -143,6 +212,7 @@ diesel::joinable!(habilitations -> collectivites (collectivite_id));
 diesel::joinable!(tokens -> habilitations (habilitation_id));
 diesel::joinable!(tokens -> collectivites (collectivite_id));
 diesel::joinable!(hubee_subscriptions -> collectivites (collectivite_id));
+diesel::joinable!(editeur_members -> editeurs (editeur_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     collectivites,
@@ -154,4 +224,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     tokens,
     hubee_subscriptions,
     events,
+    staff_members,
+    editeur_members,
+    login_tokens,
+    login_attempts,
+    outbox,
+    app_secrets,
 );

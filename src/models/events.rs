@@ -80,3 +80,38 @@ pub fn for_target(
         .select(Event::as_select())
         .load(conn)
 }
+
+/// Rows per page of the event log.
+pub const PER_PAGE: i64 = 50;
+
+/// The event log, newest first, searched by actor, action or target.
+pub fn list(conn: &mut DbConnection, query: &str, page: i64) -> QueryResult<super::Page<Event>> {
+    let filtered = || {
+        let mut q = events::table.into_boxed();
+        if !query.trim().is_empty() {
+            let pattern = super::contains_pattern(query);
+            q = q.filter(
+                crate::db::lower(events::actor)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(crate::db::lower(events::action)
+                        .like(pattern.clone())
+                        .escape('\\'))
+                    .or(crate::db::lower(events::target_id)
+                        .like(pattern)
+                        .escape('\\')),
+            );
+        }
+        q
+    };
+    let total: i64 = filtered().count().get_result(conn)?;
+    let last_page = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let page = page.clamp(1, last_page);
+    let items = filtered()
+        .order((events::occurred_at.desc(), events::id.desc()))
+        .limit(PER_PAGE)
+        .offset(super::offset(page, PER_PAGE))
+        .select(Event::as_select())
+        .load(conn)?;
+    Ok(super::Page::new(items, page, PER_PAGE, total))
+}

@@ -1,6 +1,7 @@
 //! Rows of the domain tables and the queries over them. Everything here runs inside
 //! `AppState::db` (a blocking thread), never on an actix worker.
 
+pub mod accounts;
 pub mod collectivites;
 pub mod editeurs;
 pub mod events;

@@ -117,3 +117,200 @@ pub fn count_by_state(conn: &mut DbConnection) -> QueryResult<Vec<(RequestState,
 pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
     habilitation_requests::table.count().get_result(conn)
 }
+
+/// Which requests a list covers.
+#[derive(Clone, Debug)]
+pub enum Scope {
+    /// Every request (staff).
+    All,
+    /// The clients of these éditeurs.
+    Editeurs(Vec<String>),
+    /// The requests this address is a contact on.
+    Contact(String),
+}
+
+/// A line of a request list: the request with its collectivité, éditeur, token and HubEE.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RequestSummary {
+    pub id: String,
+    pub datapass_id: Option<i64>,
+    pub state: String,
+    pub state_label: &'static str,
+    pub reopening: bool,
+    pub collectivite_id: String,
+    pub collectivite_name: String,
+    pub siret: String,
+    pub editeur_name: Option<String>,
+    pub token_expires_on: Option<chrono::NaiveDate>,
+    pub token_status: Option<&'static str>,
+    pub token_status_label: Option<&'static str>,
+    pub token_days_left: Option<i64>,
+    pub hubee_status: Option<&'static str>,
+    pub hubee_access_mode: Option<String>,
+    /// The roles of the list's contact on the request (contact scope only).
+    pub my_roles: Vec<&'static str>,
+}
+
+/// Requests in `scope`, newest activity first, paginated.
+pub fn summaries(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    today: chrono::NaiveDate,
+    page: i64,
+    per_page: i64,
+) -> QueryResult<super::Page<RequestSummary>> {
+    use crate::db::schema::{collectivites, editeurs, hubee_subscriptions, tokens};
+
+    let filtered = || {
+        let mut q = habilitation_requests::table
+            .inner_join(collectivites::table)
+            .left_join(editeurs::table)
+            .into_boxed();
+        match scope {
+            Scope::All => {}
+            Scope::Editeurs(ids) => {
+                q = q.filter(habilitation_requests::editeur_id.eq_any(ids.clone()));
+            }
+            Scope::Contact(email) => {
+                q = q.filter(
+                    habilitation_requests::id.eq_any(
+                        request_contacts::table
+                            .filter(request_contacts::email.eq(email.clone()))
+                            .select(request_contacts::request_id),
+                    ),
+                );
+            }
+        }
+        q
+    };
+    let total: i64 = filtered().count().get_result(conn)?;
+    let last_page = ((total + per_page - 1) / per_page).max(1);
+    let page = page.clamp(1, last_page);
+    let rows: Vec<(HabilitationRequest, String, String, Option<String>)> = filtered()
+        .order((
+            collectivites::name.asc(),
+            habilitation_requests::created_at.desc(),
+        ))
+        .limit(per_page)
+        .offset(super::offset(page, per_page))
+        .select((
+            HabilitationRequest::as_select(),
+            collectivites::name,
+            collectivites::siret,
+            editeurs::name.nullable(),
+        ))
+        .load(conn)?;
+
+    let collectivite_ids: Vec<String> = rows.iter().map(|r| r.0.collectivite_id.clone()).collect();
+    let token_rows: Vec<(String, chrono::NaiveDate, Option<NaiveDateTime>)> = tokens::table
+        .filter(tokens::collectivite_id.eq_any(&collectivite_ids))
+        .order(tokens::issued_at.desc())
+        .select((
+            tokens::collectivite_id,
+            tokens::expires_on,
+            tokens::revoked_at,
+        ))
+        .load(conn)?;
+    let hubee_rows: Vec<(String, String, String)> = hubee_subscriptions::table
+        .filter(hubee_subscriptions::collectivite_id.eq_any(&collectivite_ids))
+        .select((
+            hubee_subscriptions::collectivite_id,
+            hubee_subscriptions::status,
+            hubee_subscriptions::access_mode,
+        ))
+        .load(conn)?;
+    let request_ids: Vec<String> = rows.iter().map(|r| r.0.id.clone()).collect();
+    let my_roles: Vec<(String, String)> = match scope {
+        Scope::Contact(email) => request_contacts::table
+            .filter(request_contacts::request_id.eq_any(&request_ids))
+            .filter(request_contacts::email.eq(email.clone()))
+            .select((request_contacts::request_id, request_contacts::role))
+            .load(conn)?,
+        _ => Vec::new(),
+    };
+
+    let items = rows
+        .into_iter()
+        .map(|(request, collectivite_name, siret, editeur_name)| {
+            let token = token_rows
+                .iter()
+                .find(|(cid, _, _)| *cid == request.collectivite_id);
+            let hubee = hubee_rows
+                .iter()
+                .find(|(cid, _, _)| *cid == request.collectivite_id);
+            let state: Option<RequestState> = request.state.parse().ok();
+            let token_status = token.map(|(_, expires_on, revoked_at)| {
+                crate::domain::token::token_status(*expires_on, revoked_at.is_some(), today)
+            });
+            let hubee_status = hubee.and_then(|(_, status, _)| {
+                status
+                    .parse::<crate::domain::hubee::SubscriptionStatus>()
+                    .ok()
+            });
+            RequestSummary {
+                my_roles: my_roles
+                    .iter()
+                    .filter(|(rid, _)| *rid == request.id)
+                    .map(|(_, role)| roles::label_fr(role))
+                    .collect(),
+                id: request.id,
+                datapass_id: request.datapass_id,
+                state_label: state.map_or("Inconnu", RequestState::label_fr),
+                state: request.state,
+                reopening: request.reopening,
+                collectivite_id: request.collectivite_id,
+                collectivite_name,
+                siret,
+                editeur_name,
+                token_expires_on: token.map(|t| t.1),
+                token_status: token_status.map(|s| s.as_str()),
+                token_status_label: token_status.map(|s| s.label_fr()),
+                token_days_left: token.map(|t| crate::domain::token::days_left(t.1, today)),
+                hubee_status: hubee_status.map(|s| s.label_fr()),
+                hubee_access_mode: hubee.map(|h| h.2.clone()),
+            }
+        })
+        .collect();
+    Ok(super::Page::new(items, page, per_page, total))
+}
+
+/// One request by id.
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<HabilitationRequest>> {
+    habilitation_requests::table
+        .find(id)
+        .select(HabilitationRequest::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The contacts of a request, in role order.
+pub fn contacts(conn: &mut DbConnection, request_id: &str) -> QueryResult<Vec<RequestContact>> {
+    let mut contacts: Vec<RequestContact> = request_contacts::table
+        .filter(request_contacts::request_id.eq(request_id))
+        .select(RequestContact::as_select())
+        .load(conn)?;
+    contacts.sort_by_key(|c| roles::ALL.iter().position(|r| *r == c.role).unwrap_or(99));
+    Ok(contacts)
+}
+
+/// Whether `identity` may see `request`: staff, the request's éditeur, or one of its contacts.
+pub fn visible_to(
+    conn: &mut DbConnection,
+    identity: &crate::auth::Identity,
+    request: &HabilitationRequest,
+) -> QueryResult<bool> {
+    if identity.is_staff {
+        return Ok(true);
+    }
+    if let Some(editeur_id) = &request.editeur_id
+        && identity.editeur_ids.contains(editeur_id)
+    {
+        return Ok(true);
+    }
+    let n: i64 = request_contacts::table
+        .filter(request_contacts::request_id.eq(&request.id))
+        .filter(request_contacts::email.eq(&identity.email))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}

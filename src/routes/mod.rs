@@ -1,18 +1,52 @@
-//! HTTP routes, one module per area; `configure` is the whole router.
+//! HTTP routes, one module per area. `ROUTES` and `configure` come from one table, so the
+//! route × role test sees every route the router serves.
 
+pub mod accounts;
 pub mod assets;
+pub mod auth;
 pub mod health;
 pub mod home;
+pub mod journal;
+pub mod outbox;
+pub mod requests;
 
 use actix_web::web;
 
-/// Every route of the application.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(home::home))
-        .route("/health", web::get().to(health::health))
-        .route("/static/dsfr/{path:.*}", web::get().to(assets::dsfr))
-        .route("/static/{path:.*}", web::get().to(assets::own))
-        .default_service(web::to(assets::not_found));
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:path),* $(,)?) => {
+        /// Every route as (method, path pattern), in registration order.
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        /// Registers every route of `ROUTES`.
+        pub fn configure(cfg: &mut web::ServiceConfig) {
+            $(cfg.route($path, web::$method().to($handler));)*
+            cfg.default_service(web::to(assets::not_found));
+        }
+    };
+}
+
+routes! {
+    get "/" => home::home,
+    get "/health" => health::health,
+    get "/connexion" => auth::login_form,
+    post "/connexion" => auth::request_link,
+    get "/connexion/lien" => auth::link_page,
+    post "/connexion/lien" => auth::use_link,
+    post "/deconnexion" => auth::sign_out,
+    get "/demandes/{id}" => requests::show,
+    get "/emails" => outbox::list,
+    get "/emails/{id}" => outbox::show,
+    post "/emails/{id}/relancer" => outbox::retry,
+    get "/journal" => journal::list,
+    get "/admin/comptes" => accounts::list,
+    post "/admin/comptes/equipe" => accounts::add_staff,
+    get "/admin/comptes/equipe/{id}/retirer" => accounts::confirm_remove_staff,
+    post "/admin/comptes/equipe/{id}/retirer" => accounts::remove_staff,
+    post "/admin/comptes/editeurs" => accounts::add_member,
+    get "/admin/comptes/editeurs/{id}/retirer" => accounts::confirm_remove_member,
+    post "/admin/comptes/editeurs/{id}/retirer" => accounts::remove_member,
+    get "/static/dsfr/{path:.*}" => assets::dsfr,
+    get "/static/{path:.*}" => assets::own,
 }
 
 /// Query string of paginated, searchable lists.
@@ -24,6 +58,9 @@ pub struct ListQuery {
     /// 1-based page number (anything unreadable means page 1).
     #[serde(default, deserialize_with = "lenient_page")]
     pub page: Option<i64>,
+    /// A status filter, where the list has one.
+    #[serde(default)]
+    pub statut: Option<String>,
 }
 
 impl ListQuery {
@@ -36,4 +73,11 @@ impl ListQuery {
 fn lenient_page<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     let raw: Option<String> = serde::Deserialize::deserialize(d)?;
     Ok(raw.and_then(|s| s.trim().parse().ok()))
+}
+
+/// A 303 redirect to `location`.
+pub fn see_other(location: &str) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, location.to_owned()))
+        .finish()
 }

@@ -143,7 +143,32 @@ fn migrate_demo_data_and_serve_on_the_test_backend() {
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(health.0, 200, "{}", health.1);
-    assert!(home.1.contains("50 collectivités"), "{}", home.1);
+    assert!(
+        home.1.contains("Se connecter"),
+        "anonymous visitors land on sign-in: {}",
+        home.1
+    );
+
+    // Operators' commands: a staff member is created and a link printed for them.
+    let (code, out, err) = run(bin(dir.path())
+        .args(["create-staff", "  Nouvel.Agent@Beta.Gouv.FR ", "--admin"])
+        .env("DATABASE_URL", &test_db.url));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("nouvel.agent@beta.gouv.fr ajouté"), "{out}");
+    let (code, out, err) = run(bin(dir.path())
+        .args(["login-link", "nouvel.agent@beta.gouv.fr"])
+        .env("DATABASE_URL", &test_db.url)
+        .env("PUBLIC_URL", "https://qf.example.gouv.fr"));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("https://qf.example.gouv.fr/connexion/lien?jeton="),
+        "{out}"
+    );
+    let (code, _, err) = run(bin(dir.path())
+        .args(["login-link", "inconnu@nulle-part.fr"])
+        .env("DATABASE_URL", &test_db.url));
+    assert_ne!(code, 0);
+    assert_one_line_naming(&err, "aucun accès");
 }
 
 mod reqwest {

@@ -157,11 +157,7 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
         tokio::spawn(app.run_until_stopped());
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .build()
-            .expect("HTTP client");
+        let client = new_client();
         TestApp {
             address,
             client,
@@ -190,6 +186,48 @@ impl TestApp {
         .expect("demo task");
     }
 
+    /// A new browser-like client (its own cookies), not signed in.
+    pub fn visitor(&self) -> Visitor {
+        Visitor {
+            address: self.address.clone(),
+            client: new_client(),
+        }
+    }
+
+    /// A new client signed in as `email` through a real sign-in link.
+    pub async fn signed_in(&self, email: &str) -> Visitor {
+        let visitor = self.visitor();
+        let token = self.login_token(email, qf_backoffice::models::now()).await;
+        visitor.use_link(&token).await;
+        visitor
+    }
+
+    /// Creates a sign-in link token for `email` as of `now`, as `login-link` does.
+    pub async fn login_token(&self, email: &str, now: chrono::NaiveDateTime) -> String {
+        let pool = self.state.pool.clone();
+        let email = email.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().unwrap();
+            qf_backoffice::auth::links::create_token(&mut conn, &email, now).unwrap()
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Runs a closure on a pooled connection of the app.
+    pub async fn with_conn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut db::DbConnection) -> T + Send + 'static,
+    ) -> T {
+        let pool = self.state.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().unwrap();
+            f(&mut conn)
+        })
+        .await
+        .unwrap()
+    }
+
     /// GET a path of the app.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
@@ -215,4 +253,80 @@ pub fn count_in(html: &str, attr: &str) -> Option<i64> {
     let value = &rest[value_start..];
     let end = value.find('<')?;
     value[..end].trim().parse().ok()
+}
+
+fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("HTTP client")
+}
+
+/// The value of the first `csrf_token` field of a page.
+pub fn csrf_in(html: &str) -> Option<String> {
+    let start = html.find("name=\"csrf_token\" value=\"")? + "name=\"csrf_token\" value=\"".len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_owned())
+}
+
+/// One browser: its own cookie jar, so its own session.
+pub struct Visitor {
+    pub address: String,
+    pub client: reqwest::Client,
+}
+
+impl Visitor {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{}", self.address, path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
+    /// The session's CSRF token, read from a page that carries a form.
+    pub async fn csrf(&self) -> String {
+        let (_, html) = self.get_text("/connexion").await;
+        if let Some(token) = csrf_in(&html) {
+            return token;
+        }
+        let (_, html) = self.get_text("/").await;
+        csrf_in(&html).expect("a page with a CSRF token")
+    }
+
+    /// POST a form with the session's CSRF token added.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.csrf().await;
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf_token", &token));
+        self.post_raw(path, &all).await
+    }
+
+    /// POST a form exactly as given (no CSRF token added).
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(format!("{}{}", self.address, path))
+            .form(fields)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Opens a sign-in link and confirms it; asserts the session is open.
+    pub async fn use_link(&self, token: &str) {
+        let (status, html) = self
+            .get_text(&format!("/connexion/lien?jeton={token}"))
+            .await;
+        assert_eq!(status, 200, "{html}");
+        let response = self.post_form("/connexion/lien", &[("jeton", token)]).await;
+        assert_eq!(response.status().as_u16(), 303);
+        assert_eq!(response.headers()["location"], "/");
+    }
 }

@@ -6,10 +6,24 @@ use qf_backoffice::domain::request_state::RequestState;
 
 use crate::helpers::{TestApp, count_in};
 
+const STAFF: &str = qf_backoffice::demo::DEMO_INSTRUCTEUR;
+
 #[tokio::test]
 async fn home_page_uses_the_layout_in_french_and_stays_readable_without_dsfr() {
     let app = TestApp::spawn().await;
-    let (status, html) = app.get_text("/").await;
+    app.with_conn(|conn| {
+        qf_backoffice::models::accounts::upsert_staff(
+            conn,
+            "agent@beta.gouv.fr",
+            "instructeur",
+            "test",
+            qf_backoffice::models::now(),
+        )
+        .unwrap()
+    })
+    .await;
+    let app_user = app.signed_in("agent@beta.gouv.fr").await;
+    let (status, html) = app_user.get_text("/").await;
     assert_eq!(status, 200);
     assert!(html.contains("<html lang=\"fr\""));
     assert!(html.contains("class=\"fr-header\""));
@@ -40,7 +54,8 @@ async fn home_page_uses_the_layout_in_french_and_stays_readable_without_dsfr() {
 async fn overview_counts_requests_per_state() {
     let app = TestApp::spawn_with_demo().await;
     let mut conn = app.db.connect();
-    let (_, html) = app.get_text("/").await;
+    let staff = app.signed_in(STAFF).await;
+    let (_, html) = staff.get_text("/").await;
     for state in RequestState::ALL {
         let expected: i64 = habilitation_requests::table
             .filter(habilitation_requests::state.eq(state.as_str()))
@@ -56,8 +71,9 @@ async fn overview_counts_requests_per_state() {
 #[tokio::test]
 async fn collectivites_are_searchable_by_name_siret_and_postal_code() {
     let app = TestApp::spawn_with_demo().await;
+    let staff = app.signed_in(STAFF).await;
 
-    let (_, html) = app.get_text("/?q=SAINT").await;
+    let (_, html) = staff.get_text("/?q=SAINT").await;
     assert!(html.contains("4 collectivités pour « SAINT »"), "{html}");
     assert!(html.contains("Saint-Malo"));
     assert!(!html.contains("Villeurbanne"));
@@ -69,19 +85,19 @@ async fn collectivites_are_searchable_by_name_siret_and_postal_code() {
         .first(&mut conn)
         .unwrap();
     let spaced = format!("{} {} {}", &siret[..3], &siret[3..9], &siret[9..]);
-    let (_, html) = app
+    let (_, html) = staff
         .get_text(&format!("/?q={}", spaced.replace(' ', "+")))
         .await;
     assert!(html.contains("1 collectivité pour"), "{html}");
     assert!(html.contains("Villeurbanne"));
 
-    let (_, html) = app.get_text("/?q=35400").await;
+    let (_, html) = staff.get_text("/?q=35400").await;
     assert!(html.contains("Saint-Malo"));
 
     // Wildcards typed by the user are literal characters, not patterns.
-    let (_, html) = app.get_text("/?q=%25").await;
+    let (_, html) = staff.get_text("/?q=%25").await;
     assert!(html.contains("0 collectivité pour"), "{html}");
-    let (_, html) = app.get_text("/?q=_").await;
+    let (_, html) = staff.get_text("/?q=_").await;
     assert!(html.contains("0 collectivité pour"), "{html}");
     assert!(html.contains("Aucune collectivité ne correspond"));
 }
@@ -89,7 +105,8 @@ async fn collectivites_are_searchable_by_name_siret_and_postal_code() {
 #[tokio::test]
 async fn collectivites_are_paginated() {
     let app = TestApp::spawn_with_demo().await;
-    let (_, first) = app.get_text("/").await;
+    let staff = app.signed_in(STAFF).await;
+    let (_, first) = staff.get_text("/").await;
     assert!(first.contains("50 collectivités"));
     assert!(first.contains("Page 1 sur 3"));
     let rows = |html: &str| {
@@ -97,8 +114,8 @@ async fn collectivites_are_paginated() {
             .map(|(i, _)| html[i + 12..i + 26].to_owned())
             .collect::<Vec<_>>()
     };
-    let (_, second) = app.get_text("/?page=2").await;
-    let (_, third) = app.get_text("/?page=3").await;
+    let (_, second) = staff.get_text("/?page=2").await;
+    let (_, third) = staff.get_text("/?page=3").await;
     assert_eq!(rows(&first).len(), 20);
     assert_eq!(rows(&second).len(), 20);
     assert_eq!(rows(&third).len(), 10);
@@ -107,10 +124,10 @@ async fn collectivites_are_paginated() {
     assert!(second.contains("href=\"/?q=&amp;page=3\""), "{second}");
 
     // Out of range or unreadable page numbers never fail.
-    let (status, beyond) = app.get_text("/?page=99").await;
+    let (status, beyond) = staff.get_text("/?page=99").await;
     assert_eq!(status, 200);
     assert_eq!(rows(&beyond), rows(&third));
-    let (status, junk) = app.get_text("/?page=abc").await;
+    let (status, junk) = staff.get_text("/?page=abc").await;
     assert_eq!(status, 200);
     assert_eq!(rows(&junk), rows(&first));
 }

@@ -1,0 +1,173 @@
+//! Sign-in links: a random token mailed to a known address, stored only as its SHA-256,
+//! valid 15 minutes and usable once; requests rate-limited per address and per client IP.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::db::DbConnection;
+use crate::db::schema::{login_attempts, login_tokens};
+
+/// How long a link works.
+pub const LINK_LIFETIME_MINUTES: i64 = 15;
+/// The rate-limit window.
+pub const RATE_WINDOW_MINUTES: i64 = 15;
+/// Link requests allowed per address within the window.
+pub const MAX_PER_ADDRESS: i64 = 5;
+/// Link requests allowed per client IP within the window.
+pub const MAX_PER_IP: i64 = 20;
+
+/// The path of the sign-in link page.
+pub const LINK_PATH: &str = "/connexion/lien";
+
+/// Why a link cannot be used.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LinkError {
+    /// No such link (mistyped, or forged).
+    Unknown,
+    /// Older than 15 minutes.
+    Expired,
+    /// Already used to sign in.
+    Used,
+}
+
+impl LinkError {
+    /// What the user reads.
+    pub fn message_fr(&self) -> &'static str {
+        match self {
+            LinkError::Unknown => {
+                "Ce lien de connexion n'est pas valide. Vérifiez qu'il a été copié en entier, ou demandez-en un nouveau."
+            }
+            LinkError::Expired => {
+                "Ce lien de connexion a expiré : il n'est valable que 15 minutes. Demandez-en un nouveau."
+            }
+            LinkError::Used => {
+                "Ce lien de connexion a déjà été utilisé : chaque lien ne sert qu'une fois. Demandez-en un nouveau."
+            }
+        }
+    }
+}
+
+fn hash(token: &str) -> String {
+    Sha256::digest(token.trim().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Records a link request and tells whether it is within the limits.
+pub fn record_attempt_within_limits(
+    conn: &mut DbConnection,
+    email: &str,
+    ip: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let since = now - Duration::minutes(RATE_WINDOW_MINUTES);
+    let by_address: i64 = login_attempts::table
+        .filter(login_attempts::email.eq(email))
+        .filter(login_attempts::created_at.gt(since))
+        .count()
+        .get_result(conn)?;
+    let by_ip: i64 = login_attempts::table
+        .filter(login_attempts::ip.eq(ip))
+        .filter(login_attempts::created_at.gt(since))
+        .count()
+        .get_result(conn)?;
+    diesel::insert_into(login_attempts::table)
+        .values((
+            login_attempts::id.eq(crate::models::new_id()),
+            login_attempts::email.eq(email),
+            login_attempts::ip.eq(ip),
+            login_attempts::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(by_address < MAX_PER_ADDRESS && by_ip < MAX_PER_IP)
+}
+
+/// Creates a link token for `email`; returns the token (only its hash is stored).
+pub fn create_token(
+    conn: &mut DbConnection,
+    email: &str,
+    now: NaiveDateTime,
+) -> anyhow::Result<String> {
+    let token = {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("aléa : {e}"))?;
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    };
+    diesel::insert_into(login_tokens::table)
+        .values((
+            login_tokens::id.eq(crate::models::new_id()),
+            login_tokens::token_hash.eq(hash(&token)),
+            login_tokens::email.eq(email),
+            login_tokens::created_at.eq(now),
+            login_tokens::expires_at.eq(now + Duration::minutes(LINK_LIFETIME_MINUTES)),
+        ))
+        .execute(conn)?;
+    Ok(token)
+}
+
+/// The full sign-in URL for a token.
+pub fn link_url(public_url: &str, token: &str) -> String {
+    format!("{public_url}{LINK_PATH}?jeton={token}")
+}
+
+fn lookup(
+    conn: &mut DbConnection,
+    token: &str,
+) -> QueryResult<Option<(String, String, NaiveDateTime, Option<NaiveDateTime>)>> {
+    login_tokens::table
+        .filter(login_tokens::token_hash.eq(hash(token)))
+        .select((
+            login_tokens::id,
+            login_tokens::email,
+            login_tokens::expires_at,
+            login_tokens::used_at,
+        ))
+        .first(conn)
+        .optional()
+}
+
+/// Checks a link without using it (for the confirmation page).
+pub fn check(
+    conn: &mut DbConnection,
+    token: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Result<String, LinkError>> {
+    Ok(match lookup(conn, token)? {
+        None => Err(LinkError::Unknown),
+        Some((_, _, _, Some(_))) => Err(LinkError::Used),
+        Some((_, _, expires_at, None)) if expires_at <= now => Err(LinkError::Expired),
+        Some((_, email, _, None)) => Ok(email),
+    })
+}
+
+/// Uses a link: at most once, even under concurrent clicks. Returns the address it signs in.
+pub fn consume(
+    conn: &mut DbConnection,
+    token: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Result<String, LinkError>> {
+    let Some((id, email, expires_at, used_at)) = lookup(conn, token)? else {
+        return Ok(Err(LinkError::Unknown));
+    };
+    if used_at.is_some() {
+        return Ok(Err(LinkError::Used));
+    }
+    if expires_at <= now {
+        return Ok(Err(LinkError::Expired));
+    }
+    let won = diesel::update(
+        login_tokens::table
+            .filter(login_tokens::id.eq(&id))
+            .filter(login_tokens::used_at.is_null()),
+    )
+    .set(login_tokens::used_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok(if won == 1 {
+        Ok(email)
+    } else {
+        Err(LinkError::Used)
+    })
+}

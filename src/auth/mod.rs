@@ -1,0 +1,214 @@
+//! Who is signed in and what they may see: the session, the identity derived from the data
+//! (staff role, éditeurs, contact on requests), and the guards handlers call. Deny by default:
+//! a handler that does not ask for a role gets an anonymous-safe page only.
+
+pub mod csrf;
+pub mod links;
+pub mod session_key;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_session::{Session, SessionExt};
+use actix_web::{FromRequest, HttpRequest, web};
+use chrono::NaiveDateTime;
+use diesel::QueryResult;
+
+use crate::db::DbConnection;
+use crate::error::AppError;
+use crate::models::accounts::{self, ADMIN};
+use crate::state::AppState;
+
+/// Session key: the signed-in address.
+pub const SESSION_EMAIL: &str = "email";
+/// Session key: the CSRF token of this session.
+pub const SESSION_CSRF: &str = "csrf";
+/// Session key: last activity (Unix seconds), for the idle timeout.
+pub const SESSION_SEEN: &str = "seen";
+/// A session idle this long is signed out.
+pub const IDLE_TIMEOUT_SECONDS: i64 = 12 * 3600;
+
+/// A signed-in person and the roles the data gives them.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Identity {
+    /// Lower-cased, trimmed.
+    pub email: String,
+    /// `instructeur` or `admin` for the API Particulier team.
+    pub staff_role: Option<String>,
+    /// The éditeurs whose clients this person sees.
+    pub editeur_ids: Vec<String>,
+    /// Whether this person is a contact on at least one request.
+    pub is_contact: bool,
+    /// Convenience flags for templates.
+    pub is_staff: bool,
+    pub is_admin: bool,
+    pub is_editeur: bool,
+}
+
+impl Identity {
+    /// Whether the person may sign in at all.
+    pub fn has_any_role(&self) -> bool {
+        self.is_staff || self.is_editeur || self.is_contact
+    }
+}
+
+/// Loads the roles of an address from the data.
+pub fn load_identity(conn: &mut DbConnection, email: &str) -> QueryResult<Identity> {
+    let staff_role = accounts::staff_role(conn, email)?;
+    let editeur_ids = accounts::editeur_ids(conn, email)?;
+    let is_contact = accounts::is_contact(conn, email)?;
+    Ok(Identity {
+        email: email.to_owned(),
+        is_staff: staff_role.is_some(),
+        is_admin: staff_role.as_deref() == Some(ADMIN),
+        is_editeur: !editeur_ids.is_empty(),
+        staff_role,
+        editeur_ids,
+        is_contact,
+    })
+}
+
+/// Random bytes from the operating system, hex-encoded.
+pub fn random_hex(bytes: usize) -> Result<String, AppError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|e| AppError::Internal(anyhow::anyhow!("aléa : {e}")))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// What every page handler starts from: the session, the signed-in identity (if any), the
+/// session's CSRF token and the time of the request.
+pub struct PageCtx {
+    pub session: Session,
+    pub user: Option<Identity>,
+    pub csrf: String,
+    pub now: NaiveDateTime,
+}
+
+impl PageCtx {
+    /// The signed-in person, or a redirect to the sign-in page.
+    pub fn user(&self) -> Result<&Identity, AppError> {
+        self.user.as_ref().ok_or(AppError::Unauthenticated)
+    }
+
+    /// A member of the API Particulier team.
+    pub fn staff(&self) -> Result<&Identity, AppError> {
+        let user = self.user()?;
+        if user.is_staff {
+            Ok(user)
+        } else {
+            Err(AppError::Forbidden(
+                "Cette page est réservée à l'équipe API Particulier.".into(),
+            ))
+        }
+    }
+
+    /// An administrator of the back office.
+    pub fn admin(&self) -> Result<&Identity, AppError> {
+        let user = self.user()?;
+        if user.is_admin {
+            Ok(user)
+        } else {
+            Err(AppError::Forbidden(
+                "Cette page est réservée aux administrateurs du back-office.".into(),
+            ))
+        }
+    }
+
+    /// A template context with the layout's variables (user, CSRF token).
+    pub fn context(&self) -> tera::Context {
+        let mut context = tera::Context::new();
+        context.insert("user", &self.user);
+        context.insert("csrf_token", &self.csrf);
+        context
+    }
+
+    /// Signs `email` in: a fresh session (new id, new CSRF token) against fixation.
+    pub fn sign_in(&self, email: &str) -> Result<(), AppError> {
+        self.session.renew();
+        self.session.clear();
+        let insert = |k: &str, v: String| {
+            self.session
+                .insert(k, v)
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("session : {e}")))
+        };
+        insert(SESSION_EMAIL, email.to_owned())?;
+        insert(SESSION_CSRF, random_hex(32)?)?;
+        insert(SESSION_SEEN, self.now.and_utc().timestamp().to_string())?;
+        Ok(())
+    }
+
+    /// Signs out: the session is emptied and its cookie removed.
+    pub fn sign_out(&self) {
+        self.session.purge();
+    }
+}
+
+type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+
+impl FromRequest for PageCtx {
+    type Error = AppError;
+    type Future = LocalFuture<Result<PageCtx, AppError>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let session = req.get_session();
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let state = state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("état absent")))?;
+            let now = crate::models::now();
+            let session_error =
+                |e: &dyn std::fmt::Display| AppError::Internal(anyhow::anyhow!("session : {e}"));
+            let csrf = match session
+                .get::<String>(SESSION_CSRF)
+                .map_err(|e| session_error(&e))?
+            {
+                Some(token) => token,
+                None => {
+                    let token = random_hex(32)?;
+                    session
+                        .insert(SESSION_CSRF, &token)
+                        .map_err(|e| session_error(&e))?;
+                    token
+                }
+            };
+            let email = session
+                .get::<String>(SESSION_EMAIL)
+                .map_err(|e| session_error(&e))?;
+            let seen = session
+                .get::<String>(SESSION_SEEN)
+                .ok()
+                .flatten()
+                .and_then(|s| s.parse::<i64>().ok());
+            let now_ts = now.and_utc().timestamp();
+            let user = match (email, seen) {
+                (Some(email), Some(seen)) if now_ts - seen <= IDLE_TIMEOUT_SECONDS => {
+                    let identity = state
+                        .db(move |conn| Ok(load_identity(conn, &email)?))
+                        .await?;
+                    if now_ts - seen > 60 {
+                        let _ = session.insert(SESSION_SEEN, now_ts.to_string());
+                    }
+                    identity.has_any_role().then_some(identity)
+                }
+                (Some(_), _) => {
+                    // Idle too long (or malformed): signed out, a new anonymous session.
+                    session.purge();
+                    let token = random_hex(32)?;
+                    let _ = session.insert(SESSION_CSRF, &token);
+                    return Ok(PageCtx {
+                        session,
+                        user: None,
+                        csrf: token,
+                        now,
+                    });
+                }
+                _ => None,
+            };
+            Ok(PageCtx {
+                session,
+                user,
+                csrf,
+                now,
+            })
+        })
+    }
+}

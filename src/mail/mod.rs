@@ -1,0 +1,83 @@
+//! E-mail: rendering from `templates/email/<name>/`, the outbox table every e-mail goes
+//! through, and the sender loop that delivers it (SMTP or `.eml` files) with retries.
+
+pub mod outbox;
+pub mod sender;
+
+/// An e-mail ready to be queued: addresses, and its rendered subject and bodies.
+#[derive(Clone, Debug)]
+pub struct NewEmail {
+    /// The template folder it was rendered from (e.g. `login_link`).
+    pub template: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// The object it is about, e.g. `("request", id)`.
+    pub related: Option<(String, String)>,
+}
+
+/// Renders `templates/email/<name>/{subject.txt,body.txt,body.html}` with `context`.
+pub fn render(
+    tera: &tera::Tera,
+    name: &str,
+    to: Vec<String>,
+    cc: Vec<String>,
+    context: &tera::Context,
+) -> Result<NewEmail, tera::Error> {
+    let subject = tera.render(&format!("email/{name}/subject.txt"), context)?;
+    let text = tera.render(&format!("email/{name}/body.txt"), context)?;
+    let html = tera.render(&format!("email/{name}/body.html"), context)?;
+    Ok(NewEmail {
+        template: name.to_owned(),
+        to,
+        cc,
+        subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+        text,
+        html,
+        related: None,
+    })
+}
+
+/// Normalises an e-mail address as stored: trimmed and lower-cased.
+pub fn normalize_address(address: &str) -> String {
+    address.trim().to_lowercase()
+}
+
+/// Whether an address is well-formed enough to send to (one `@`, a dotted domain, no spaces).
+pub fn is_valid_address(address: &str) -> bool {
+    let address = address.trim();
+    if address.len() > 254 || address.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    let Some((local, domain)) = address.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && address.parse::<lettre::Address>().is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_normalised_and_checked() {
+        assert_eq!(
+            normalize_address("  Camille.Martin@Ville.FR "),
+            "camille.martin@ville.fr"
+        );
+        assert!(is_valid_address("camille.martin@ville.fr"));
+        assert!(!is_valid_address("camille.martin@ville"));
+        assert!(!is_valid_address("camille martin@ville.fr"));
+        assert!(!is_valid_address("a@b@ville.fr"));
+        assert!(!is_valid_address("@ville.fr"));
+        assert!(!is_valid_address("x@ville..fr"));
+    }
+}

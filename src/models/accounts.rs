@@ -1,0 +1,184 @@
+//! Accounts: staff members (instructeur, admin) and éditeur members. Contacts of requests
+//! need no account: their roles follow from the requests they are on.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::{editeur_members, editeurs, request_contacts, staff_members};
+
+/// Staff role `instructeur`: instructs requests.
+pub const INSTRUCTEUR: &str = "instructeur";
+/// Staff role `admin`: also manages staff and éditeur members.
+pub const ADMIN: &str = "admin";
+
+/// A member of the API Particulier team.
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, Identifiable, serde::Serialize)]
+#[diesel(table_name = staff_members)]
+pub struct StaffMember {
+    pub id: String,
+    pub email: String,
+    pub role: String,
+    pub created_at: NaiveDateTime,
+    pub created_by: String,
+}
+
+/// A person working for an éditeur.
+#[derive(Clone, Debug, Queryable, Selectable, Insertable, Identifiable, serde::Serialize)]
+#[diesel(table_name = editeur_members)]
+pub struct EditeurMember {
+    pub id: String,
+    pub editeur_id: String,
+    pub email: String,
+    pub created_at: NaiveDateTime,
+    pub created_by: String,
+}
+
+/// The staff role of an address, if any.
+pub fn staff_role(conn: &mut DbConnection, email: &str) -> QueryResult<Option<String>> {
+    staff_members::table
+        .filter(staff_members::email.eq(email))
+        .select(staff_members::role)
+        .first(conn)
+        .optional()
+}
+
+/// The éditeurs an address belongs to: as a member, or as the éditeur's contact technique.
+pub fn editeur_ids(conn: &mut DbConnection, email: &str) -> QueryResult<Vec<String>> {
+    let mut ids: Vec<String> = editeur_members::table
+        .filter(editeur_members::email.eq(email))
+        .select(editeur_members::editeur_id)
+        .load(conn)?;
+    let as_contact: Vec<String> = editeurs::table
+        .filter(crate::db::lower(editeurs::contact_technique_email).eq(email))
+        .select(editeurs::id)
+        .load(conn)?;
+    for id in as_contact {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    ids.sort();
+    Ok(ids)
+}
+
+/// Whether an address is a contact on at least one request.
+pub fn is_contact(conn: &mut DbConnection, email: &str) -> QueryResult<bool> {
+    let n: i64 = request_contacts::table
+        .filter(request_contacts::email.eq(email))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// Creates (or changes the role of) a staff member; returns true when newly created.
+pub fn upsert_staff(
+    conn: &mut DbConnection,
+    email: &str,
+    role: &str,
+    by: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    conn.transaction(|conn| {
+        let changed = diesel::update(staff_members::table.filter(staff_members::email.eq(email)))
+            .set(staff_members::role.eq(role))
+            .execute(conn)?;
+        if changed > 0 {
+            return Ok(false);
+        }
+        diesel::insert_into(staff_members::table)
+            .values(StaffMember {
+                id: super::new_id(),
+                email: email.to_owned(),
+                role: role.to_owned(),
+                created_at: now,
+                created_by: by.to_owned(),
+            })
+            .execute(conn)?;
+        Ok(true)
+    })
+}
+
+/// Every staff member, by e-mail.
+pub fn list_staff(conn: &mut DbConnection) -> QueryResult<Vec<StaffMember>> {
+    staff_members::table
+        .order(staff_members::email.asc())
+        .select(StaffMember::as_select())
+        .load(conn)
+}
+
+/// Number of admins.
+pub fn count_admins(conn: &mut DbConnection) -> QueryResult<i64> {
+    staff_members::table
+        .filter(staff_members::role.eq(ADMIN))
+        .count()
+        .get_result(conn)
+}
+
+/// One staff member by id.
+pub fn find_staff(conn: &mut DbConnection, id: &str) -> QueryResult<Option<StaffMember>> {
+    staff_members::table
+        .find(id)
+        .select(StaffMember::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Removes a staff member.
+pub fn delete_staff(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
+    diesel::delete(staff_members::table.find(id)).execute(conn)
+}
+
+/// Adds an éditeur member; returns false when already a member.
+pub fn add_editeur_member(
+    conn: &mut DbConnection,
+    editeur_id: &str,
+    email: &str,
+    by: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let existing: i64 = editeur_members::table
+        .filter(editeur_members::editeur_id.eq(editeur_id))
+        .filter(editeur_members::email.eq(email))
+        .count()
+        .get_result(conn)?;
+    if existing > 0 {
+        return Ok(false);
+    }
+    diesel::insert_into(editeur_members::table)
+        .values(EditeurMember {
+            id: super::new_id(),
+            editeur_id: editeur_id.to_owned(),
+            email: email.to_owned(),
+            created_at: now,
+            created_by: by.to_owned(),
+        })
+        .execute(conn)?;
+    Ok(true)
+}
+
+/// Every éditeur member with the éditeur's name, by éditeur then e-mail.
+pub fn list_editeur_members(conn: &mut DbConnection) -> QueryResult<Vec<(EditeurMember, String)>> {
+    editeur_members::table
+        .inner_join(editeurs::table)
+        .order((editeurs::name.asc(), editeur_members::email.asc()))
+        .select((EditeurMember::as_select(), editeurs::name))
+        .load(conn)
+}
+
+/// One éditeur member by id.
+pub fn find_editeur_member(
+    conn: &mut DbConnection,
+    id: &str,
+) -> QueryResult<Option<EditeurMember>> {
+    editeur_members::table
+        .find(id)
+        .select(EditeurMember::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Removes an éditeur member.
+pub fn delete_editeur_member(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
+    diesel::delete(editeur_members::table.find(id)).execute(conn)
+}

@@ -1,0 +1,307 @@
+//! Account management (admins): staff members and éditeur members.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use diesel::prelude::*;
+
+use super::see_other;
+use crate::auth::PageCtx;
+use crate::db::DbConnection;
+use crate::db::schema::editeurs;
+use crate::error::AppError;
+use crate::mail::{is_valid_address, normalize_address};
+use crate::models::accounts::{self, ADMIN, INSTRUCTEUR};
+use crate::models::events;
+use crate::state::AppState;
+
+fn editeur_choices(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)>> {
+    editeurs::table
+        .order(editeurs::name.asc())
+        .select((editeurs::id, editeurs::name))
+        .load(conn)
+}
+
+async fn render_list(
+    state: &AppState,
+    page: &PageCtx,
+    status: StatusCode,
+    error: Option<&str>,
+    notice: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let (staff, members, choices) = state
+        .db(|conn| {
+            Ok((
+                accounts::list_staff(conn)?,
+                accounts::list_editeur_members(conn)?,
+                editeur_choices(conn)?,
+            ))
+        })
+        .await?;
+    let mut context = page.context();
+    context.insert("staff", &staff);
+    context.insert(
+        "members",
+        &members
+            .into_iter()
+            .map(|(m, name)| serde_json::json!({"id": m.id, "email": m.email, "editeur": name, "created_at": m.created_at, "created_by": m.created_by}))
+            .collect::<Vec<_>>(),
+    );
+    context.insert("editeurs", &choices);
+    context.insert("error", &error);
+    context.insert("notice", &notice);
+    state.render_status(status, "accounts/list.html", context)
+}
+
+/// `GET /admin/comptes`.
+pub async fn list(state: web::Data<AppState>, page: PageCtx) -> Result<HttpResponse, AppError> {
+    page.admin()?;
+    render_list(&state, &page, StatusCode::OK, None, None).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct StaffForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
+}
+
+/// `POST /admin/comptes/equipe`: adds a staff member, or changes their role.
+pub async fn add_staff(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    form: web::Form<StaffForm>,
+) -> Result<HttpResponse, AppError> {
+    let admin = page.admin()?.clone();
+    let email = normalize_address(&form.email);
+    if !is_valid_address(&email) {
+        return render_list(
+            &state,
+            &page,
+            StatusCode::BAD_REQUEST,
+            Some("Adresse e-mail invalide : saisissez une adresse complète, par exemple prenom.nom@beta.gouv.fr."),
+            None,
+        )
+        .await;
+    }
+    if form.role != INSTRUCTEUR && form.role != ADMIN {
+        return render_list(
+            &state,
+            &page,
+            StatusCode::BAD_REQUEST,
+            Some("Rôle inconnu : choisissez instructeur ou administrateur."),
+            None,
+        )
+        .await;
+    }
+    let role = form.role.clone();
+    let now = page.now;
+    let target = email.clone();
+    state
+        .db(move |conn| {
+            conn.transaction(|conn| {
+                let created = accounts::upsert_staff(conn, &target, &role, &admin.email, now)?;
+                events::record(
+                    conn,
+                    now,
+                    &admin.email,
+                    if created { "staff.add" } else { "staff.role" },
+                    ("person", &target),
+                    Some(format!("rôle : {role}")),
+                )?;
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(see_other("/admin/comptes"))
+}
+
+/// `GET /admin/comptes/equipe/{id}/retirer`: asks for confirmation.
+pub async fn confirm_remove_staff(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    page.admin()?;
+    let id = path.into_inner();
+    let member = state
+        .db(move |conn| accounts::find_staff(conn, &id)?.ok_or(AppError::NotFound))
+        .await?;
+    let mut context = page.context();
+    context.insert(
+        "question",
+        &format!("Retirer {} de l'équipe API Particulier ?", member.email),
+    );
+    context.insert(
+        "consequence",
+        "Cette personne n'aura plus accès aux pages de l'équipe. Elle garde ses accès de contact ou d'éditeur, s'il y en a.",
+    );
+    context.insert(
+        "action",
+        &format!("/admin/comptes/equipe/{}/retirer", member.id),
+    );
+    context.insert("cancel", "/admin/comptes");
+    state.render("confirm.html", context)
+}
+
+/// `POST /admin/comptes/equipe/{id}/retirer`: never removes the last admin.
+pub async fn remove_staff(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let admin = page.admin()?.clone();
+    let id = path.into_inner();
+    let now = page.now;
+    let outcome = state
+        .db(move |conn| {
+            conn.transaction(|conn| {
+                let member = accounts::find_staff(conn, &id)?.ok_or(AppError::NotFound)?;
+                if member.role == ADMIN && accounts::count_admins(conn)? <= 1 {
+                    return Ok(false);
+                }
+                accounts::delete_staff(conn, &id)?;
+                events::record(
+                    conn,
+                    now,
+                    &admin.email,
+                    "staff.remove",
+                    ("person", &member.email),
+                    None,
+                )?;
+                Ok(true)
+            })
+        })
+        .await?;
+    if !outcome {
+        return render_list(
+            &state,
+            &page,
+            StatusCode::CONFLICT,
+            Some("Impossible de retirer le dernier administrateur : nommez d'abord un autre administrateur."),
+            None,
+        )
+        .await;
+    }
+    Ok(see_other("/admin/comptes"))
+}
+
+#[derive(serde::Deserialize)]
+pub struct MemberForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    editeur_id: String,
+}
+
+/// `POST /admin/comptes/editeurs`: attaches an address to an éditeur.
+pub async fn add_member(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    form: web::Form<MemberForm>,
+) -> Result<HttpResponse, AppError> {
+    let admin = page.admin()?.clone();
+    let email = normalize_address(&form.email);
+    if !is_valid_address(&email) {
+        return render_list(
+            &state,
+            &page,
+            StatusCode::BAD_REQUEST,
+            Some("Adresse e-mail invalide : saisissez une adresse complète, par exemple prenom.nom@editeur.fr."),
+            None,
+        )
+        .await;
+    }
+    let editeur_id = form.editeur_id.clone();
+    let now = page.now;
+    let target = email.clone();
+    let known = state
+        .db(move |conn| {
+            conn.transaction(|conn| {
+                let exists: i64 = editeurs::table.find(&editeur_id).count().get_result(conn)?;
+                if exists == 0 {
+                    return Ok(false);
+                }
+                if accounts::add_editeur_member(conn, &editeur_id, &target, &admin.email, now)? {
+                    events::record(
+                        conn,
+                        now,
+                        &admin.email,
+                        "editeur_member.add",
+                        ("editeur", &editeur_id),
+                        Some(target.clone()),
+                    )?;
+                }
+                Ok(true)
+            })
+        })
+        .await?;
+    if !known {
+        return render_list(
+            &state,
+            &page,
+            StatusCode::BAD_REQUEST,
+            Some("Éditeur inconnu : choisissez un éditeur dans la liste."),
+            None,
+        )
+        .await;
+    }
+    Ok(see_other("/admin/comptes"))
+}
+
+/// `GET /admin/comptes/editeurs/{id}/retirer`: asks for confirmation.
+pub async fn confirm_remove_member(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    page.admin()?;
+    let id = path.into_inner();
+    let member = state
+        .db(move |conn| accounts::find_editeur_member(conn, &id)?.ok_or(AppError::NotFound))
+        .await?;
+    let mut context = page.context();
+    context.insert(
+        "question",
+        &format!("Retirer {} des membres de cet éditeur ?", member.email),
+    );
+    context.insert(
+        "consequence",
+        "Cette personne ne verra plus les collectivités clientes de l'éditeur.",
+    );
+    context.insert(
+        "action",
+        &format!("/admin/comptes/editeurs/{}/retirer", member.id),
+    );
+    context.insert("cancel", "/admin/comptes");
+    state.render("confirm.html", context)
+}
+
+/// `POST /admin/comptes/editeurs/{id}/retirer`.
+pub async fn remove_member(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let admin = page.admin()?.clone();
+    let id = path.into_inner();
+    let now = page.now;
+    state
+        .db(move |conn| {
+            conn.transaction(|conn| {
+                let member = accounts::find_editeur_member(conn, &id)?.ok_or(AppError::NotFound)?;
+                accounts::delete_editeur_member(conn, &id)?;
+                events::record(
+                    conn,
+                    now,
+                    &admin.email,
+                    "editeur_member.remove",
+                    ("editeur", &member.editeur_id),
+                    Some(member.email.clone()),
+                )?;
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(see_other("/admin/comptes"))
+}

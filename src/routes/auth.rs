@@ -1,0 +1,201 @@
+//! Sign-in by e-mail link, and sign-out.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::see_other;
+use crate::auth::links::{self, LinkError};
+use crate::auth::{PageCtx, load_identity};
+use crate::error::AppError;
+use crate::mail::{normalize_address, outbox};
+use crate::models::events;
+use crate::state::AppState;
+
+/// `GET /connexion`: the sign-in form.
+pub async fn login_form(
+    state: web::Data<AppState>,
+    page: PageCtx,
+) -> Result<HttpResponse, AppError> {
+    if page.user.is_some() {
+        return Ok(see_other("/"));
+    }
+    let mut context = page.context();
+    context.insert("email", "");
+    state.render("auth/login.html", context)
+}
+
+#[derive(serde::Deserialize)]
+pub struct LinkRequest {
+    #[serde(default)]
+    email: String,
+}
+
+enum Outcome {
+    Sent(String),
+    Unknown,
+    Limited,
+}
+
+/// `POST /connexion`: mails a link to a known address; the answer is the same for unknown ones.
+pub async fn request_link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    page: PageCtx,
+    form: web::Form<LinkRequest>,
+) -> Result<HttpResponse, AppError> {
+    let email = normalize_address(&form.email);
+    if !crate::mail::is_valid_address(&email) {
+        let mut context = page.context();
+        context.insert("email", &form.email);
+        context.insert(
+            "error",
+            "Saisissez une adresse e-mail complète, par exemple prenom.nom@mairie.fr.",
+        );
+        return state.render_status(StatusCode::BAD_REQUEST, "auth/login.html", context);
+    }
+    let ip = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "inconnue".into());
+    let now = page.now;
+    let worker = state.clone();
+    let address = email.clone();
+    let outcome = state
+        .db(move |conn| {
+            use diesel::Connection;
+            conn.transaction(|conn| {
+                if !links::record_attempt_within_limits(conn, &address, &ip, now)? {
+                    return Ok(Outcome::Limited);
+                }
+                if !load_identity(conn, &address)?.has_any_role() {
+                    return Ok(Outcome::Unknown);
+                }
+                let token = links::create_token(conn, &address, now)?;
+                let url = links::link_url(&worker.settings.public_url, &token);
+                let mut context = tera::Context::new();
+                context.insert("link", &url);
+                context.insert("minutes", &links::LINK_LIFETIME_MINUTES);
+                let mut email =
+                    worker.render_email("login_link", vec![address.clone()], vec![], context)?;
+                email.related = Some(("person".into(), address.clone()));
+                outbox::enqueue(conn, &email, now)?;
+                Ok(Outcome::Sent(url))
+            })
+        })
+        .await?;
+    match outcome {
+        Outcome::Limited => {
+            return Err(AppError::TooManyRequests(format!(
+                "Trop de demandes de lien de connexion. Réessayez dans {} minutes.",
+                links::RATE_WINDOW_MINUTES
+            )));
+        }
+        Outcome::Sent(url) => {
+            state.mailer.notify();
+            if state.settings.mail.smtp_url.is_none() {
+                // No mail server (laptop): the operator reads the link in the log.
+                tracing::info!(email = %email, lien = %url, "lien de connexion (aucun SMTP configuré)");
+            }
+        }
+        Outcome::Unknown => {}
+    }
+    let mut context = page.context();
+    context.insert("email", &email);
+    context.insert("minutes", &links::LINK_LIFETIME_MINUTES);
+    state.render("auth/link_sent.html", context)
+}
+
+#[derive(serde::Deserialize)]
+pub struct LinkQuery {
+    #[serde(default)]
+    jeton: String,
+}
+
+fn link_error_page(
+    state: &AppState,
+    page: &PageCtx,
+    error: &LinkError,
+) -> Result<HttpResponse, AppError> {
+    let mut context = page.context();
+    context.insert("message", error.message_fr());
+    state.render_status(StatusCode::GONE, "auth/link_invalid.html", context)
+}
+
+/// `GET /connexion/lien?jeton=…`: checks the link and asks for a click (mail scanners that
+/// open links do not sign anyone in nor burn the link).
+pub async fn link_page(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    query: web::Query<LinkQuery>,
+) -> Result<HttpResponse, AppError> {
+    let token = query.jeton.clone();
+    let now = page.now;
+    let checked = state
+        .db(move |conn| Ok(links::check(conn, &token, now)?))
+        .await?;
+    match checked {
+        Ok(email) => {
+            let mut context = page.context();
+            context.insert("email", &email);
+            context.insert("jeton", &query.jeton);
+            state.render("auth/link_confirm.html", context)
+        }
+        Err(error) => link_error_page(&state, &page, &error),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct UseLink {
+    #[serde(default)]
+    jeton: String,
+}
+
+/// `POST /connexion/lien`: uses the link once and opens the session.
+pub async fn use_link(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    form: web::Form<UseLink>,
+) -> Result<HttpResponse, AppError> {
+    let token = form.jeton.clone();
+    let now = page.now;
+    let consumed = state
+        .db(move |conn| {
+            use diesel::Connection;
+            conn.transaction(|conn| {
+                let consumed = links::consume(conn, &token, now)?;
+                if let Ok(email) = &consumed {
+                    events::record(conn, now, email, "auth.sign_in", ("person", email), None)?;
+                }
+                Ok(consumed)
+            })
+        })
+        .await?;
+    match consumed {
+        Ok(email) => {
+            page.sign_in(&email)?;
+            Ok(see_other("/"))
+        }
+        Err(error) => link_error_page(&state, &page, &error),
+    }
+}
+
+/// `POST /deconnexion`.
+pub async fn sign_out(state: web::Data<AppState>, page: PageCtx) -> Result<HttpResponse, AppError> {
+    if let Some(user) = page.user.clone() {
+        let now = page.now;
+        state
+            .db(move |conn| {
+                Ok(events::record(
+                    conn,
+                    now,
+                    &user.email,
+                    "auth.sign_out",
+                    ("person", &user.email),
+                    None,
+                )?)
+            })
+            .await?;
+    }
+    page.sign_out();
+    Ok(see_other("/connexion"))
+}

@@ -190,7 +190,7 @@ pub fn is_empty(conn: &mut DbConnection) -> QueryResult<bool> {
 
 /// Loads the demo data set if the database is empty; returns what was created, if anything.
 pub fn load_if_empty(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Option<Summary>> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         if !is_empty(conn)? {
             return Ok(None);
         }

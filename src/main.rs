@@ -172,10 +172,9 @@ async fn create_staff(settings: Settings, email: String, admin: bool) -> anyhow:
     let pool = state.pool.clone();
     let target = email.clone();
     let created = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
-        use diesel::Connection;
         let mut conn = pool.get()?;
         let now = models::now();
-        Ok(conn.transaction(|conn| {
+        Ok(qf_backoffice::db::transaction(&mut conn, |conn| {
             let created = models::accounts::upsert_staff(conn, &target, role, "cli", now)?;
             models::events::record(
                 conn,

@@ -113,10 +113,10 @@ pub fn link_url(public_url: &str, token: &str) -> String {
     format!("{public_url}{LINK_PATH}?jeton={token}")
 }
 
-fn lookup(
-    conn: &mut DbConnection,
-    token: &str,
-) -> QueryResult<Option<(String, String, NaiveDateTime, Option<NaiveDateTime>)>> {
+/// A stored link: (id, e-mail, expires at, used at).
+type StoredLink = (String, String, NaiveDateTime, Option<NaiveDateTime>);
+
+fn lookup(conn: &mut DbConnection, token: &str) -> QueryResult<Option<StoredLink>> {
     login_tokens::table
         .filter(login_tokens::token_hash.eq(hash(token)))
         .select((

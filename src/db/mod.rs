@@ -206,6 +206,24 @@ pub fn revert_all_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<Stri
     Ok(reverted.iter().map(|v| v.to_string()).collect())
 }
 
+/// Runs `work` in a transaction that writes. On SQLite the write lock is taken first (a
+/// no-op UPDATE): a deferred transaction that reads, then writes after another connection
+/// committed, would fail with `SQLITE_BUSY` instead of waiting its turn.
+pub fn transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    conn.transaction(|conn| {
+        if let DbConnection::Sqlite(sqlite) = conn {
+            sqlite.batch_execute(
+                "UPDATE __diesel_schema_migrations SET version = version WHERE 1 = 0",
+            )?;
+        }
+        work(conn)
+    })
+}
+
 /// A cheap round trip that reads the schema, for the health check: it fails when the
 /// database is gone, not only when the connection is.
 pub fn ping(conn: &mut DbConnection) -> QueryResult<()> {

@@ -142,8 +142,7 @@ pub async fn sweep(pool: &Pool, mailer: &Mailer) -> anyhow::Result<usize> {
                 let now = crate::models::now();
                 match outcome {
                     Ok(()) => {
-                        use diesel::Connection;
-                        conn.transaction(|conn| {
+                        crate::db::transaction(&mut conn, |conn| {
                             outbox::mark_sent(conn, &email.id, now)?;
                             crate::models::events::record(
                                 conn,

@@ -79,7 +79,7 @@ pub fn upsert_staff(
     by: &str,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let changed = diesel::update(staff_members::table.filter(staff_members::email.eq(email)))
             .set(staff_members::role.eq(role))
             .execute(conn)?;

@@ -99,7 +99,7 @@ pub async fn add_staff(
     let target = email.clone();
     state
         .db(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 let created = accounts::upsert_staff(conn, &target, &role, &admin.email, now)?;
                 events::record(
                     conn,
@@ -155,7 +155,7 @@ pub async fn remove_staff(
     let now = page.now;
     let outcome = state
         .db(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 let member = accounts::find_staff(conn, &id)?.ok_or(AppError::NotFound)?;
                 if member.role == ADMIN && accounts::count_admins(conn)? <= 1 {
                     return Ok(false);
@@ -217,7 +217,7 @@ pub async fn add_member(
     let target = email.clone();
     let known = state
         .db(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 let exists: i64 = editeurs::table.find(&editeur_id).count().get_result(conn)?;
                 if exists == 0 {
                     return Ok(false);
@@ -288,7 +288,7 @@ pub async fn remove_member(
     let now = page.now;
     state
         .db(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 let member = accounts::find_editeur_member(conn, &id)?.ok_or(AppError::NotFound)?;
                 accounts::delete_editeur_member(conn, &id)?;
                 events::record(

@@ -62,8 +62,7 @@ pub async fn request_link(
     let address = email.clone();
     let outcome = state
         .db(move |conn| {
-            use diesel::Connection;
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 if !links::record_attempt_within_limits(conn, &address, &ip, now)? {
                     return Ok(Outcome::Limited);
                 }
@@ -160,8 +159,7 @@ pub async fn use_link(
     let now = page.now;
     let consumed = state
         .db(move |conn| {
-            use diesel::Connection;
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 let consumed = links::consume(conn, &token, now)?;
                 if let Ok(email) = &consumed {
                     events::record(conn, now, email, "auth.sign_in", ("person", email), None)?;

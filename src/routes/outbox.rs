@@ -86,8 +86,7 @@ pub async fn retry(
     let target = id.clone();
     state
         .db(move |conn| {
-            use diesel::Connection;
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 outbox::find(conn, &target)?.ok_or(AppError::NotFound)?;
                 if !outbox::retry(conn, &target, now)? {
                     return Err(AppError::BadRequest(

@@ -120,6 +120,13 @@ pub fn test_settings(db: &TestDb, extra: &[(&str, &str)]) -> Settings {
         ("DEMO_DATA".to_owned(), "0".to_owned()),
         ("DATABASE_POOL_SIZE".to_owned(), "4".to_owned()),
         (
+            "MAIL_OUTBOX_DIR".to_owned(),
+            std::env::temp_dir()
+                .join("qf-test-outbox")
+                .to_string_lossy()
+                .into_owned(),
+        ),
+        (
             "DSFR_DIR".to_owned(),
             std::env::temp_dir()
                 .join("qf-no-dsfr")
@@ -149,6 +156,7 @@ impl TestApp {
 
     /// Starts the application with extra environment settings.
     pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
+        init_logs();
         let db = TestDb::new();
         let settings = test_settings(&db, extra);
         let app = Application::build(settings)
@@ -329,4 +337,17 @@ impl Visitor {
         assert_eq!(response.status().as_u16(), 303);
         assert_eq!(response.headers()["location"], "/");
     }
+}
+
+/// Logs of the app under test, on stderr (shown for failing tests); `RUST_LOG` to tune.
+fn init_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    });
 }

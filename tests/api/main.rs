@@ -8,3 +8,5 @@ mod health;
 mod helpers;
 mod home;
 mod migrations;
+mod smtp;
+mod auth;

@@ -11,22 +11,22 @@ use crate::smtp::SmtpServer;
 
 fn link_in(text: &str) -> String {
     let start = text.find("http").expect("a link in the e-mail");
-    text[start..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned()
+    text[start..].split_whitespace().next().unwrap().to_owned()
 }
 
 #[tokio::test]
 async fn full_sign_in_flow_through_a_real_smtp_server() {
     let smtp = SmtpServer::start().await;
-    let app = TestApp::spawn_with(&[("SMTP_URL", &smtp.url()), ("MAIL_POLL_INTERVAL", "0.2")]).await;
+    let app =
+        TestApp::spawn_with(&[("SMTP_URL", &smtp.url()), ("MAIL_POLL_INTERVAL", "0.2")]).await;
     app.load_demo().await;
     let browser = app.visitor();
 
     let response = browser
-        .post_form("/connexion", &[("email", "  Instructeur@Demo.API.gouv.fr ")])
+        .post_form(
+            "/connexion",
+            &[("email", "  Instructeur@Demo.API.gouv.fr ")],
+        )
         .await;
     assert_eq!(response.status().as_u16(), 200);
     let page = response.text().await.unwrap();
@@ -43,7 +43,10 @@ async fn full_sign_in_flow_through_a_real_smtp_server() {
         link.starts_with(&format!("{}/connexion/lien?jeton=", app.address)),
         "{link}"
     );
-    assert!(mail.data.contains("Content-Type: text/html"), "an HTML part too");
+    assert!(
+        mail.data.contains("Content-Type: text/html"),
+        "an HTML part too"
+    );
 
     // Opening the link asks for a click; the click signs in.
     let path = link.trim_start_matches(&app.address).to_owned();
@@ -54,14 +57,20 @@ async fn full_sign_in_flow_through_a_real_smtp_server() {
     let response = browser
         .post_raw(
             "/connexion/lien",
-            &[("jeton", token), ("csrf_token", &csrf_in(&confirm).unwrap())],
+            &[
+                ("jeton", token),
+                ("csrf_token", &csrf_in(&confirm).unwrap()),
+            ],
         )
         .await;
     assert_eq!(response.status().as_u16(), 303);
     let (status, home) = browser.get_text("/").await;
     assert_eq!(status, 200);
     assert!(home.contains("data-testid=\"user-email\">instructeur@demo.api.gouv.fr"));
-    assert!(home.contains("Demandes d&#x27;habilitation par état") || home.contains("Demandes d'habilitation par état"));
+    assert!(
+        home.contains("Demandes d&#x27;habilitation par état")
+            || home.contains("Demandes d'habilitation par état")
+    );
 
     // Logged: the sign-in and the e-mail sent.
     let actions: Vec<String> = app
@@ -153,9 +162,18 @@ async fn unknown_addresses_are_indistinguishable_from_known_ones() {
     );
 
     let queued: Vec<String> = app
-        .with_conn(|conn| outbox::table.select(outbox::to_addresses).load(conn).unwrap())
+        .with_conn(|conn| {
+            outbox::table
+                .select(outbox::to_addresses)
+                .load(conn)
+                .unwrap()
+        })
         .await;
-    assert_eq!(queued, vec![DEMO_ADMIN.to_owned()], "no e-mail to the unknown address");
+    assert_eq!(
+        queued,
+        vec![DEMO_ADMIN.to_owned()],
+        "no e-mail to the unknown address"
+    );
 }
 
 #[tokio::test]
@@ -180,10 +198,14 @@ async fn link_requests_are_rate_limited_per_address_and_per_ip() {
     let app = TestApp::spawn_with_demo().await;
     let visitor = app.visitor();
     for _ in 0..5 {
-        let response = visitor.post_form("/connexion", &[("email", DEMO_ADMIN)]).await;
+        let response = visitor
+            .post_form("/connexion", &[("email", DEMO_ADMIN)])
+            .await;
         assert_eq!(response.status().as_u16(), 200);
     }
-    let response = visitor.post_form("/connexion", &[("email", DEMO_ADMIN)]).await;
+    let response = visitor
+        .post_form("/connexion", &[("email", DEMO_ADMIN)])
+        .await;
     assert_eq!(response.status().as_u16(), 429);
     assert!(response.text().await.unwrap().contains("Trop de demandes"));
     let queued: i64 = app
@@ -198,7 +220,12 @@ async fn link_requests_are_rate_limited_per_address_and_per_ip() {
             .post_form("/connexion", &[("email", &format!("x{i}@ville.fr"))])
             .await;
         let status = response.status().as_u16();
-        assert_eq!(status, 200, "request {i}: {}", response.text().await.unwrap());
+        assert_eq!(
+            status,
+            200,
+            "request {i}: {}",
+            response.text().await.unwrap()
+        );
     }
     let response = visitor
         .post_form("/connexion", &[("email", "encore@ville.fr")])
@@ -211,8 +238,13 @@ async fn posts_without_a_valid_csrf_token_are_refused_and_change_nothing() {
     let app = TestApp::spawn_with_demo().await;
     let admin = app.signed_in(DEMO_ADMIN).await;
     let count_staff = || async {
-        app.with_conn(|conn| staff_members::table.count().get_result::<i64>(conn).unwrap())
-            .await
+        app.with_conn(|conn| {
+            staff_members::table
+                .count()
+                .get_result::<i64>(conn)
+                .unwrap()
+        })
+        .await
     };
     let before = count_staff().await;
 
@@ -258,7 +290,11 @@ async fn posts_without_a_valid_csrf_token_are_refused_and_change_nothing() {
     assert_eq!(response.status().as_u16(), 403);
     let response = admin.post_raw("/deconnexion", &[]).await;
     assert_eq!(response.status().as_u16(), 403);
-    assert_eq!(admin.get("/").await.status().as_u16(), 200, "still signed in");
+    assert_eq!(
+        admin.get("/").await.status().as_u16(),
+        200,
+        "still signed in"
+    );
     let attempts: i64 = app
         .with_conn(|conn| login_attempts::table.count().get_result(conn).unwrap())
         .await;
@@ -268,7 +304,10 @@ async fn posts_without_a_valid_csrf_token_are_refused_and_change_nothing() {
     let ok = admin
         .post_form(
             "/admin/comptes/equipe",
-            &[("email", "Nouvelle.Agente@beta.gouv.fr"), ("role", "instructeur")],
+            &[
+                ("email", "Nouvelle.Agente@beta.gouv.fr"),
+                ("role", "instructeur"),
+            ],
         )
         .await;
     assert_eq!(ok.status().as_u16(), 303);
@@ -283,7 +322,10 @@ async fn admins_manage_staff_and_editeur_members() {
     let response = admin
         .post_form(
             "/admin/comptes/equipe",
-            &[("email", " Claire.Dupont@beta.gouv.fr "), ("role", "instructeur")],
+            &[
+                ("email", " Claire.Dupont@beta.gouv.fr "),
+                ("role", "instructeur"),
+            ],
         )
         .await;
     assert_eq!(response.status().as_u16(), 303);
@@ -297,10 +339,19 @@ async fn admins_manage_staff_and_editeur_members() {
 
     // Bad input: a clear message, nothing added.
     let response = admin
-        .post_form("/admin/comptes/equipe", &[("email", "claire"), ("role", "instructeur")])
+        .post_form(
+            "/admin/comptes/equipe",
+            &[("email", "claire"), ("role", "instructeur")],
+        )
         .await;
     assert_eq!(response.status().as_u16(), 400);
-    assert!(response.text().await.unwrap().contains("Adresse e-mail invalide"));
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Adresse e-mail invalide")
+    );
 
     // Removal asks for confirmation first.
     let id: String = app
@@ -337,13 +388,22 @@ async fn admins_manage_staff_and_editeur_members() {
         .post_form(&format!("/admin/comptes/equipe/{admin_id}/retirer"), &[])
         .await;
     assert_eq!(response.status().as_u16(), 409);
-    assert!(response.text().await.unwrap().contains("dernier administrateur"));
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("dernier administrateur")
+    );
 
     // Éditeur members: a new member of Mushroom Software sees its clients.
     let response = admin
         .post_form(
             "/admin/comptes/editeurs",
-            &[("email", "dev@mushroom-software.fr"), ("editeur_id", "demo-editeur-000")],
+            &[
+                ("email", "dev@mushroom-software.fr"),
+                ("editeur_id", "demo-editeur-000"),
+            ],
         )
         .await;
     assert_eq!(response.status().as_u16(), 303);

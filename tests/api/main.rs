@@ -1,12 +1,15 @@
 //! Integration tests: the real application, started on port 0 with a fresh database per
 //! test (SQLite by default, PostgreSQL when `TEST_DATABASE_URL` is set), driven over HTTP.
 
+mod access;
+mod auth;
 mod browser;
 mod cli;
 mod demo;
 mod health;
 mod helpers;
 mod home;
+mod mail;
 mod migrations;
+mod readme;
 mod smtp;
-mod auth;

@@ -97,6 +97,13 @@ pub struct Settings {
     pub session_key: Option<Secret>,
     /// E-mail delivery.
     pub mail: MailSettings,
+    /// `DATAPASS_WEBHOOK_SECRET`: the shared secret DataPass signs webhooks with; without it
+    /// the webhook refuses every delivery.
+    pub datapass_webhook_secret: Option<Secret>,
+    /// `SIRENE_API_URL`: base URL of the Sirene API; without it Sirene checks are "unknown".
+    pub sirene_api_url: Option<String>,
+    /// `SIRENE_API_KEY`: sent as `X-INSEE-Api-Key-Integration` when set.
+    pub sirene_api_key: Option<Secret>,
 }
 
 impl Settings {
@@ -215,6 +222,35 @@ impl Settings {
                     })?,
             },
         };
+        let datapass_webhook_secret = match get("DATAPASS_WEBHOOK_SECRET") {
+            None => None,
+            Some(secret) if secret.len() >= 16 => Some(Secret::new(secret)),
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "DATAPASS_WEBHOOK_SECRET",
+                    "le secret doit faire au moins 16 caractères",
+                ));
+            }
+        };
+        let sirene_api_url = match get("SIRENE_API_URL") {
+            None => None,
+            Some(url) => {
+                let parsed = url::Url::parse(url.trim()).map_err(|_| {
+                    ConfigError::new(
+                        "SIRENE_API_URL",
+                        format!("« {url} » n'est pas une URL absolue"),
+                    )
+                })?;
+                if !matches!(parsed.scheme(), "http" | "https") {
+                    return Err(ConfigError::new(
+                        "SIRENE_API_URL",
+                        "l'URL doit commencer par http:// ou https://",
+                    ));
+                }
+                Some(url.trim().trim_end_matches('/').to_owned())
+            }
+        };
+        let sirene_api_key = get("SIRENE_API_KEY").map(Secret::new);
         Ok(Settings {
             database,
             bind,
@@ -225,6 +261,9 @@ impl Settings {
             pool_size,
             session_key,
             mail,
+            datapass_webhook_secret,
+            sirene_api_url,
+            sirene_api_key,
         })
     }
 }

@@ -203,6 +203,58 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        received_at -> Timestamp,
+        event -> Nullable<Text>,
+        model_type -> Nullable<Text>,
+        model_id -> Nullable<BigInt>,
+        fired_at -> Nullable<BigInt>,
+        request_id -> Nullable<Text>,
+        outcome -> Text,
+        http_status -> Integer,
+        response_body -> Text,
+        error_code -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        payload -> Text,
+        reapplied_at -> Nullable<Timestamp>,
+        reapplied_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    webhook_applied (dedup_key) {
+        dedup_key -> Text,
+        request_id -> Nullable<Text>,
+        http_status -> Integer,
+        response_body -> Text,
+        applied_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    deliberation_files (request_id) {
+        request_id -> Text,
+        file_name -> Text,
+        size_bytes -> BigInt,
+        content -> Binary,
+        uploaded_at -> Timestamp,
+        uploaded_by -> Text,
+    }
+}
+
+diesel::table! {
+    reason_templates (id) {
+        id -> Text,
+        kind -> Text,
+        title -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(editeur_forms -> editeurs (editeur_id));
 diesel::joinable!(habilitation_requests -> collectivites (collectivite_id));
 diesel::joinable!(habilitation_requests -> editeurs (editeur_id));
@@ -213,6 +265,7 @@ diesel::joinable!(tokens -> habilitations (habilitation_id));
 diesel::joinable!(tokens -> collectivites (collectivite_id));
 diesel::joinable!(hubee_subscriptions -> collectivites (collectivite_id));
 diesel::joinable!(editeur_members -> editeurs (editeur_id));
+diesel::joinable!(deliberation_files -> habilitation_requests (request_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     collectivites,
@@ -230,4 +283,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_attempts,
     outbox,
     app_secrets,
+    webhook_deliveries,
+    webhook_applied,
+    deliberation_files,
+    reason_templates,
 );

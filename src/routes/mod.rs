@@ -1,31 +1,60 @@
-//! HTTP routes, one module per area. `ROUTES` and `configure` come from one table, so the
-//! route × role test sees every route the router serves.
+//! HTTP routes, one module per area. Each area declares its routes in one `route_table!`,
+//! which gives both its `ROUTES` list and its `configure`; `all_routes` is what the router
+//! serves, so the route × role test sees every route.
+
+/// Declares an area's routes: `get "/path" => handler, …` gives `ROUTES` and `configure`.
+macro_rules! route_table {
+    ($($method:ident $path:literal => $handler:path),* $(,)?) => {
+        /// This area's routes as (method, path pattern), in registration order.
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        /// Registers this area's routes.
+        pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
+            let _ = &cfg;
+            $(cfg.route($path, actix_web::web::$method().to($handler));)*
+        }
+    };
+}
 
 pub mod accounts;
 pub mod assets;
 pub mod auth;
+pub mod collectivites;
+pub mod editeurs;
 pub mod health;
 pub mod home;
+pub mod instruction;
 pub mod journal;
 pub mod outbox;
 pub mod requests;
 
 use actix_web::web;
 
-macro_rules! routes {
-    ($($method:ident $path:literal => $handler:path),* $(,)?) => {
-        /// Every route as (method, path pattern), in registration order.
-        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
-
-        /// Registers every route of `ROUTES`.
-        pub fn configure(cfg: &mut web::ServiceConfig) {
-            $(cfg.route($path, web::$method().to($handler));)*
-            cfg.default_service(web::to(assets::not_found));
-        }
-    };
+/// Every route the application serves, all areas together.
+pub fn all_routes() -> Vec<(&'static str, &'static str)> {
+    [
+        core::ROUTES,
+        instruction::ROUTES,
+        collectivites::ROUTES,
+        editeurs::ROUTES,
+    ]
+    .concat()
 }
 
-routes! {
+/// The whole router.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    instruction::configure(cfg);
+    collectivites::configure(cfg);
+    editeurs::configure(cfg);
+    core::configure(cfg);
+    cfg.default_service(web::to(assets::not_found));
+}
+
+/// Sign-in, home, accounts, outbox, journal, health and static files.
+mod core {
+    use super::{accounts, assets, auth, health, home, journal, outbox, requests};
+
+    route_table! {
     get "/" => home::home,
     get "/health" => health::health,
     get "/connexion" => auth::login_form,
@@ -47,6 +76,7 @@ routes! {
     post "/admin/comptes/editeurs/{id}/retirer" => accounts::remove_member,
     get "/static/dsfr/{path:.*}" => assets::dsfr,
     get "/static/{path:.*}" => assets::own,
+    }
 }
 
 /// Query string of paginated, searchable lists.

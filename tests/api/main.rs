@@ -2,6 +2,8 @@
 //! test (SQLite by default, PostgreSQL when `TEST_DATABASE_URL` is set), driven over HTTP.
 
 mod access;
+mod access_directory;
+mod access_instruction;
 mod auth;
 mod browser;
 mod cli;

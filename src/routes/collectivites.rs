@@ -1,0 +1,3 @@
+//! (in progress)
+
+route_table! {}

@@ -40,8 +40,6 @@ pub struct Fixture {
     pub member_target: String,
 }
 
-/// Roles in the order of each expectation array.
-pub const ROLE_ORDER: [&str; 7] = ROLES;
 
 /// A concrete request for a route: (path, form fields, expectation per role).
 pub type Case = (String, Vec<(&'static str, &'static str)>, [Expect; 7]);

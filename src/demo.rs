@@ -155,6 +155,30 @@ const EDITEURS: [(&str, &str, &str, &str, &str, &str); 4] = [
     ),
 ];
 
+/// Reusable reasons: (kind, title, text).
+const REASON_TEMPLATES: [(&str, &str, &str); 4] = [
+    (
+        "request_changes",
+        "Délibération sans mention du QF",
+        "La délibération jointe ne mentionne pas l'utilisation du quotient familial CAF/MSA pour la tarification de vos services. Merci de joindre la délibération tarifaire en vigueur qui le prévoit.",
+    ),
+    (
+        "request_changes",
+        "DPD identique au demandeur",
+        "Le délégué à la protection des données (DPD) doit être une personne distincte du demandeur et du responsable de traitement. Merci de renseigner les coordonnées de votre DPD.",
+    ),
+    (
+        "refuse",
+        "Collectivité non concernée",
+        "Votre structure ne tarifie pas ses services selon le quotient familial : le formulaire de collecte du QF ne lui est pas utile. N'hésitez pas à nous écrire si votre situation évolue.",
+    ),
+    (
+        "refuse",
+        "Demande en double",
+        "Une demande d'habilitation est déjà en cours ou validée pour votre collectivité : nous clôturons celle-ci pour ne garder qu'un seul dossier.",
+    ),
+];
+
 /// Days left on each validated collectivité's token (indices 0..=29), covering a fresh token,
 /// 80/25/3 days left, the expiry day and expired ones.
 const TOKEN_DAYS_LEFT: [i64; 30] = [
@@ -284,6 +308,19 @@ fn load(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Summary> {
         (DEMO_INSTRUCTEUR, crate::models::accounts::INSTRUCTEUR),
     ] {
         crate::models::accounts::upsert_staff(conn, email, role, "demo", now)?;
+    }
+
+    for (i, (kind, title, body)) in REASON_TEMPLATES.iter().enumerate() {
+        diesel::insert_into(crate::db::schema::reason_templates::table)
+            .values((
+                crate::db::schema::reason_templates::id.eq(demo_id("reason", i)),
+                crate::db::schema::reason_templates::kind.eq(kind),
+                crate::db::schema::reason_templates::title.eq(title),
+                crate::db::schema::reason_templates::body.eq(body),
+                crate::db::schema::reason_templates::created_at.eq(now),
+                crate::db::schema::reason_templates::updated_at.eq(now),
+            ))
+            .execute(conn)?;
     }
 
     let mut editeur_rows = Vec::new();

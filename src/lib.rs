@@ -3,11 +3,14 @@
 
 pub mod assets;
 pub mod auth;
+pub mod clients;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod import;
+pub mod instruction;
 pub mod mail;
 pub mod models;
 pub mod routes;

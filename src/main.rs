@@ -1,5 +1,6 @@
 //! The `qf-backoffice` command: parses the command line, reads the settings, hands over.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -42,6 +43,13 @@ enum Command {
         /// Adresse e-mail à connecter.
         email: String,
     },
+    /// Importe des collectivités depuis un fichier CSV (colonnes siret, nom, cog, code_postal ;
+    /// séparateur « ; » ou « , ») : crée celles dont le SIRET est nouveau, met à jour le nom, le
+    /// code commune et le code postal des autres, puis liste les lignes rejetées.
+    ImportCollectivites {
+        /// Chemin du fichier CSV (UTF-8).
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -73,6 +81,7 @@ fn main() -> ExitCode {
             Command::DemoData => demo_data(settings).await,
             Command::CreateStaff { email, admin } => create_staff(settings, email, admin).await,
             Command::LoginLink { email } => login_link(settings, email).await,
+            Command::ImportCollectivites { file } => import_collectivites(settings, file).await,
         }
     });
     match outcome {
@@ -224,5 +233,36 @@ async fn login_link(settings: Settings, email: String) -> anyhow::Result<()> {
     .await??;
     println!("Lien de connexion pour {email} (valable 15 minutes, une seule fois) :");
     println!("{link}");
+    Ok(())
+}
+
+async fn import_collectivites(settings: Settings, file: PathBuf) -> anyhow::Result<()> {
+    use qf_backoffice::import;
+
+    let bytes = std::fs::read(&file)
+        .map_err(|e| anyhow::anyhow!("lecture impossible de {} : {e}", file.display()))?;
+    let parsed = import::parse(&bytes).map_err(|e| anyhow::anyhow!("{} : {e}", file.display()))?;
+    let lines = parsed.lines();
+    let location = settings.database.clone();
+    let rows = parsed.rows;
+    let mut report = tokio::task::spawn_blocking(move || -> anyhow::Result<import::Report> {
+        let pool = db::build_pool(&location, 1)?;
+        let mut conn = pool.get()?;
+        db::run_migrations(&mut conn)?;
+        let report = import::apply_with_progress(&mut conn, &rows, "cli", models::now(), |done| {
+            eprintln!("… {done} lignes traitées");
+        })?;
+        Ok(report)
+    })
+    .await??;
+    report.rejected = parsed.rejections;
+    println!("Import de {} : {lines} ligne(s) lue(s).", file.display());
+    println!("Collectivités créées : {}", report.created.len());
+    println!("Collectivités mises à jour : {}", report.updated.len());
+    println!("Collectivités inchangées : {}", report.unchanged);
+    println!("Lignes rejetées : {}", report.rejected.len());
+    for rejection in &report.rejected {
+        println!("  ligne {} : {}", rejection.line, rejection.reason);
+    }
     Ok(())
 }

@@ -97,12 +97,20 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
     let dsfr_ready = Arc::new(AtomicBool::new(crate::assets::dsfr_available(
         &settings.dsfr_dir,
     )));
+    let sirene = crate::clients::sirene::SireneClient::new(
+        settings.sirene_api_url.clone(),
+        settings
+            .sirene_api_key
+            .as_ref()
+            .map(|k| k.expose().to_owned()),
+    );
     Ok(web::Data::new(AppState {
         pool,
         tera,
         settings,
         dsfr_ready,
         dsfr_dir,
+        sirene,
         mailer,
         session_key,
     }))

@@ -24,6 +24,8 @@ pub struct AppState {
     pub mailer: Arc<crate::mail::sender::Mailer>,
     /// The key encrypting session cookies.
     pub session_key: actix_web::cookie::Key,
+    /// The Sirene client (unconfigured without `SIRENE_API_URL`).
+    pub sirene: crate::clients::sirene::SireneClient,
 }
 
 impl AppState {

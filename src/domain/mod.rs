@@ -5,6 +5,7 @@
 //! takes "today" as an argument when it needs it.
 
 pub mod calendar;
+pub mod checks;
 pub mod hubee;
 pub mod request_state;
 pub mod siret;

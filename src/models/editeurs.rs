@@ -1,9 +1,16 @@
-//! Éditeurs (software vendors) and their pre-filled DataPass forms.
+//! Éditeurs (software vendors), their pre-filled DataPass forms, their members and their
+//! clients (the collectivités whose requests went through their forms).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{editeur_forms, editeurs};
+use super::accounts::EditeurMember;
+use super::contains_pattern;
+use crate::db::schema::{
+    collectivites, editeur_forms, editeur_members, editeurs, habilitation_requests,
+};
+use crate::db::{DbConnection, lower};
+use crate::domain::request_state::RequestState;
 
 /// A software vendor whose clients are collectivités.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, Identifiable, serde::Serialize)]
@@ -29,4 +36,311 @@ pub struct EditeurForm {
     pub name: String,
     pub public_url: String,
     pub created_at: NaiveDateTime,
+}
+
+/// A line of the éditeur list: the éditeur, its number of forms and of client requests.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct EditeurSummary {
+    #[serde(flatten)]
+    pub editeur: Editeur,
+    pub forms: i64,
+    pub requests: i64,
+}
+
+/// Éditeurs whose name or SIRET contains `query` (all when empty), by name.
+pub fn list(conn: &mut DbConnection, query: &str) -> QueryResult<Vec<EditeurSummary>> {
+    let mut q = editeurs::table.into_boxed();
+    let query = query.trim();
+    if !query.is_empty() {
+        let pattern = contains_pattern(query);
+        let compact = contains_pattern(&query.replace(' ', ""));
+        q = q.filter(
+            lower(editeurs::name)
+                .like(pattern)
+                .escape('\\')
+                .or(editeurs::siret.like(compact).escape('\\')),
+        );
+    }
+    let rows: Vec<Editeur> = q
+        .order((editeurs::name.asc(), editeurs::id.asc()))
+        .select(Editeur::as_select())
+        .load(conn)?;
+    let form_counts: Vec<(String, i64)> = editeur_forms::table
+        .group_by(editeur_forms::editeur_id)
+        .select((editeur_forms::editeur_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    let mut summaries = Vec::with_capacity(rows.len());
+    for editeur in rows {
+        let forms = form_counts
+            .iter()
+            .find(|(id, _)| *id == editeur.id)
+            .map_or(0, |(_, n)| *n);
+        let requests = count_client_requests(conn, &editeur.id)?;
+        summaries.push(EditeurSummary {
+            editeur,
+            forms,
+            requests,
+        });
+    }
+    Ok(summaries)
+}
+
+/// One éditeur by id.
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Editeur>> {
+    editeurs::table
+        .find(id)
+        .select(Editeur::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The éditeur with this SIRET, if any.
+pub fn find_by_siret(conn: &mut DbConnection, siret: &str) -> QueryResult<Option<Editeur>> {
+    editeurs::table
+        .filter(editeurs::siret.eq(siret))
+        .select(Editeur::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Inserts an éditeur.
+pub fn insert(conn: &mut DbConnection, editeur: &Editeur) -> QueryResult<()> {
+    diesel::insert_into(editeurs::table)
+        .values(editeur)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Changes an éditeur's name, contact technique and APIs; returns the number of rows changed.
+pub fn update(
+    conn: &mut DbConnection,
+    id: &str,
+    name: &str,
+    contact_technique_email: &str,
+    apis: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(editeurs::table.find(id))
+        .set((
+            editeurs::name.eq(name),
+            editeurs::contact_technique_email.eq(contact_technique_email),
+            editeurs::apis.eq(apis),
+            editeurs::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// The pre-filled forms of an éditeur, by form id.
+pub fn forms(conn: &mut DbConnection, editeur_id: &str) -> QueryResult<Vec<EditeurForm>> {
+    editeur_forms::table
+        .filter(editeur_forms::editeur_id.eq(editeur_id))
+        .order(editeur_forms::form_uid.asc())
+        .select(EditeurForm::as_select())
+        .load(conn)
+}
+
+/// One form of an éditeur, by row id (none when it belongs to another éditeur).
+pub fn find_form(
+    conn: &mut DbConnection,
+    editeur_id: &str,
+    id: &str,
+) -> QueryResult<Option<EditeurForm>> {
+    editeur_forms::table
+        .find(id)
+        .filter(editeur_forms::editeur_id.eq(editeur_id))
+        .select(EditeurForm::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The form with this DataPass form id, whatever its éditeur, with the éditeur's name.
+pub fn find_form_by_uid(
+    conn: &mut DbConnection,
+    form_uid: &str,
+) -> QueryResult<Option<(EditeurForm, String)>> {
+    editeur_forms::table
+        .inner_join(editeurs::table)
+        .filter(editeur_forms::form_uid.eq(form_uid))
+        .select((EditeurForm::as_select(), editeurs::name))
+        .first(conn)
+        .optional()
+}
+
+/// Inserts a pre-filled form.
+pub fn insert_form(conn: &mut DbConnection, form: &EditeurForm) -> QueryResult<()> {
+    diesel::insert_into(editeur_forms::table)
+        .values(form)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Removes a pre-filled form (requests made through it keep their form id).
+pub fn delete_form(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
+    diesel::delete(editeur_forms::table.find(id)).execute(conn)
+}
+
+/// The members of an éditeur, by e-mail.
+pub fn members(conn: &mut DbConnection, editeur_id: &str) -> QueryResult<Vec<EditeurMember>> {
+    editeur_members::table
+        .filter(editeur_members::editeur_id.eq(editeur_id))
+        .order(editeur_members::email.asc())
+        .select(EditeurMember::as_select())
+        .load(conn)
+}
+
+/// A request made through one of an éditeur's forms, with its collectivité.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ClientRequest {
+    pub request_id: String,
+    pub datapass_id: Option<i64>,
+    pub state: String,
+    pub state_label: &'static str,
+    pub form_uid: String,
+    pub collectivite_id: String,
+    pub collectivite_name: String,
+    pub siret: String,
+}
+
+/// Request id, DataPass number, state, form id, collectivité id, name and SIRET.
+type ClientColumns = (String, Option<i64>, String, String, String, String, String);
+
+/// The requests of an éditeur's clients: those recorded for the éditeur, or made through one
+/// of its current forms; by collectivité name, newest request first.
+pub fn clients(conn: &mut DbConnection, editeur_id: &str) -> QueryResult<Vec<ClientRequest>> {
+    let rows: Vec<ClientColumns> = habilitation_requests::table
+        .inner_join(collectivites::table)
+        .filter(client_filter(editeur_id))
+        .order((
+            collectivites::name.asc(),
+            habilitation_requests::created_at.desc(),
+            habilitation_requests::id.asc(),
+        ))
+        .select((
+            habilitation_requests::id,
+            habilitation_requests::datapass_id,
+            habilitation_requests::state,
+            habilitation_requests::form_uid,
+            collectivites::id,
+            collectivites::name,
+            collectivites::siret,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(request_id, datapass_id, state, form_uid, collectivite_id, name, siret)| {
+                ClientRequest {
+                    request_id,
+                    datapass_id,
+                    state_label: state
+                        .parse::<RequestState>()
+                        .map_or("Inconnu", RequestState::label_fr),
+                    state,
+                    form_uid,
+                    collectivite_id,
+                    collectivite_name: name,
+                    siret,
+                }
+            },
+        )
+        .collect())
+}
+
+/// Number of requests of an éditeur's clients (see [`clients`]).
+pub fn count_client_requests(conn: &mut DbConnection, editeur_id: &str) -> QueryResult<i64> {
+    habilitation_requests::table
+        .filter(client_filter(editeur_id))
+        .count()
+        .get_result(conn)
+}
+
+type ClientFilter<'a> = diesel::dsl::Or<
+    diesel::dsl::Eq<habilitation_requests::editeur_id, &'a str>,
+    diesel::dsl::EqAny<
+        habilitation_requests::form_uid,
+        diesel::dsl::Select<
+            diesel::dsl::Filter<
+                editeur_forms::table,
+                diesel::dsl::Eq<editeur_forms::editeur_id, &'a str>,
+            >,
+            editeur_forms::form_uid,
+        >,
+    >,
+>;
+
+fn client_filter(editeur_id: &str) -> ClientFilter<'_> {
+    habilitation_requests::editeur_id
+        .eq(editeur_id)
+        .or(habilitation_requests::form_uid.eq_any(
+            editeur_forms::table
+                .filter(editeur_forms::editeur_id.eq(editeur_id))
+                .select(editeur_forms::form_uid),
+        ))
+}
+
+/// Checks a DataPass form id: 3 to 120 lower-case letters, digits and hyphens.
+pub fn valid_form_uid(uid: &str) -> bool {
+    (3..=120).contains(&uid.len())
+        && uid
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Normalizes a comma-separated list of API names: trimmed, lower-case, without empties or
+/// repeats, in the order given. Returns the first invalid name (allowed: `a-z`, `0-9`, `_`).
+pub fn normalize_apis(input: &str) -> Result<String, String> {
+    let mut apis: Vec<String> = Vec::new();
+    for raw in input.split([',', ';', '\n']) {
+        let api = raw.trim().to_lowercase();
+        if api.is_empty() {
+            continue;
+        }
+        if !api
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(raw.trim().to_owned());
+        }
+        if !apis.contains(&api) {
+            apis.push(api);
+        }
+    }
+    Ok(apis.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_uids() {
+        assert!(valid_form_uid(
+            "api-particulier-city-family-mushroom-software"
+        ));
+        assert!(valid_form_uid("abc"));
+        assert!(valid_form_uid(&"a".repeat(120)));
+        for bad in [
+            "ab",
+            "Api-particulier",
+            "api_particulier",
+            "api particulier",
+            "é-form",
+        ] {
+            assert!(!valid_form_uid(bad), "{bad}");
+        }
+        assert!(!valid_form_uid(&"a".repeat(121)));
+    }
+
+    #[test]
+    fn api_lists() {
+        assert_eq!(
+            normalize_apis(" Quotient_Familial_v2, statut_etudiant,,quotient_familial_v2 "),
+            Ok("quotient_familial_v2,statut_etudiant".to_owned())
+        );
+        assert_eq!(normalize_apis(""), Ok(String::new()));
+        assert_eq!(
+            normalize_apis("quotient_familial_v2, statut étudiant"),
+            Err("statut étudiant".to_owned())
+        );
+    }
 }

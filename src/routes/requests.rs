@@ -1,16 +1,21 @@
-//! The page of one habilitation request, for staff, its éditeur and its contacts.
+//! The page of one habilitation request: for staff, everything plus the automatic checks,
+//! the deadline and the decision forms; for its éditeur and contacts, what concerns them.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use diesel::prelude::*;
 
 use crate::auth::PageCtx;
-use crate::db::schema::{collectivites, editeurs, hubee_subscriptions, tokens};
-use crate::domain::request_state::RequestState;
+use crate::db::schema::{
+    collectivites, deliberation_files, editeur_forms, editeurs, hubee_subscriptions, tokens,
+};
+use crate::domain::checks::{Check, CheckInput, ContactFact, SireneFact, run_checks};
+use crate::domain::request_state::{RequestEvent, RequestState, apply};
 use crate::error::AppError;
 use crate::models::collectivites::Collectivite;
 use crate::models::events;
 use crate::models::hubee::HubeeSubscription;
-use crate::models::requests::{self, roles};
+use crate::models::requests::{self, HabilitationRequest, RequestContact, roles};
 use crate::models::tokens::Token;
 use crate::state::AppState;
 
@@ -23,18 +28,24 @@ struct ContactView {
     phone_number: Option<String>,
 }
 
-/// `GET /demandes/{id}`: 404 for anyone who may not see it.
-pub async fn show(
-    state: web::Data<AppState>,
-    page: PageCtx,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
+/// Everything the page shows, loaded in one go.
+struct Loaded {
+    request: HabilitationRequest,
+    collectivite: Collectivite,
+    editeur: Option<String>,
+    editeur_for_form: Option<String>,
+    token: Option<Token>,
+    hubee: Option<HubeeSubscription>,
+    contacts: Vec<RequestContact>,
+    file: Option<(String, i64)>,
+    timeline: Vec<events::Event>,
+}
+
+async fn load(state: &AppState, page: &PageCtx, id: &str) -> Result<Loaded, AppError> {
     let user = page.user()?.clone();
-    let id = path.into_inner();
-    let today = page.now.date();
-    let mut context = page.context();
-    let show_timeline = user.is_staff;
-    let data = state
+    let id = id.to_owned();
+    let with_timeline = user.is_staff;
+    state
         .db(move |conn| {
             let request = requests::find(conn, &id)?.ok_or(AppError::NotFound)?;
             if !requests::visible_to(conn, &user, &request)? {
@@ -52,6 +63,12 @@ pub async fn show(
                     .optional()?,
                 None => None,
             };
+            let editeur_for_form: Option<String> = editeur_forms::table
+                .inner_join(editeurs::table)
+                .filter(editeur_forms::form_uid.eq(&request.form_uid))
+                .select(editeurs::name)
+                .first(conn)
+                .optional()?;
             let token: Option<Token> = tokens::table
                 .filter(tokens::collectivite_id.eq(&request.collectivite_id))
                 .order(tokens::issued_at.desc())
@@ -64,29 +81,132 @@ pub async fn show(
                 .first(conn)
                 .optional()?;
             let contacts = requests::contacts(conn, &request.id)?;
-            let timeline = if show_timeline {
+            let file: Option<(String, i64)> = deliberation_files::table
+                .find(&request.id)
+                .select((
+                    deliberation_files::file_name,
+                    deliberation_files::size_bytes,
+                ))
+                .first(conn)
+                .optional()?;
+            let timeline = if with_timeline {
                 events::for_target(conn, "request", &request.id)?
             } else {
                 Vec::new()
             };
-            Ok((
+            Ok(Loaded {
                 request,
                 collectivite,
                 editeur,
+                editeur_for_form,
                 token,
                 hubee,
                 contacts,
+                file,
                 timeline,
-            ))
+            })
         })
-        .await?;
-    let (request, collectivite, editeur, token, hubee, contacts, timeline) = data;
+        .await
+}
+
+async fn checks_of(state: &AppState, loaded: &Loaded) -> Vec<Check> {
+    let lookup = state.sirene.lookup(&loaded.collectivite.siret).await;
+    let facts: Vec<ContactFact> = loaded
+        .contacts
+        .iter()
+        .map(|c| ContactFact {
+            role: &c.role,
+            email: &c.email,
+            given_name: c.given_name.as_deref(),
+            family_name: c.family_name.as_deref(),
+            job_title: c.job_title.as_deref(),
+        })
+        .collect();
+    run_checks(&CheckInput {
+        siret: &loaded.collectivite.siret,
+        sirene: SireneFact::from(&lookup),
+        deliberation_url: loaded.request.deliberation_url.as_deref(),
+        has_deliberation_file: loaded.file.is_some(),
+        contacts: &facts,
+        form_uid: &loaded.request.form_uid,
+        generic_form_uid: crate::demo::GENERIC_FORM_UID,
+        editeur_for_form: loaded.editeur_for_form.as_deref(),
+    })
+}
+
+/// The automatic checks of a request (staff only; 404 like the page for others).
+pub async fn run_checks_for(
+    state: &AppState,
+    page: &PageCtx,
+    id: &str,
+) -> Result<Vec<Check>, AppError> {
+    let loaded = load(state, page, id).await?;
+    Ok(checks_of(state, &loaded).await)
+}
+
+/// `GET /demandes/{id}`: 404 for anyone who may not see it.
+pub async fn show(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    render_show(&state, &page, &path.into_inner(), StatusCode::OK, None).await
+}
+
+/// Renders the request page, with an error message above the decision forms if any.
+pub async fn render_show(
+    state: &AppState,
+    page: &PageCtx,
+    id: &str,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let loaded = load(state, page, id).await?;
+    let user = page.user()?.clone();
+    let today = page.now.date();
+    let mut context = page.context();
+
+    if user.is_staff {
+        let checks = checks_of(state, &loaded).await;
+        let templates = state
+            .db(|conn| Ok(super::instruction::list_templates(conn)?))
+            .await?;
+        let current = crate::instruction::status_of(&loaded.request).ok();
+        let can = |event: RequestEvent| {
+            current.is_some_and(|s| apply(Some(s), event, Some("motif")).is_ok())
+        };
+        context.insert("can_approve", &can(RequestEvent::Approve));
+        context.insert("can_refuse", &can(RequestEvent::Refuse));
+        context.insert("can_request_changes", &can(RequestEvent::RequestChanges));
+        context.insert(
+            "any_failed",
+            &checks
+                .iter()
+                .any(|c| c.status == crate::domain::checks::CheckStatus::Failed),
+        );
+        context.insert("checks", &checks);
+        context.insert("templates", &templates);
+        if let Some(submitted) = loaded.request.last_submitted_at
+            && matches!(
+                loaded.request.state.as_str(),
+                "submitted" | "changes_requested"
+            )
+        {
+            let deadline = crate::domain::calendar::instruction_deadline(submitted.date());
+            let status = crate::domain::calendar::deadline_status(deadline, today);
+            context.insert("deadline", &deadline);
+            context.insert("deadline_status", status.as_str());
+            context.insert("deadline_label", status.label_fr());
+        }
+    }
+    let request = &loaded.request;
     let state_label = request
         .state
         .parse::<RequestState>()
         .map_or("Inconnu", RequestState::label_fr);
-    let contacts: Vec<ContactView> = contacts
-        .into_iter()
+    let contacts: Vec<ContactView> = loaded
+        .contacts
+        .iter()
         .map(|c| ContactView {
             role: roles::label_fr(&c.role),
             name: [c.given_name.as_deref(), c.family_name.as_deref()]
@@ -94,12 +214,12 @@ pub async fn show(
                 .flatten()
                 .collect::<Vec<_>>()
                 .join(" "),
-            email: c.email,
-            job_title: c.job_title,
-            phone_number: c.phone_number,
+            email: c.email.clone(),
+            job_title: c.job_title.clone(),
+            phone_number: c.phone_number.clone(),
         })
         .collect();
-    if let Some(token) = &token {
+    if let Some(token) = &loaded.token {
         let status = token.status(today);
         context.insert("token_status", status.as_str());
         context.insert("token_status_label", status.label_fr());
@@ -111,7 +231,7 @@ pub async fn show(
             )),
         );
     }
-    if let Some(hubee) = &hubee {
+    if let Some(hubee) = &loaded.hubee {
         context.insert(
             "hubee_status_label",
             hubee
@@ -120,13 +240,15 @@ pub async fn show(
                 .map_or("Inconnu", |s| s.label_fr()),
         );
     }
-    context.insert("request", &request);
+    context.insert("request", request);
     context.insert("state_label", state_label);
-    context.insert("collectivite", &collectivite);
-    context.insert("editeur", &editeur);
-    context.insert("token", &token);
-    context.insert("hubee", &hubee);
+    context.insert("collectivite", &loaded.collectivite);
+    context.insert("editeur", &loaded.editeur);
+    context.insert("token", &loaded.token);
+    context.insert("hubee", &loaded.hubee);
     context.insert("contacts", &contacts);
-    context.insert("timeline", &timeline);
-    state.render("requests/show.html", context)
+    context.insert("timeline", &loaded.timeline);
+    context.insert("file", &loaded.file);
+    context.insert("error", &error);
+    state.render_status(status, "requests/show.html", context)
 }

@@ -40,7 +40,6 @@ pub struct Fixture {
     pub member_target: String,
 }
 
-
 /// A concrete request for a route: (path, form fields, expectation per role).
 pub type Case = (String, Vec<(&'static str, &'static str)>, [Expect; 7]);
 

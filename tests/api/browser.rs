@@ -155,3 +155,137 @@ async fn home_page_shows_the_dsfr_styled_header_in_chromium() {
     std::fs::write(&shot, png).unwrap();
     client.close().await.unwrap();
 }
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver: run by .ci/run (cargo test --test api -- --ignored)"]
+async fn staff_approve_a_request_received_by_webhook_in_chromium() {
+    let smtp = crate::smtp::SmtpServer::start().await;
+    let smtp_url = smtp.url();
+    let app = TestApp::spawn_with(&[
+        ("SMTP_URL", &smtp_url),
+        ("MAIL_POLL_INTERVAL", "0.2"),
+        ("DATAPASS_WEBHOOK_SECRET", crate::webhook::SECRET),
+    ])
+    .await;
+    app.load_demo().await;
+    for (i, event) in ["create", "submit"].iter().enumerate() {
+        let (status, _) = crate::webhook::deliver(
+            &app,
+            &crate::webhook::payload(event, 777, 1_790_000_000 + i as i64, crate::webhook::SIRET),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+
+    let driver = Driver::start();
+    let client = browser(&driver).await;
+    let token = app
+        .login_token(
+            qf_backoffice::demo::DEMO_INSTRUCTEUR,
+            qf_backoffice::models::now(),
+        )
+        .await;
+    client
+        .goto(&format!("{}/connexion/lien?jeton={token}", app.address))
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("#utiliser-lien button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("[data-testid=request-counts]"))
+        .await
+        .unwrap();
+
+    // The queue, through the menu.
+    client
+        .find(Locator::LinkText("Instruction"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("[data-testid=queue-total]"))
+        .await
+        .unwrap();
+    client
+        .find(Locator::LinkText("D777"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let state = client
+        .wait()
+        .for_element(Locator::Css("[data-testid=request-state]"))
+        .await
+        .unwrap();
+    assert_eq!(state.text().await.unwrap().to_lowercase(), "soumise");
+    client
+        .find(Locator::Css("#valider button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // The page reloads after the POST: poll until the new page shows the new state.
+    let started = Instant::now();
+    loop {
+        let text = match client
+            .find(Locator::Css("[data-testid=request-state]"))
+            .await
+        {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if text.to_lowercase() == "validée" {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "state: {text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let token_id = client
+        .find(Locator::Css("dl.facts code"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    client.close().await.unwrap();
+
+    let mails = smtp.wait_for(1, 20).await;
+    let validation = mails
+        .iter()
+        .find(|m| m.subject().starts_with("Habilitation validée"))
+        .unwrap_or_else(|| {
+            panic!(
+                "the validation e-mail among {:?}",
+                mails
+                    .iter()
+                    .map(|m| (m.subject(), m.header("Subject")))
+                    .collect::<Vec<_>>()
+            )
+        });
+    assert_eq!(
+        validation.header("To").unwrap(),
+        "marie.curie@saint-exemple.fr"
+    );
+    assert_eq!(validation.header("Cc").unwrap(), "api@mushroom-software.fr");
+    let mut recipients = validation.recipients.clone();
+    recipients.sort();
+    assert_eq!(
+        recipients,
+        ["api@mushroom-software.fr", "marie.curie@saint-exemple.fr"]
+    );
+    assert!(
+        validation.text().contains(&token_id),
+        "token id {token_id} in the e-mail"
+    );
+}

@@ -24,6 +24,7 @@ impl ReceivedMail {
         for line in head.split("\r\n") {
             if let Some(v) = value.as_mut() {
                 if line.starts_with(' ') || line.starts_with('\t') {
+                    v.push(' ');
                     v.push_str(line.trim_start());
                     continue;
                 }
@@ -97,27 +98,36 @@ fn decode_quoted_printable(body: &str) -> String {
 /// Decodes RFC 2047 encoded words (`=?utf-8?b?…?=` and `=?utf-8?q?…?=`).
 fn decode_words(value: &str) -> String {
     let mut out = String::new();
+    let mut previous_encoded = false;
     for word in value.split_whitespace() {
-        if let Some(inner) = word.strip_prefix("=?").and_then(|w| w.strip_suffix("?=")) {
-            let mut parts = inner.splitn(3, '?');
-            let (_charset, kind, text) = (parts.next(), parts.next(), parts.next());
-            match (kind.map(str::to_ascii_lowercase).as_deref(), text) {
-                (Some("b"), Some(text)) => out.push_str(&String::from_utf8_lossy(
-                    &base64::engine::general_purpose::STANDARD
-                        .decode(text)
-                        .unwrap_or_default(),
-                )),
-                (Some("q"), Some(text)) => {
-                    out.push_str(&decode_quoted_printable(&text.replace('_', " ")))
+        let decoded = word
+            .strip_prefix("=?")
+            .and_then(|w| w.strip_suffix("?="))
+            .and_then(|inner| {
+                let mut parts = inner.splitn(3, '?');
+                let (_charset, kind, text) = (parts.next(), parts.next(), parts.next());
+                match (kind.map(str::to_ascii_lowercase).as_deref(), text) {
+                    (Some("b"), Some(text)) => Some(
+                        String::from_utf8_lossy(
+                            &base64::engine::general_purpose::STANDARD
+                                .decode(text)
+                                .unwrap_or_default(),
+                        )
+                        .into_owned(),
+                    ),
+                    (Some("q"), Some(text)) => {
+                        Some(decode_quoted_printable(&text.replace('_', " ")))
+                    }
+                    _ => None,
                 }
-                _ => out.push_str(word),
-            }
-        } else {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.push_str(word);
+            });
+        // Whitespace between two encoded words is not part of the text (RFC 2047 §6.2).
+        let between_encoded_words = previous_encoded && decoded.is_some();
+        if !out.is_empty() && !between_encoded_words {
+            out.push(' ');
         }
+        previous_encoded = decoded.is_some();
+        out.push_str(&decoded.unwrap_or_else(|| word.to_owned()));
     }
     out
 }

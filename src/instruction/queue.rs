@@ -1,0 +1,215 @@
+//! The staff instruction queue: requests awaiting a decision, modification requests first,
+//! then by deadline (3 business days after the last submission).
+
+use chrono::{Days, NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::schema::{collectivites, editeurs, habilitation_requests, request_contacts};
+use crate::db::{DbConnection, lower};
+use crate::domain::calendar::{DeadlineStatus, deadline_status, instruction_deadline};
+use crate::domain::request_state::RequestState;
+use crate::models::{Page, contains_pattern, offset};
+
+/// Rows per page of the queue.
+pub const PER_PAGE: i64 = 25;
+
+/// The queue's filters and search.
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+pub struct QueueFilter {
+    /// `submitted` or `changes_requested`; empty for both.
+    #[serde(default)]
+    pub etat: String,
+    /// An éditeur id; `aucun` for requests without éditeur.
+    #[serde(default)]
+    pub editeur: String,
+    /// A département code.
+    #[serde(default)]
+    pub departement: String,
+    /// Only overdue requests.
+    #[serde(default)]
+    pub en_retard: Option<String>,
+    /// D-number, SIRET, collectivité name or contact e-mail.
+    #[serde(default)]
+    pub q: String,
+}
+
+/// One line of the queue.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct QueueItem {
+    pub id: String,
+    pub datapass_id: Option<i64>,
+    pub state: String,
+    pub state_label: &'static str,
+    pub reopening: bool,
+    pub collectivite_name: String,
+    pub siret: String,
+    pub departement: Option<String>,
+    pub editeur_name: Option<String>,
+    pub submitted_at: Option<NaiveDateTime>,
+    pub deadline: Option<NaiveDate>,
+    pub deadline_status: &'static str,
+    pub deadline_label: &'static str,
+}
+
+/// A queue row as loaded: request id, D-number, state, reopening, last submission,
+/// collectivité name, SIRET, département, éditeur name.
+type QueueRow = (
+    String,
+    Option<i64>,
+    String,
+    bool,
+    Option<NaiveDateTime>,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+/// The last submission day whose deadline is already past on `today`.
+fn last_overdue_submission_day(today: NaiveDate) -> NaiveDate {
+    let mut day = today;
+    // Deadlines are at most a couple of weeks after submission (3 business days + holidays).
+    for _ in 0..30 {
+        if instruction_deadline(day) < today {
+            return day;
+        }
+        day = day.pred_opt().unwrap_or(day);
+    }
+    day
+}
+
+/// The queue on `today`, filtered, searched and paginated.
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &QueueFilter,
+    today: NaiveDate,
+    page: i64,
+) -> QueryResult<Page<QueueItem>> {
+    let filtered = || {
+        let mut q = habilitation_requests::table
+            .inner_join(collectivites::table)
+            .left_join(editeurs::table)
+            .into_boxed();
+        let states: Vec<&str> = match filter.etat.as_str() {
+            "submitted" => vec!["submitted"],
+            "changes_requested" => vec!["changes_requested"],
+            _ => vec!["submitted", "changes_requested"],
+        };
+        q = q.filter(habilitation_requests::state.eq_any(states));
+        match filter.editeur.as_str() {
+            "" => {}
+            "aucun" => q = q.filter(habilitation_requests::editeur_id.is_null()),
+            id => q = q.filter(habilitation_requests::editeur_id.eq(id.to_owned())),
+        }
+        if !filter.departement.trim().is_empty() {
+            q = q.filter(collectivites::departement.eq(filter.departement.trim().to_owned()));
+        }
+        if filter.en_retard.is_some() {
+            let limit = last_overdue_submission_day(today)
+                .checked_add_days(Days::new(1))
+                .unwrap_or(today)
+                .and_hms_opt(0, 0, 0)
+                .unwrap_or_default();
+            q = q.filter(habilitation_requests::last_submitted_at.lt(limit));
+        }
+        let query = filter.q.trim();
+        if !query.is_empty() {
+            let pattern = contains_pattern(query);
+            let compact = contains_pattern(&query.replace(' ', ""));
+            let number = query
+                .trim_start_matches(['D', 'd'])
+                .parse::<i64>()
+                .unwrap_or(-1);
+            q = q.filter(
+                habilitation_requests::datapass_id
+                    .eq(number)
+                    .or(collectivites::siret.like(compact).escape('\\'))
+                    .or(lower(collectivites::name)
+                        .like(pattern.clone())
+                        .escape('\\'))
+                    .or(habilitation_requests::id.eq_any(
+                        request_contacts::table
+                            .filter(request_contacts::email.like(pattern).escape('\\'))
+                            .select(request_contacts::request_id),
+                    )),
+            );
+        }
+        q
+    };
+    let total: i64 = filtered().count().get_result(conn)?;
+    let last_page = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let page = page.clamp(1, last_page);
+    let rows: Vec<QueueRow> = filtered()
+        .order((
+            habilitation_requests::reopening.desc(),
+            habilitation_requests::last_submitted_at.asc(),
+            habilitation_requests::created_at.asc(),
+        ))
+        .limit(PER_PAGE)
+        .offset(offset(page, PER_PAGE))
+        .select((
+            habilitation_requests::id,
+            habilitation_requests::datapass_id,
+            habilitation_requests::state,
+            habilitation_requests::reopening,
+            habilitation_requests::last_submitted_at,
+            collectivites::name,
+            collectivites::siret,
+            collectivites::departement,
+            editeurs::name.nullable(),
+        ))
+        .load(conn)?;
+    let items = rows
+        .into_iter()
+        .map(
+            |(
+                id,
+                datapass_id,
+                state,
+                reopening,
+                submitted_at,
+                name,
+                siret,
+                departement,
+                editeur,
+            )| {
+                let deadline = submitted_at.map(|s| instruction_deadline(s.date()));
+                let status = deadline.map(|d| deadline_status(d, today));
+                QueueItem {
+                    id,
+                    datapass_id,
+                    state_label: state
+                        .parse::<RequestState>()
+                        .map_or("Inconnu", RequestState::label_fr),
+                    state,
+                    reopening,
+                    collectivite_name: name,
+                    siret,
+                    departement,
+                    editeur_name: editeur,
+                    submitted_at,
+                    deadline,
+                    deadline_status: status.map_or("on_time", DeadlineStatus::as_str),
+                    deadline_label: status.map_or("—", DeadlineStatus::label_fr),
+                }
+            },
+        )
+        .collect();
+    Ok(Page::new(items, page, PER_PAGE, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overdue_threshold_matches_the_deadline_rule() {
+        // Monday 23 Nov 2026: a request submitted Wednesday 18 (deadline Monday 23) is due
+        // today, one submitted Tuesday 17 (deadline Friday 20) is overdue.
+        let today = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        let day = last_overdue_submission_day(today);
+        assert!(instruction_deadline(day) < today);
+        assert!(instruction_deadline(day.succ_opt().unwrap()) >= today);
+        assert_eq!(day, NaiveDate::from_ymd_opt(2026, 11, 17).unwrap());
+    }
+}

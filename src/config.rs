@@ -104,7 +104,19 @@ pub struct Settings {
     pub sirene_api_url: Option<String>,
     /// `SIRENE_API_KEY`: sent as `X-INSEE-Api-Key-Integration` when set.
     pub sirene_api_key: Option<Secret>,
+    /// `FORM_BASE_URL`: the public QF form, without trailing slash; a collectivité's form is
+    /// `<base>/collectivites/<SIRET>`.
+    pub form_base_url: String,
+    /// `FORM_ALLOW_HTTP_LOCALHOST_REDIRECT`: whether the éditeur URL builder accepts an
+    /// `http://` `redirect_uri` on `localhost` or `127.0.0.1` (éditeurs' test setups).
+    pub form_allow_http_localhost_redirect: bool,
+    /// `REMINDER_INTERVAL` (seconds, or with a unit: `15m`, `1h`): how often the in-process
+    /// scheduler sweeps renewal reminders.
+    pub reminder_interval: Duration,
 }
+
+/// Default public address of the QF form.
+pub const DEFAULT_FORM_BASE_URL: &str = "https://quotient-familial.numerique.gouv.fr";
 
 impl Settings {
     /// Whether the public address is https (then cookies are `Secure`).
@@ -138,7 +150,7 @@ impl Settings {
             )
         })?;
         let public_url = match get("PUBLIC_URL") {
-            Some(value) => parse_public_url(&value)?,
+            Some(value) => parse_http_url("PUBLIC_URL", &value)?,
             None => format!("http://{bind}"),
         };
         let dsfr_dir = PathBuf::from(get("DSFR_DIR").unwrap_or_else(|| DEFAULT_DSFR_DIR.into()));
@@ -251,6 +263,32 @@ impl Settings {
             }
         };
         let sirene_api_key = get("SIRENE_API_KEY").map(Secret::new);
+        let reminder_interval = match get("REMINDER_INTERVAL") {
+            None => Duration::from_secs(15 * 60),
+            Some(v) => parse_interval(&v).ok_or_else(|| {
+                ConfigError::new(
+                    "REMINDER_INTERVAL",
+                    format!("« {v} » n'est pas une durée (par exemple 900, 15m ou 1h ; entre 1 s et 1 jour)"),
+                )
+            })?,
+        };
+        let form_base_url = parse_http_url(
+            "FORM_BASE_URL",
+            get("FORM_BASE_URL")
+                .as_deref()
+                .unwrap_or(DEFAULT_FORM_BASE_URL),
+        )?;
+        if form_base_url.contains(['?', '#']) {
+            return Err(ConfigError::new(
+                "FORM_BASE_URL",
+                "l'URL ne doit contenir ni paramètres (?) ni ancre (#)",
+            ));
+        }
+        let form_allow_http_localhost_redirect = parse_bool(
+            "FORM_ALLOW_HTTP_LOCALHOST_REDIRECT",
+            get("FORM_ALLOW_HTTP_LOCALHOST_REDIRECT"),
+            false,
+        )?;
         Ok(Settings {
             database,
             bind,
@@ -264,6 +302,9 @@ impl Settings {
             datapass_webhook_secret,
             sirene_api_url,
             sirene_api_key,
+            form_base_url,
+            form_allow_http_localhost_redirect,
+            reminder_interval,
         })
     }
 }
@@ -295,20 +336,40 @@ pub fn parse_database_url(value: &str) -> Result<DatabaseLocation, ConfigError> 
     )))
 }
 
-fn parse_public_url(value: &str) -> Result<String, ConfigError> {
+/// An absolute http(s) URL (`PUBLIC_URL`, `FORM_BASE_URL`), without trailing slash.
+fn parse_http_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
     let parsed = url::Url::parse(value.trim()).map_err(|e| {
         ConfigError::new(
-            "PUBLIC_URL",
+            variable,
             format!("« {value} » n'est pas une URL absolue ({e})"),
         )
     })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(ConfigError::new(
-            "PUBLIC_URL",
+            variable,
             "l'URL doit commencer par http:// ou https://",
         ));
     }
     Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+/// A duration as seconds (`900`) or with a unit (`30s`, `15m`, `1h`), between 1 s and 1 day.
+fn parse_interval(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    let (number, unit) = match value.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => value.split_at(i),
+        None => (value, "s"),
+    };
+    let n: u64 = number.parse().ok()?;
+    let seconds = match unit.trim() {
+        "s" => n,
+        "m" | "min" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        _ => return None,
+    };
+    (1..=86_400)
+        .contains(&seconds)
+        .then(|| Duration::from_secs(seconds))
 }
 
 fn parse_seconds(
@@ -424,6 +485,37 @@ mod tests {
     }
 
     #[test]
+    fn form_base_url_and_localhost_redirects() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(
+            s.form_base_url,
+            "https://quotient-familial.numerique.gouv.fr"
+        );
+        assert!(!s.form_allow_http_localhost_redirect);
+        let s = settings(&[
+            ("FORM_BASE_URL", "https://qf.exemple.gouv.fr/"),
+            ("FORM_ALLOW_HTTP_LOCALHOST_REDIRECT", "1"),
+        ])
+        .unwrap();
+        assert_eq!(s.form_base_url, "https://qf.exemple.gouv.fr");
+        assert!(s.form_allow_http_localhost_redirect);
+        for bad in [
+            "quotient-familial.gouv.fr",
+            "ftp://x.fr",
+            "https://x.fr/?a=1",
+        ] {
+            let e = settings(&[("FORM_BASE_URL", bad)]).unwrap_err();
+            assert_eq!(e.variable, "FORM_BASE_URL", "{bad}");
+        }
+        assert_eq!(
+            settings(&[("FORM_ALLOW_HTTP_LOCALHOST_REDIRECT", "peut-être")])
+                .unwrap_err()
+                .variable,
+            "FORM_ALLOW_HTTP_LOCALHOST_REDIRECT"
+        );
+    }
+
+    #[test]
     fn secrets_are_validated_and_never_printed() {
         let e = settings(&[("SESSION_KEY", "court")]).unwrap_err();
         assert_eq!(e.variable, "SESSION_KEY");
@@ -452,6 +544,34 @@ mod tests {
                 .variable,
             "MAIL_RETRY_DELAY"
         );
+    }
+
+    #[test]
+    fn reminder_interval_accepts_units() {
+        assert_eq!(
+            settings(&[]).unwrap().reminder_interval,
+            Duration::from_secs(900)
+        );
+        assert_eq!(
+            settings(&[("REMINDER_INTERVAL", "1h")])
+                .unwrap()
+                .reminder_interval,
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            settings(&[("REMINDER_INTERVAL", "90")])
+                .unwrap()
+                .reminder_interval,
+            Duration::from_secs(90)
+        );
+        for bad in ["0", "2d", "quinze", "100000"] {
+            assert_eq!(
+                settings(&[("REMINDER_INTERVAL", bad)])
+                    .unwrap_err()
+                    .variable,
+                "REMINDER_INTERVAL"
+            );
+        }
     }
 
     #[test]

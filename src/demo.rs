@@ -205,6 +205,17 @@ const FAMILY_NAMES: [&str; 12] = [
     "Perrin",
 ];
 
+/// The SIRET of demo collectivité `index` (`demo-collectivite-<index>`), if there is one.
+pub fn demo_siret(index: usize) -> Option<String> {
+    let (_, kind, cog, _, _) = PLACES.get(index)?;
+    let siren_prefix = match *kind {
+        "ccas" => "26",
+        "epci" => "20",
+        _ => "21",
+    };
+    with_check_digit(&format!("{siren_prefix}{cog}000{:03}", index % 1000))
+}
+
 /// Whether the database holds no business data yet.
 pub fn is_empty(conn: &mut DbConnection) -> QueryResult<bool> {
     let collectivites: i64 = collectivites::table.count().get_result(conn)?;
@@ -356,13 +367,7 @@ fn load(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Summary> {
     }
 
     for (index, (name, kind, cog, postal_code, departement)) in PLACES.iter().enumerate() {
-        let siren_prefix = match *kind {
-            "ccas" => "26",
-            "epci" => "20",
-            _ => "21",
-        };
-        let siret = with_check_digit(&format!("{siren_prefix}{cog}000{:03}", index % 1000))
-            .unwrap_or_default();
+        let siret = demo_siret(index).unwrap_or_default();
         let created = at(days_before(today, 900 - index as i64 * 3), 10);
         let collectivite = Collectivite {
             id: demo_id("collectivite", index),
@@ -497,6 +502,11 @@ fn load(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Summary> {
                 }),
                 created_at: validated_at,
                 updated_at: validated_at,
+                next_reminder_on: if revoked {
+                    None
+                } else {
+                    crate::domain::reminders::next_due_on(expires_on, None)
+                },
             })
             .execute(conn)?;
         summary.tokens += 1;

@@ -25,6 +25,19 @@ enum Command {
         /// Ne charge pas les données de démonstration, même sur une base vide.
         #[arg(long)]
         no_demo_data: bool,
+        /// Ne lance pas le balayage périodique des rappels (instances supplémentaires).
+        #[arg(long)]
+        no_scheduler: bool,
+    },
+    /// Met en file les rappels d'expiration dus à l'instant donné (maintenant par défaut),
+    /// envoie les e-mails en attente et affiche ce qui a été fait.
+    Reminders {
+        /// Instant du balayage, au format RFC 3339 (ex. 2027-03-01T08:00:00Z).
+        #[arg(long)]
+        now: Option<String>,
+        /// Met les rappels en file sans envoyer les e-mails (le serveur les enverra).
+        #[arg(long)]
+        no_send: bool,
     },
     /// Applique les migrations en attente de la base DATABASE_URL, puis s'arrête.
     Migrate,
@@ -75,8 +88,13 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve {
             no_demo_data: false,
+            no_scheduler: false,
         }) {
-            Command::Serve { no_demo_data } => serve(settings, !no_demo_data).await,
+            Command::Serve {
+                no_demo_data,
+                no_scheduler,
+            } => serve(settings, !no_demo_data, !no_scheduler).await,
+            Command::Reminders { now, no_send } => reminders(settings, now, no_send).await,
             Command::Migrate => migrate(settings).await,
             Command::DemoData => demo_data(settings).await,
             Command::CreateStaff { email, admin } => create_staff(settings, email, admin).await,
@@ -107,7 +125,7 @@ fn init_tracing() {
         .init();
 }
 
-async fn serve(settings: Settings, demo_allowed: bool) -> anyhow::Result<()> {
+async fn serve(settings: Settings, demo_allowed: bool, scheduler: bool) -> anyhow::Result<()> {
     let load_demo = demo_allowed && settings.demo_data;
     let backend = settings.database.redacted();
     let app = Application::build(settings).await?;
@@ -125,6 +143,12 @@ async fn serve(settings: Settings, demo_allowed: bool) -> anyhow::Result<()> {
         }
     }
     startup::spawn_dsfr_download(&state);
+    if scheduler {
+        let interval = state.settings.reminder_interval;
+        qf_backoffice::jobs::reminders::spawn_scheduler(state.clone(), interval);
+    } else {
+        tracing::info!("balayage des rappels désactivé (--no-scheduler)");
+    }
     tracing::info!(database = %backend, port = app.port(), "QF back-office démarré");
     println!("QF back-office prêt : ouvrez {public_url}/");
     app.run_until_stopped().await?;
@@ -263,6 +287,44 @@ async fn import_collectivites(settings: Settings, file: PathBuf) -> anyhow::Resu
     println!("Lignes rejetées : {}", report.rejected.len());
     for rejection in &report.rejected {
         println!("  ligne {} : {}", rejection.line, rejection.reason);
+    }
+    Ok(())
+}
+
+async fn reminders(settings: Settings, now: Option<String>, no_send: bool) -> anyhow::Result<()> {
+    let now = match now {
+        None => models::now(),
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text.trim())
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "--now : « {text} » n'est pas une date RFC 3339 (ex. 2027-03-01T08:00:00Z)"
+                )
+            })?
+            .naive_utc(),
+    };
+    let state = startup::build_state(settings).await?;
+    let worker = state.clone();
+    let report = state
+        .db(move |conn| qf_backoffice::jobs::reminders::sweep(conn, &worker, now))
+        .await
+        .map_err(|e| anyhow::anyhow!("rappels : {e}"))?;
+    println!(
+        "Rappels au {} : {} mis en file, {} déjà pris par une autre instance, {} sans demandeur, {} séries closes.",
+        now.format("%d/%m/%Y %H:%M"),
+        report.sent.len(),
+        report.already_claimed,
+        report.without_recipient,
+        report.closed
+    );
+    for sent in &report.sent {
+        println!(
+            "  J-{:<2} {} ({} j) → {} [{}]",
+            sent.stage, sent.collectivite, sent.days_left, sent.to, sent.token_id
+        );
+    }
+    if !no_send {
+        let delivered = qf_backoffice::mail::sender::sweep(&state.pool, &state.mailer).await?;
+        println!("{delivered} e-mail(s) envoyé(s).");
     }
     Ok(())
 }

@@ -99,6 +99,7 @@ diesel::table! {
         revocation_reason -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        next_reminder_on -> Nullable<Date>,
     }
 }
 
@@ -255,6 +256,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    token_reminders (id) {
+        id -> Text,
+        token_id -> Text,
+        expires_on -> Date,
+        stage -> Integer,
+        days_left -> Integer,
+        email_id -> Nullable<Text>,
+        claimed_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(editeur_forms -> editeurs (editeur_id));
 diesel::joinable!(habilitation_requests -> collectivites (collectivite_id));
 diesel::joinable!(habilitation_requests -> editeurs (editeur_id));
@@ -265,6 +278,7 @@ diesel::joinable!(tokens -> habilitations (habilitation_id));
 diesel::joinable!(tokens -> collectivites (collectivite_id));
 diesel::joinable!(hubee_subscriptions -> collectivites (collectivite_id));
 diesel::joinable!(editeur_members -> editeurs (editeur_id));
+diesel::joinable!(token_reminders -> tokens (token_id));
 diesel::joinable!(deliberation_files -> habilitation_requests (request_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -287,4 +301,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_applied,
     deliberation_files,
     reason_templates,
+    token_reminders,
 );

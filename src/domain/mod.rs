@@ -6,7 +6,9 @@
 
 pub mod calendar;
 pub mod checks;
+pub mod form_url;
 pub mod hubee;
+pub mod reminders;
 pub mod request_state;
 pub mod siret;
 pub mod token;

@@ -243,6 +243,7 @@ fn approve_side_effects(
                     revocation_reason: None,
                     created_at: at,
                     updated_at: at,
+                    next_reminder_on: crate::domain::reminders::next_due_on(expires_on, None),
                 })
                 .execute(conn)?;
             events::record(

@@ -9,7 +9,7 @@ use super::requests::HabilitationRequest;
 use super::tokens::Token;
 use super::{Page, contains_pattern, offset};
 use crate::db::schema::{
-    collectivites, editeurs, habilitation_requests, hubee_subscriptions, tokens,
+    collectivites, editeurs, habilitation_requests, hubee_subscriptions, request_contacts, tokens,
 };
 use crate::db::{DbConnection, lower};
 
@@ -131,6 +131,36 @@ pub fn find_by_sirets(
         .filter(collectivites::siret.eq_any(sirets))
         .select(Collectivite::as_select())
         .load(conn)
+}
+
+/// Whether `identity` may get the collectivité's kit de communication and éditeur URLs:
+/// staff, its contacts (an address on one of its requests) and its éditeurs (an éditeur
+/// named on one of its requests).
+pub fn kit_visible_to(
+    conn: &mut DbConnection,
+    identity: &crate::auth::Identity,
+    collectivite_id: &str,
+) -> QueryResult<bool> {
+    if identity.is_staff {
+        return Ok(true);
+    }
+    if !identity.editeur_ids.is_empty() {
+        let editeur_requests: i64 = habilitation_requests::table
+            .filter(habilitation_requests::collectivite_id.eq(collectivite_id))
+            .filter(habilitation_requests::editeur_id.eq_any(&identity.editeur_ids))
+            .count()
+            .get_result(conn)?;
+        if editeur_requests > 0 {
+            return Ok(true);
+        }
+    }
+    let contact_requests: i64 = request_contacts::table
+        .inner_join(habilitation_requests::table)
+        .filter(habilitation_requests::collectivite_id.eq(collectivite_id))
+        .filter(request_contacts::email.eq(&identity.email))
+        .count()
+        .get_result(conn)?;
+    Ok(contact_requests > 0)
 }
 
 /// Inserts a collectivité.

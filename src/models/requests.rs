@@ -145,6 +145,11 @@ pub struct RequestSummary {
     pub token_status: Option<&'static str>,
     pub token_status_label: Option<&'static str>,
     pub token_days_left: Option<i64>,
+    pub token_id: Option<String>,
+    /// « expire dans 25 jours », « a expiré hier »…
+    pub token_phrase: Option<String>,
+    /// Whether the list's contact may prolong this token now (demandeur, window open).
+    pub can_prolong: bool,
     pub hubee_status: Option<&'static str>,
     pub hubee_access_mode: Option<String>,
     /// The roles of the list's contact on the request (contact scope only).
@@ -202,13 +207,14 @@ pub fn summaries(
         .load(conn)?;
 
     let collectivite_ids: Vec<String> = rows.iter().map(|r| r.0.collectivite_id.clone()).collect();
-    let token_rows: Vec<(String, chrono::NaiveDate, Option<NaiveDateTime>)> = tokens::table
+    let token_rows: Vec<(String, chrono::NaiveDate, Option<NaiveDateTime>, String)> = tokens::table
         .filter(tokens::collectivite_id.eq_any(&collectivite_ids))
         .order(tokens::issued_at.desc())
         .select((
             tokens::collectivite_id,
             tokens::expires_on,
             tokens::revoked_at,
+            tokens::id,
         ))
         .load(conn)?;
     let hubee_rows: Vec<(String, String, String)> = hubee_subscriptions::table
@@ -234,12 +240,12 @@ pub fn summaries(
         .map(|(request, collectivite_name, siret, editeur_name)| {
             let token = token_rows
                 .iter()
-                .find(|(cid, _, _)| *cid == request.collectivite_id);
+                .find(|(cid, _, _, _)| *cid == request.collectivite_id);
             let hubee = hubee_rows
                 .iter()
                 .find(|(cid, _, _)| *cid == request.collectivite_id);
             let state: Option<RequestState> = request.state.parse().ok();
-            let token_status = token.map(|(_, expires_on, revoked_at)| {
+            let token_status = token.map(|(_, expires_on, revoked_at, _)| {
                 crate::domain::token::token_status(*expires_on, revoked_at.is_some(), today)
             });
             let hubee_status = hubee.and_then(|(_, status, _)| {
@@ -247,7 +253,27 @@ pub fn summaries(
                     .parse::<crate::domain::hubee::SubscriptionStatus>()
                     .ok()
             });
+            let is_demandeur = my_roles
+                .iter()
+                .any(|(rid, role)| *rid == request.id && role == roles::DEMANDEUR);
+            let can_prolong = is_demandeur
+                && request.state == "validated"
+                && !request.reopening
+                && token.is_some_and(|(_, expires_on, revoked_at, _)| {
+                    crate::domain::token::prolongation_open(
+                        *expires_on,
+                        revoked_at.is_some(),
+                        today,
+                    )
+                });
             RequestSummary {
+                token_id: token.map(|t| t.3.clone()),
+                token_phrase: token.map(|t| {
+                    crate::domain::token::expiry_phrase_fr(crate::domain::token::days_left(
+                        t.1, today,
+                    ))
+                }),
+                can_prolong,
                 my_roles: my_roles
                     .iter()
                     .filter(|(rid, _)| *rid == request.id)

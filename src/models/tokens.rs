@@ -21,6 +21,8 @@ pub struct Token {
     pub revocation_reason: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The day the next renewal reminder is due (`None`: no reminder pending).
+    pub next_reminder_on: Option<NaiveDate>,
 }
 
 impl Token {
@@ -46,4 +48,321 @@ pub fn count_by_status(
         }
     }
     Ok(counts)
+}
+
+/// Sets a token's expiry (issue or prolongation) and restarts its reminder series.
+pub fn set_expiry(
+    conn: &mut DbConnection,
+    token_id: &str,
+    expires_on: NaiveDate,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(tokens::table.find(token_id))
+        .set((
+            tokens::expires_on.eq(expires_on),
+            tokens::updated_at.eq(at),
+            tokens::next_reminder_on.eq(crate::domain::reminders::next_due_on(expires_on, None)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A token with what its pages need: the request it came from, the collectivité, the éditeur
+/// and the two contacts e-mails are sent to.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TokenContext {
+    pub token: Token,
+    pub request_id: String,
+    pub datapass_id: Option<i64>,
+    pub request_state: String,
+    pub reopening: bool,
+    pub editeur_id: Option<String>,
+    pub editeur_name: Option<String>,
+    pub collectivite_id: String,
+    pub collectivite_name: String,
+    pub siret: String,
+    pub departement: Option<String>,
+    pub demandeur: Option<String>,
+    pub contact_technique: Option<String>,
+}
+
+/// A token with its request, collectivité and éditeur id, as loaded.
+type ContextRow = (
+    Token,
+    String,
+    Option<i64>,
+    String,
+    bool,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+);
+
+/// One token and its context.
+pub fn context(conn: &mut DbConnection, token_id: &str) -> QueryResult<Option<TokenContext>> {
+    use crate::db::schema::{collectivites, editeurs, habilitation_requests, habilitations};
+    let row: Option<ContextRow> = tokens::table
+        .inner_join(habilitations::table.inner_join(habilitation_requests::table))
+        .inner_join(collectivites::table)
+        .filter(tokens::id.eq(token_id))
+        .select((
+            Token::as_select(),
+            habilitation_requests::id,
+            habilitation_requests::datapass_id,
+            habilitation_requests::state,
+            habilitation_requests::reopening,
+            habilitation_requests::editeur_id,
+            collectivites::name,
+            collectivites::siret,
+            collectivites::departement,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((
+        token,
+        request_id,
+        datapass_id,
+        request_state,
+        reopening,
+        editeur_id,
+        name,
+        siret,
+        departement,
+    )) = row
+    else {
+        return Ok(None);
+    };
+    let editeur_name: Option<String> = match &editeur_id {
+        Some(id) => editeurs::table
+            .find(id)
+            .select(editeurs::name)
+            .first(conn)
+            .optional()?,
+        None => None,
+    };
+    let contacts = crate::models::requests::contacts(conn, &request_id)?;
+    let email_of = |role: &str| {
+        contacts
+            .iter()
+            .find(|c| c.role == role)
+            .map(|c| c.email.clone())
+    };
+    use crate::models::requests::roles;
+    Ok(Some(TokenContext {
+        collectivite_id: token.collectivite_id.clone(),
+        token,
+        request_id,
+        datapass_id,
+        request_state,
+        reopening,
+        editeur_id,
+        editeur_name,
+        collectivite_name: name,
+        siret,
+        departement,
+        demandeur: email_of(roles::DEMANDEUR),
+        contact_technique: email_of(roles::CONTACT_TECHNIQUE),
+    }))
+}
+
+/// Filters of the staff token list.
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+pub struct TokenFilter {
+    /// `90`, `30` or `7`: expiring within that many days.
+    #[serde(default)]
+    pub fenetre: String,
+    /// `expired` or `revoked`.
+    #[serde(default)]
+    pub statut: String,
+    #[serde(default)]
+    pub editeur: String,
+    #[serde(default)]
+    pub departement: String,
+    /// Collectivité name or SIRET, or token id.
+    #[serde(default)]
+    pub q: String,
+}
+
+/// A line of the staff token list.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TokenLine {
+    pub id: String,
+    pub request_id: String,
+    pub datapass_id: Option<i64>,
+    pub collectivite_name: String,
+    pub siret: String,
+    pub departement: Option<String>,
+    pub editeur_name: Option<String>,
+    pub expires_on: NaiveDate,
+    pub days_left: i64,
+    pub status: &'static str,
+    pub status_label: &'static str,
+    /// `red` under 30 days, `orange` under 90, `none` otherwise (and for revoked tokens).
+    pub urgency: &'static str,
+}
+
+/// Rows per page of the token list.
+pub const PER_PAGE: i64 = 30;
+
+type TokenRow = (
+    String,
+    NaiveDate,
+    Option<NaiveDateTime>,
+    String,
+    Option<i64>,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+/// The staff token list on `today`, soonest expiry first.
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &TokenFilter,
+    today: NaiveDate,
+    page: i64,
+) -> QueryResult<crate::models::Page<TokenLine>> {
+    use crate::db::schema::{collectivites, editeurs, habilitation_requests, habilitations};
+    let filtered = || {
+        let mut q = tokens::table
+            .inner_join(
+                habilitations::table
+                    .inner_join(habilitation_requests::table.left_join(editeurs::table)),
+            )
+            .inner_join(collectivites::table)
+            .into_boxed();
+        if let Ok(days) = filter.fenetre.parse::<u64>()
+            && let Some(limit) = today.checked_add_days(chrono::Days::new(days))
+        {
+            q = q
+                .filter(tokens::revoked_at.is_null())
+                .filter(tokens::expires_on.ge(today))
+                .filter(tokens::expires_on.le(limit));
+        }
+        match filter.statut.as_str() {
+            "expired" => {
+                q = q
+                    .filter(tokens::revoked_at.is_null())
+                    .filter(tokens::expires_on.lt(today));
+            }
+            "revoked" => q = q.filter(tokens::revoked_at.is_not_null()),
+            "active" => {
+                q = q
+                    .filter(tokens::revoked_at.is_null())
+                    .filter(tokens::expires_on.ge(today));
+            }
+            _ => {}
+        }
+        match filter.editeur.as_str() {
+            "" => {}
+            "aucun" => q = q.filter(habilitation_requests::editeur_id.is_null()),
+            id => q = q.filter(habilitation_requests::editeur_id.eq(id.to_owned())),
+        }
+        if !filter.departement.trim().is_empty() {
+            q = q.filter(collectivites::departement.eq(filter.departement.trim().to_owned()));
+        }
+        let query = filter.q.trim();
+        if !query.is_empty() {
+            let pattern = crate::models::contains_pattern(query);
+            q = q.filter(
+                crate::db::lower(collectivites::name)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(collectivites::siret
+                        .like(crate::models::contains_pattern(&query.replace(' ', "")))
+                        .escape('\\'))
+                    .or(tokens::id.eq(query.to_owned())),
+            );
+        }
+        q
+    };
+    let total: i64 = filtered().count().get_result(conn)?;
+    let last_page = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let page = page.clamp(1, last_page);
+    let rows: Vec<TokenRow> = filtered()
+        .order((tokens::expires_on.asc(), tokens::id.asc()))
+        .limit(PER_PAGE)
+        .offset(crate::models::offset(page, PER_PAGE))
+        .select((
+            tokens::id,
+            tokens::expires_on,
+            tokens::revoked_at,
+            habilitation_requests::id,
+            habilitation_requests::datapass_id,
+            collectivites::name,
+            collectivites::siret,
+            collectivites::departement,
+            editeurs::name.nullable(),
+        ))
+        .load(conn)?;
+    let items = rows
+        .into_iter()
+        .map(
+            |(
+                id,
+                expires_on,
+                revoked_at,
+                request_id,
+                datapass_id,
+                name,
+                siret,
+                departement,
+                editeur,
+            )| {
+                let status = token_status(expires_on, revoked_at.is_some(), today);
+                let left = crate::domain::token::days_left(expires_on, today);
+                TokenLine {
+                    id,
+                    request_id,
+                    datapass_id,
+                    collectivite_name: name,
+                    siret,
+                    departement,
+                    editeur_name: editeur,
+                    expires_on,
+                    days_left: left,
+                    status: status.as_str(),
+                    status_label: status.label_fr(),
+                    urgency: match (status, left) {
+                        (TokenStatus::Revoked, _) => "none",
+                        (_, l) if l < 30 => "red",
+                        (_, l) if l < 90 => "orange",
+                        _ => "none",
+                    },
+                }
+            },
+        )
+        .collect();
+    Ok(crate::models::Page::new(items, page, PER_PAGE, total))
+}
+
+/// Expiries of active tokens per month for the 18 months from `today`'s month:
+/// (`YYYY-MM`, count), every month listed.
+pub fn expiries_by_month(
+    conn: &mut DbConnection,
+    today: NaiveDate,
+) -> QueryResult<Vec<(String, i64)>> {
+    use chrono::Datelike;
+    let first = today.with_day(1).unwrap_or(today);
+    let end = first
+        .checked_add_months(chrono::Months::new(18))
+        .unwrap_or(NaiveDate::MAX);
+    let dates: Vec<NaiveDate> = tokens::table
+        .filter(tokens::revoked_at.is_null())
+        .filter(tokens::expires_on.ge(today))
+        .filter(tokens::expires_on.lt(end))
+        .select(tokens::expires_on)
+        .load(conn)?;
+    Ok((0..18)
+        .filter_map(|i| first.checked_add_months(chrono::Months::new(i)))
+        .map(|month| {
+            let n = dates
+                .iter()
+                .filter(|d| d.year() == month.year() && d.month() == month.month())
+                .count() as i64;
+            (month.format("%Y-%m").to_string(), n)
+        })
+        .collect())
 }

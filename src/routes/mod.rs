@@ -25,8 +25,10 @@ pub mod health;
 pub mod home;
 pub mod instruction;
 pub mod journal;
+pub mod kit;
 pub mod outbox;
 pub mod requests;
+pub mod tokens;
 
 use actix_web::web;
 
@@ -37,6 +39,8 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         instruction::ROUTES,
         collectivites::ROUTES,
         editeurs::ROUTES,
+        kit::ROUTES,
+        tokens::ROUTES,
     ]
     .concat()
 }
@@ -46,6 +50,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     instruction::configure(cfg);
     collectivites::configure(cfg);
     editeurs::configure(cfg);
+    kit::configure(cfg);
+    tokens::configure(cfg);
     core::configure(cfg);
     cfg.default_service(web::to(assets::not_found));
 }

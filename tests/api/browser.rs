@@ -289,3 +289,137 @@ async fn staff_approve_a_request_received_by_webhook_in_chromium() {
         "token id {token_id} in the e-mail"
     );
 }
+
+async fn sign_in_browser(app: &TestApp, client: &fantoccini::Client, email: &str) {
+    let token = app.login_token(email, qf_backoffice::models::now()).await;
+    client
+        .goto(&format!("{}/connexion/lien?jeton={token}", app.address))
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("#utiliser-lien button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("[data-testid=user-email]"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver: run by .ci/run (cargo test --test api -- --ignored)"]
+async fn the_demandeur_prolongs_a_token_in_chromium_and_another_contact_cannot() {
+    let app = TestApp::spawn().await;
+    app.load_demo().await;
+    // Request 001 (Villeurbanne): token with 80 days left.
+    let contacts: Vec<(String, String)> = app
+        .with_conn(|conn| {
+            use diesel::prelude::*;
+            use qf_backoffice::db::schema::request_contacts;
+            request_contacts::table
+                .filter(request_contacts::request_id.eq("demo-request-001"))
+                .select((request_contacts::role, request_contacts::email))
+                .load(conn)
+                .unwrap()
+        })
+        .await;
+    let email_of = |role: &str| {
+        contacts
+            .iter()
+            .find(|(r, _)| r == role)
+            .map(|(_, e)| e.clone())
+            .unwrap()
+    };
+    let driver = Driver::start();
+
+    // Another contact of the same request: no prolongation button.
+    let other = browser(&driver).await;
+    sign_in_browser(&app, &other, &email_of("contact_metier")).await;
+    let phrase = other
+        .find(Locator::Css("[data-testid=token-phrase]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(phrase.contains("expire dans 80 jours"), "{phrase}");
+    assert!(
+        other
+            .find(Locator::Css("[data-testid=prolong-link]"))
+            .await
+            .is_err()
+    );
+    other
+        .find(Locator::LinkText("Voir la prolongation"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let who = other
+        .wait()
+        .for_element(Locator::Css("[data-testid=who-can-prolong]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(who.contains(&email_of("demandeur")), "{who}");
+    assert!(other.find(Locator::Id("prolongation")).await.is_err());
+    other.close().await.unwrap();
+
+    // The demandeur: sees the days left, prolongs with no change, sees the new date.
+    let client = browser(&driver).await;
+    sign_in_browser(&app, &client, &email_of("demandeur")).await;
+    let phrase = client
+        .find(Locator::Css("[data-testid=token-phrase]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(phrase.contains("expire dans 80 jours"), "{phrase}");
+    client
+        .find(Locator::Css("[data-testid=prolong-link]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Id("prolongation"))
+        .await
+        .unwrap();
+    for question in ["collectivite", "finalite", "contacts"] {
+        client
+            .find(Locator::Css(&format!("label[for={question}-oui]")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    client
+        .find(Locator::Id("prolonger"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let new_date = client
+        .wait()
+        .for_element(Locator::Css("[data-testid=new-expiry]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let expected = qf_backoffice::domain::token::expiry_date(qf_backoffice::models::now().date());
+    assert_eq!(new_date, expected.format("%d/%m/%Y").to_string());
+    client.close().await.unwrap();
+}

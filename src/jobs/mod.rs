@@ -1,0 +1,3 @@
+//! Background work run on a schedule or from the command line.
+
+pub mod reminders;

@@ -1,0 +1,566 @@
+//! Tokens: the staff list (status, days left, filters, expiries per month), revocation, and
+//! the prolongation form of the demandeur.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use diesel::prelude::*;
+
+use super::see_other;
+use crate::auth::{Identity, PageCtx};
+use crate::db::DbConnection;
+use crate::db::schema::{collectivites, editeurs, token_reminders, tokens};
+use crate::domain::request_state::RequestEvent;
+use crate::domain::token::{days_left, expiry_date, expiry_phrase_fr, prolongation_open};
+use crate::error::AppError;
+use crate::instruction::{self as service, Actor};
+use crate::models::events;
+use crate::models::tokens::{self as model, TokenContext, TokenFilter};
+use crate::state::AppState;
+
+route_table! {
+    get "/jetons" => list,
+    get "/jetons/{id}" => show,
+    get "/jetons/{id}/revoquer" => confirm_revoke,
+    post "/jetons/{id}/revoquer" => revoke,
+    get "/jetons/{id}/prolongation" => prolongation_form,
+    post "/jetons/{id}/prolongation" => prolong,
+    get "/jetons/{id}/prolongation/confirmee" => prolongation_done,
+}
+
+#[derive(serde::Deserialize)]
+pub struct ListParams {
+    #[serde(flatten)]
+    filter: TokenFilter,
+    #[serde(default)]
+    page: Option<String>,
+}
+
+/// `GET /jetons` (staff).
+pub async fn list(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    query: web::Query<ListParams>,
+) -> Result<HttpResponse, AppError> {
+    page.staff()?;
+    let params = query.into_inner();
+    let filter = params.filter.clone();
+    let number = params
+        .page
+        .as_deref()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or(1);
+    let today = page.now.date();
+    let (list, months, editeur_choices, departements) = state
+        .db(move |conn| {
+            let list = model::list(conn, &filter, today, number)?;
+            let months = model::expiries_by_month(conn, today)?;
+            let editeur_choices: Vec<(String, String)> = editeurs::table
+                .order(editeurs::name.asc())
+                .select((editeurs::id, editeurs::name))
+                .load(conn)?;
+            let mut departements: Vec<String> = collectivites::table
+                .filter(collectivites::departement.is_not_null())
+                .select(collectivites::departement.assume_not_null())
+                .distinct()
+                .load(conn)?;
+            departements.sort();
+            Ok((list, months, editeur_choices, departements))
+        })
+        .await?;
+    let max = months.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    let base = {
+        let mut pairs = url::form_urlencoded::Serializer::new(String::new());
+        pairs
+            .append_pair("fenetre", &params.filter.fenetre)
+            .append_pair("statut", &params.filter.statut)
+            .append_pair("editeur", &params.filter.editeur)
+            .append_pair("departement", &params.filter.departement)
+            .append_pair("q", &params.filter.q);
+        format!("/jetons?{}&amp;", pairs.finish().replace('&', "&amp;"))
+    };
+    let mut context = page.context();
+    context.insert("tokens", &list);
+    context.insert(
+        "months",
+        &months
+            .iter()
+            .map(|(m, n)| serde_json::json!({"month": m, "label": month_label(m), "count": n, "width": n * 100 / max}))
+            .collect::<Vec<_>>(),
+    );
+    context.insert("filter", &params.filter);
+    context.insert("editeurs", &editeur_choices);
+    context.insert("departements", &departements);
+    context.insert("base", &base);
+    state.render("tokens/list.html", context)
+}
+
+fn month_label(month: &str) -> String {
+    const NAMES: [&str; 12] = [
+        "janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.",
+        "déc.",
+    ];
+    let (year, m) = month.split_once('-').unwrap_or((month, "1"));
+    let index = m.parse::<usize>().unwrap_or(1).clamp(1, 12) - 1;
+    format!("{} {year}", NAMES[index])
+}
+
+/// Whether `user` may see a token's pages: staff, its éditeur, or a contact of its request.
+fn visible(conn: &mut DbConnection, user: &Identity, ctx: &TokenContext) -> QueryResult<bool> {
+    if user.is_staff {
+        return Ok(true);
+    }
+    if ctx
+        .editeur_id
+        .as_ref()
+        .is_some_and(|e| user.editeur_ids.contains(e))
+    {
+        return Ok(true);
+    }
+    use crate::db::schema::request_contacts;
+    let n: i64 = request_contacts::table
+        .filter(request_contacts::request_id.eq(&ctx.request_id))
+        .filter(request_contacts::email.eq(&user.email))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+async fn load_visible(
+    state: &AppState,
+    user: &Identity,
+    id: &str,
+) -> Result<TokenContext, AppError> {
+    let user = user.clone();
+    let id = id.to_owned();
+    state
+        .db(move |conn| {
+            let ctx = model::context(conn, &id)?.ok_or(AppError::NotFound)?;
+            if !visible(conn, &user, &ctx)? {
+                return Err(AppError::NotFound);
+            }
+            Ok(ctx)
+        })
+        .await
+}
+
+fn insert_token_facts(context: &mut tera::Context, ctx: &TokenContext, today: chrono::NaiveDate) {
+    let status = ctx.token.status(today);
+    let left = days_left(ctx.token.expires_on, today);
+    context.insert("ctx", ctx);
+    context.insert("status", status.as_str());
+    context.insert("status_label", status.label_fr());
+    context.insert("days_left", &left);
+    context.insert("phrase", &expiry_phrase_fr(left));
+}
+
+/// `GET /jetons/{id}` (staff): the token, its reminders and the revoke action.
+pub async fn show(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let user = page.staff()?.clone();
+    let ctx = load_visible(&state, &user, &path).await?;
+    let token_id = ctx.token.id.clone();
+    let (reminders, history) = state
+        .db(move |conn| {
+            let reminders: Vec<(chrono::NaiveDate, i32, i32, chrono::NaiveDateTime)> =
+                token_reminders::table
+                    .filter(token_reminders::token_id.eq(&token_id))
+                    .order(token_reminders::claimed_at.desc())
+                    .select((
+                        token_reminders::expires_on,
+                        token_reminders::stage,
+                        token_reminders::days_left,
+                        token_reminders::claimed_at,
+                    ))
+                    .load(conn)?;
+            let history = events::for_target(conn, "token", &token_id)?;
+            Ok((reminders, history))
+        })
+        .await?;
+    let mut context = page.context();
+    insert_token_facts(&mut context, &ctx, page.now.date());
+    context.insert("reminders", &reminders);
+    context.insert("history", &history);
+    state.render("tokens/show.html", context)
+}
+
+/// `GET /jetons/{id}/revoquer` (staff): asks for a reason and a confirmation.
+pub async fn confirm_revoke(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let user = page.staff()?.clone();
+    let ctx = load_visible(&state, &user, &path).await?;
+    let mut context = page.context();
+    insert_token_facts(&mut context, &ctx, page.now.date());
+    context.insert("error", &None::<String>);
+    state.render("tokens/revoke.html", context)
+}
+
+#[derive(serde::Deserialize)]
+pub struct RevokeForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /jetons/{id}/revoquer` (staff): revokes with a written reason and tells the demandeur.
+pub async fn revoke(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    path: web::Path<String>,
+    form: web::Form<RevokeForm>,
+) -> Result<HttpResponse, AppError> {
+    let user = page.staff()?.clone();
+    let ctx = load_visible(&state, &user, &path).await?;
+    let reason = form.reason.trim().to_owned();
+    if reason.is_empty() || ctx.token.revoked_at.is_some() {
+        let mut context = page.context();
+        insert_token_facts(&mut context, &ctx, page.now.date());
+        context.insert(
+            "error",
+            &Some(if reason.is_empty() {
+                "Le motif de la révocation est obligatoire : il est envoyé au demandeur."
+            } else {
+                "Ce jeton est déjà révoqué."
+            }),
+        );
+        return state.render_status(StatusCode::BAD_REQUEST, "tokens/revoke.html", context);
+    }
+    let now = page.now;
+    let worker = state.clone();
+    let id = ctx.token.id.clone();
+    state
+        .db(move |conn| {
+            crate::db::transaction(conn, |conn| {
+                let changed =
+                    diesel::update(tokens::table.find(&id).filter(tokens::revoked_at.is_null()))
+                        .set((
+                            tokens::revoked_at.eq(Some(now)),
+                            tokens::revocation_reason.eq(Some(&reason)),
+                            tokens::next_reminder_on.eq(None::<chrono::NaiveDate>),
+                            tokens::updated_at.eq(now),
+                        ))
+                        .execute(conn)?;
+                if changed == 0 {
+                    return Ok(());
+                }
+                events::record(
+                    conn,
+                    now,
+                    &user.email,
+                    "token.revoke",
+                    ("token", &id),
+                    Some(format!("motif : {reason}")),
+                )?;
+                queue_token_email(
+                    conn,
+                    &worker,
+                    "token_revoked",
+                    &ctx,
+                    Some(&reason),
+                    None,
+                    now,
+                )?;
+                Ok(())
+            })
+        })
+        .await?;
+    state.mailer.notify();
+    Ok(see_other(&format!("/jetons/{}", path.into_inner())))
+}
+
+/// Queues an e-mail about a token to its demandeur, the contact technique in copy.
+fn queue_token_email(
+    conn: &mut DbConnection,
+    state: &AppState,
+    template: &str,
+    ctx: &TokenContext,
+    reason: Option<&str>,
+    new_expiry: Option<chrono::NaiveDate>,
+    now: chrono::NaiveDateTime,
+) -> Result<(), AppError> {
+    let Some(demandeur) = ctx.demandeur.clone() else {
+        return Ok(());
+    };
+    let cc: Vec<String> = ctx
+        .contact_technique
+        .iter()
+        .filter(|c| **c != demandeur)
+        .cloned()
+        .collect();
+    let mut context = tera::Context::new();
+    context.insert("ctx", ctx);
+    context.insert("reason", &reason);
+    context.insert("new_expiry", &new_expiry);
+    context.insert(
+        "token_url",
+        &format!(
+            "{}/jetons/{}/prolongation",
+            state.settings.public_url, ctx.token.id
+        ),
+    );
+    let mut email = state.render_email(template, vec![demandeur], cc, context)?;
+    email.related = Some(("token".into(), ctx.token.id.clone()));
+    crate::mail::outbox::enqueue(conn, &email, now)?;
+    Ok(())
+}
+
+/// What the prolongation page may offer to this person.
+fn prolongation_state(
+    ctx: &TokenContext,
+    user: &Identity,
+    today: chrono::NaiveDate,
+) -> &'static str {
+    let revoked = ctx.token.revoked_at.is_some();
+    if revoked {
+        "revoked"
+    } else if ctx.reopening {
+        "pending"
+    } else if ctx.request_state != "validated" {
+        "not_validated"
+    } else if !prolongation_open(ctx.token.expires_on, revoked, today) {
+        "too_early"
+    } else if ctx.demandeur.as_deref() != Some(user.email.as_str()) {
+        "not_demandeur"
+    } else {
+        "open"
+    }
+}
+
+async fn render_prolongation(
+    state: &AppState,
+    page: &PageCtx,
+    ctx: &TokenContext,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let user = page.user()?;
+    let today = page.now.date();
+    let mut context = page.context();
+    insert_token_facts(&mut context, ctx, today);
+    context.insert("offer", prolongation_state(ctx, user, today));
+    context.insert(
+        "opens_on",
+        &ctx.token
+            .expires_on
+            .checked_sub_days(chrono::Days::new(90))
+            .unwrap_or(ctx.token.expires_on),
+    );
+    context.insert("new_expiry", &expiry_date(today));
+    context.insert(
+        "questions",
+        &[
+            (
+                "collectivite",
+                format!("La collectivité est-elle la même (SIRET {}) ?", ctx.siret),
+            ),
+            (
+                "finalite",
+                "La finalité et la délibération tarifaire sont-elles inchangées ?".to_owned(),
+            ),
+            (
+                "contacts",
+                "Les contacts (demandeur, contact métier, contact technique, DPD) sont-ils inchangés ?"
+                    .to_owned(),
+            ),
+        ],
+    );
+    context.insert("error", &error);
+    state.render_status(status, "tokens/prolongation.html", context)
+}
+
+/// `GET /jetons/{id}/prolongation`: the short form, for the demandeur; others see who can.
+pub async fn prolongation_form(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let user = page.user()?.clone();
+    let ctx = load_visible(&state, &user, &path).await?;
+    render_prolongation(&state, &page, &ctx, StatusCode::OK, None).await
+}
+
+#[derive(serde::Deserialize)]
+pub struct ProlongationForm {
+    #[serde(default)]
+    collectivite: String,
+    #[serde(default)]
+    finalite: String,
+    #[serde(default)]
+    contacts: String,
+    #[serde(default)]
+    changements: String,
+}
+
+/// `POST /jetons/{id}/prolongation`: nothing changed → +18 months now; something changed →
+/// a modification request in the staff queue, whose approval prolongs the token.
+pub async fn prolong(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    path: web::Path<String>,
+    form: web::Form<ProlongationForm>,
+) -> Result<HttpResponse, AppError> {
+    let user = page.user()?.clone();
+    let ctx = load_visible(&state, &user, &path).await?;
+    let today = page.now.date();
+    match prolongation_state(&ctx, &user, today) {
+        "open" => {}
+        "not_demandeur" => {
+            return Err(AppError::Forbidden(format!(
+                "Seul le demandeur de l'habilitation ({}) peut prolonger ce jeton.",
+                ctx.demandeur.as_deref().unwrap_or("non renseigné")
+            )));
+        }
+        // A second click, or a modification already sent: show where things stand.
+        "too_early" | "pending" => {
+            return Ok(see_other(&format!(
+                "/jetons/{}/prolongation/confirmee",
+                ctx.token.id
+            )));
+        }
+        _ => {
+            return render_prolongation(
+                &state,
+                &page,
+                &ctx,
+                StatusCode::CONFLICT,
+                Some("La prolongation n'est pas possible pour ce jeton en ce moment."),
+            )
+            .await;
+        }
+    }
+    let answers = [
+        (
+            "collectivite",
+            form.collectivite.as_str(),
+            "la collectivité",
+        ),
+        (
+            "finalite",
+            form.finalite.as_str(),
+            "la finalité ou la délibération",
+        ),
+        ("contacts", form.contacts.as_str(), "les contacts"),
+    ];
+    if answers.iter().any(|(_, a, _)| !matches!(*a, "oui" | "non")) {
+        return render_prolongation(
+            &state,
+            &page,
+            &ctx,
+            StatusCode::BAD_REQUEST,
+            Some("Répondez aux trois questions."),
+        )
+        .await;
+    }
+    let changed: Vec<&str> = answers
+        .iter()
+        .filter(|(_, a, _)| *a == "non")
+        .map(|(_, _, label)| *label)
+        .collect();
+    let details = form.changements.trim().to_owned();
+    if !changed.is_empty() && details.is_empty() {
+        return render_prolongation(
+            &state,
+            &page,
+            &ctx,
+            StatusCode::BAD_REQUEST,
+            Some("Décrivez ce qui a changé : l'équipe en a besoin pour instruire la modification."),
+        )
+        .await;
+    }
+    let now = page.now;
+    let worker = state.clone();
+    let token_id = ctx.token.id.clone();
+    let outcome = state
+        .db(move |conn| {
+            crate::db::transaction(conn, |conn| {
+                // Re-read under the write lock: a second click finds the work done.
+                let fresh = model::context(conn, &ctx.token.id)?.ok_or(AppError::NotFound)?;
+                if prolongation_state(&fresh, &user, now.date()) != "open" {
+                    return Ok(false);
+                }
+                if changed.is_empty() {
+                    let new_expiry = expiry_date(now.date());
+                    model::set_expiry(conn, &fresh.token.id, new_expiry, now)?;
+                    events::record(
+                        conn,
+                        now,
+                        &user.email,
+                        "token.prolong",
+                        ("token", &fresh.token.id),
+                        Some(format!(
+                            "prolongation sans changement : expiration {} → {new_expiry}",
+                            fresh.token.expires_on
+                        )),
+                    )?;
+                    queue_token_email(
+                        conn,
+                        &worker,
+                        "token_prolonged",
+                        &fresh,
+                        None,
+                        Some(new_expiry),
+                        now,
+                    )?;
+                } else {
+                    let note = format!(
+                        "Prolongation avec changements ({}) : {details}",
+                        changed.join(", ")
+                    );
+                    let actor = Actor {
+                        name: &user.email,
+                        at: now,
+                    };
+                    for event in [RequestEvent::Reopen, RequestEvent::Submit] {
+                        service::apply_event(conn, &fresh.request_id, event, None, &actor)
+                            .map_err(|e| AppError::BadRequest(e.to_string()))?;
+                    }
+                    diesel::update(
+                        crate::db::schema::habilitation_requests::table.find(&fresh.request_id),
+                    )
+                    .set(crate::db::schema::habilitation_requests::last_reason.eq(Some(&note)))
+                    .execute(conn)?;
+                    events::record(
+                        conn,
+                        now,
+                        &user.email,
+                        "token.prolongation_request",
+                        ("token", &fresh.token.id),
+                        Some(note.clone()),
+                    )?;
+                    events::record(
+                        conn,
+                        now,
+                        &user.email,
+                        "request.prolongation_changes",
+                        ("request", &fresh.request_id),
+                        Some(note),
+                    )?;
+                }
+                Ok(true)
+            })
+        })
+        .await?;
+    if outcome {
+        state.mailer.notify();
+    }
+    Ok(see_other(&format!(
+        "/jetons/{token_id}/prolongation/confirmee"
+    )))
+}
+
+/// `GET /jetons/{id}/prolongation/confirmee`: the outcome, with the token's current date.
+pub async fn prolongation_done(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let user = page.user()?.clone();
+    let ctx = load_visible(&state, &user, &path).await?;
+    let mut context = page.context();
+    insert_token_facts(&mut context, &ctx, page.now.date());
+    state.render("tokens/prolongation_done.html", context)
+}

@@ -24,7 +24,7 @@ fn millis(d: Duration) -> String {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let siret = Siret::parse("21730650000095")?;
+    let siret = Siret::parse("21730650000091")?;
     let url = form_url("https://quotient-familial.numerique.gouv.fr", &siret);
     let tera = qf_backoffice::state::load_templates()?;
     let subject = KitSubject {

@@ -113,6 +113,25 @@ pub struct Settings {
     /// `REMINDER_INTERVAL` (seconds, or with a unit: `15m`, `1h`): how often the in-process
     /// scheduler sweeps renewal reminders.
     pub reminder_interval: Duration,
+    /// The HubEE API (`HUBEE_AUTH_URL`, `HUBEE_API_URL`, `HUBEE_CLIENT_ID`,
+    /// `HUBEE_CLIENT_SECRET`, all or none); `None`: subscriptions are managed by hand.
+    pub hubee: Option<HubeeSettings>,
+}
+
+/// How to reach HubEE, and how often to retry and sync.
+#[derive(Clone, Debug)]
+pub struct HubeeSettings {
+    pub auth_url: String,
+    pub api_url: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// `HUBEE_TIMEOUT` (default 10 s).
+    pub timeout: Duration,
+    /// `HUBEE_RETRY_DELAY` (default 30 s): first retry delay of a failed provisioning,
+    /// doubled at each failure, at most one hour.
+    pub retry_delay: Duration,
+    /// `HUBEE_SYNC_INTERVAL` (default 1 h).
+    pub sync_interval: Duration,
 }
 
 /// Default public address of the QF form.
@@ -289,6 +308,64 @@ impl Settings {
             get("FORM_ALLOW_HTTP_LOCALHOST_REDIRECT"),
             false,
         )?;
+        let hubee_vars = [
+            "HUBEE_AUTH_URL",
+            "HUBEE_API_URL",
+            "HUBEE_CLIENT_ID",
+            "HUBEE_CLIENT_SECRET",
+        ];
+        let present: Vec<&str> = hubee_vars
+            .iter()
+            .copied()
+            .filter(|v| get(v).is_some())
+            .collect();
+        let hubee = if present.is_empty() {
+            None
+        } else if present.len() < hubee_vars.len() {
+            let missing = hubee_vars
+                .iter()
+                .find(|v| !present.contains(v))
+                .copied()
+                .unwrap_or("HUBEE_API_URL");
+            return Err(ConfigError::new(
+                missing,
+                "manquante : les quatre variables HUBEE_AUTH_URL, HUBEE_API_URL, HUBEE_CLIENT_ID et HUBEE_CLIENT_SECRET vont ensemble",
+            ));
+        } else {
+            let url_of = |name: &'static str| -> Result<String, ConfigError> {
+                let value = get(name).unwrap_or_default();
+                let parsed = url::Url::parse(value.trim()).map_err(|_| {
+                    ConfigError::new(name, format!("« {value} » n'est pas une URL absolue"))
+                })?;
+                if !matches!(parsed.scheme(), "http" | "https") {
+                    return Err(ConfigError::new(name, "l'URL doit commencer par https://"));
+                }
+                Ok(value.trim().trim_end_matches('/').to_owned())
+            };
+            let interval = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+                match get(name) {
+                    None => Ok(Duration::from_secs(default)),
+                    Some(v) => parse_interval(&v).ok_or_else(|| {
+                        ConfigError::new(
+                            name,
+                            format!("« {v} » n'est pas une durée (ex. 30, 5m, 1h)"),
+                        )
+                    }),
+                }
+            };
+            Some(HubeeSettings {
+                auth_url: url_of("HUBEE_AUTH_URL")?,
+                api_url: url_of("HUBEE_API_URL")?,
+                client_id: get("HUBEE_CLIENT_ID").unwrap_or_default(),
+                client_secret: Secret::new(get("HUBEE_CLIENT_SECRET").unwrap_or_default()),
+                timeout: interval("HUBEE_TIMEOUT", 10)?,
+                retry_delay: match get("HUBEE_RETRY_DELAY") {
+                    None => Duration::from_secs(30),
+                    Some(v) => parse_seconds("HUBEE_RETRY_DELAY", Some(v), 30.0)?,
+                },
+                sync_interval: interval("HUBEE_SYNC_INTERVAL", 3600)?,
+            })
+        };
         Ok(Settings {
             database,
             bind,
@@ -305,6 +382,7 @@ impl Settings {
             form_base_url,
             form_allow_http_localhost_redirect,
             reminder_interval,
+            hubee,
         })
     }
 }

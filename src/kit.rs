@@ -624,8 +624,8 @@ mod tests {
     fn subject(name: &str) -> KitSubject {
         KitSubject {
             name: name.to_owned(),
-            siret: "21730650000095".to_owned(),
-            form_url: "https://quotient-familial.numerique.gouv.fr/collectivites/21730650000095"
+            siret: "21730650000091".to_owned(),
+            form_url: "https://quotient-familial.numerique.gouv.fr/collectivites/21730650000091"
                 .to_owned(),
         }
     }
@@ -678,7 +678,7 @@ mod tests {
         let long = "x".repeat(300);
         let cut = wrap(&long, Face::Bold, 12.0, 100.0);
         assert_eq!(cut.concat(), long);
-        let url = "https://quotient-familial.numerique.gouv.fr/collectivites/21730650000095";
+        let url = "https://quotient-familial.numerique.gouv.fr/collectivites/21730650000091";
         let lines = wrap_url(url, Face::Bold, 16.0, 250.0);
         assert_eq!(lines.concat(), url);
         assert!(lines.len() > 1);

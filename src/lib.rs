@@ -9,6 +9,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod hubee;
 pub mod import;
 pub mod instruction;
 pub mod jobs;

@@ -43,6 +43,9 @@ enum Command {
     Migrate,
     /// Charge les données de démonstration si la base est vide, puis s'arrête.
     DemoData,
+    /// Lit les abonnements FormulaireQF dans HubEE, met à jour le back-office, envoie les
+    /// changements en attente et affiche ce qui a changé et les écarts.
+    HubeeSync,
     /// Crée un membre de l'équipe API Particulier (instructeur, ou administrateur avec --admin).
     CreateStaff {
         /// Adresse e-mail du membre.
@@ -95,6 +98,7 @@ fn main() -> ExitCode {
                 no_scheduler,
             } => serve(settings, !no_demo_data, !no_scheduler).await,
             Command::Reminders { now, no_send } => reminders(settings, now, no_send).await,
+            Command::HubeeSync => hubee_sync(settings).await,
             Command::Migrate => migrate(settings).await,
             Command::DemoData => demo_data(settings).await,
             Command::CreateStaff { email, admin } => create_staff(settings, email, admin).await,
@@ -325,6 +329,34 @@ async fn reminders(settings: Settings, now: Option<String>, no_send: bool) -> an
     if !no_send {
         let delivered = qf_backoffice::mail::sender::sweep(&state.pool, &state.mailer).await?;
         println!("{delivered} e-mail(s) envoyé(s).");
+    }
+    Ok(())
+}
+
+async fn hubee_sync(settings: Settings) -> anyhow::Result<()> {
+    let Some(hubee) = settings.hubee.clone() else {
+        anyhow::bail!(
+            "HubEE n'est pas configuré (HUBEE_AUTH_URL, HUBEE_API_URL, HUBEE_CLIENT_ID, HUBEE_CLIENT_SECRET)"
+        );
+    };
+    let state = startup::build_state(settings).await?;
+    let Some(client) = state.hubee.clone() else {
+        anyhow::bail!("HubEE n'est pas configuré");
+    };
+    let provisioned =
+        qf_backoffice::hubee::provision_due(&state.pool, &client, hubee.retry_delay).await?;
+    let report = qf_backoffice::hubee::sync(&state.pool, &client).await?;
+    println!(
+        "HubEE : {provisioned} abonnement(s) envoyé(s), {} lu(s), {} mis à jour, {} écart(s).",
+        report.read,
+        report.changes.len(),
+        report.issues.len()
+    );
+    for change in &report.changes {
+        println!("  mis à jour : {change}");
+    }
+    for issue in &report.issues {
+        println!("  écart : {issue}");
     }
     Ok(())
 }

@@ -40,6 +40,7 @@ impl Application {
         settings.bind = bound;
         let state = build_state(settings).await?;
         crate::mail::sender::spawn(state.pool.clone(), state.mailer.clone());
+        crate::hubee::spawn_jobs(state.clone());
         let server = run(listener, state.clone())?;
         Ok(Application {
             port,
@@ -104,6 +105,15 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
             .as_ref()
             .map(|k| k.expose().to_owned()),
     );
+    let hubee = settings.hubee.as_ref().map(|h| {
+        crate::clients::hubee::HubeeClient::new(crate::clients::hubee::HubeeConfig {
+            auth_url: h.auth_url.clone(),
+            api_url: h.api_url.clone(),
+            client_id: h.client_id.clone(),
+            client_secret: h.client_secret.clone(),
+            timeout: h.timeout,
+        })
+    });
     Ok(web::Data::new(AppState {
         pool,
         tera,
@@ -111,6 +121,8 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
         dsfr_ready,
         dsfr_dir,
         sirene,
+        hubee,
+        hubee_wakeup: Arc::new(tokio::sync::Notify::new()),
         mailer,
         session_key,
     }))

@@ -26,6 +26,10 @@ pub struct AppState {
     pub session_key: actix_web::cookie::Key,
     /// The Sirene client (unconfigured without `SIRENE_API_URL`).
     pub sirene: crate::clients::sirene::SireneClient,
+    /// The HubEE client, when HubEE is configured.
+    pub hubee: Option<crate::clients::hubee::HubeeClient>,
+    /// Wakes the HubEE provisioning loop when a change is queued.
+    pub hubee_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {

@@ -1,4 +1,5 @@
-//! Clients of the external services the back office consults (Sirene for now). Each one
-//! degrades gracefully: an outage is a value to show, never an error for the caller.
+//! Clients of outside services, each with a configurable base URL: Sirene (never an error
+//! for the caller: an outage is "unknown") and HubEE (errors say whether to retry).
 
+pub mod hubee;
 pub mod sirene;

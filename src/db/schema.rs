@@ -268,6 +268,33 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    hubee_provisioning (subscription_id) {
+        subscription_id -> Text,
+        state -> Text,
+        operation -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    hubee_sync_issues (id) {
+        id -> Text,
+        subscription_id -> Nullable<Text>,
+        hubee_id -> Nullable<Text>,
+        siret -> Nullable<Text>,
+        kind -> Text,
+        details -> Text,
+        detected_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+        resolved_by -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(editeur_forms -> editeurs (editeur_id));
 diesel::joinable!(habilitation_requests -> collectivites (collectivite_id));
 diesel::joinable!(habilitation_requests -> editeurs (editeur_id));
@@ -279,6 +306,7 @@ diesel::joinable!(tokens -> collectivites (collectivite_id));
 diesel::joinable!(hubee_subscriptions -> collectivites (collectivite_id));
 diesel::joinable!(editeur_members -> editeurs (editeur_id));
 diesel::joinable!(token_reminders -> tokens (token_id));
+diesel::joinable!(hubee_provisioning -> hubee_subscriptions (subscription_id));
 diesel::joinable!(deliberation_files -> habilitation_requests (request_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -302,4 +330,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     deliberation_files,
     reason_templates,
     token_reminders,
+    hubee_provisioning,
+    hubee_sync_issues,
 );

@@ -312,6 +312,7 @@ fn ensure_subscription(
             updated_at: at,
         })
         .execute(conn)?;
+    crate::hubee::request_provisioning(conn, &id, at)?;
     events::record(
         conn,
         at,

@@ -23,6 +23,7 @@ pub mod collectivites;
 pub mod editeurs;
 pub mod health;
 pub mod home;
+pub mod hubee;
 pub mod instruction;
 pub mod journal;
 pub mod kit;
@@ -41,6 +42,7 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         editeurs::ROUTES,
         kit::ROUTES,
         tokens::ROUTES,
+        hubee::ROUTES,
     ]
     .concat()
 }
@@ -52,6 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     editeurs::configure(cfg);
     kit::configure(cfg);
     tokens::configure(cfg);
+    hubee::configure(cfg);
     core::configure(cfg);
     cfg.default_service(web::to(assets::not_found));
 }

@@ -242,7 +242,8 @@ async fn every_route_answers_each_role_as_expected() {
             .or_else(|| crate::access_directory::case(*route, &fixture))
             .or_else(|| crate::access_instruction::case(*route, &fixture))
             .or_else(|| crate::access_kit::case(*route, &fixture))
-            .or_else(|| crate::access_tokens::case(*route, &fixture));
+            .or_else(|| crate::access_tokens::case(*route, &fixture))
+            .or_else(|| crate::access_hubee::case(*route, &fixture));
         let Some((path, fields, expected)) = found else {
             failures.push(format!(
                 "{} {}: no expectation in the access matrix",

@@ -423,3 +423,122 @@ async fn the_demandeur_prolongs_a_token_in_chromium_and_another_contact_cannot()
     assert_eq!(new_date, expected.format("%d/%m/%Y").to_string());
     client.close().await.unwrap();
 }
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver: run by .ci/run (cargo test --test api -- --ignored)"]
+async fn staff_activate_a_subscription_in_api_mode_and_the_editeur_sees_it_active() {
+    let app = TestApp::spawn().await;
+    app.load_demo().await;
+    let arpege = qf_backoffice::domain::siret::with_check_digit("3809876540002").unwrap();
+    let driver = Driver::start();
+
+    let staff = browser(&driver).await;
+    sign_in_browser(&app, &staff, qf_backoffice::demo::DEMO_INSTRUCTEUR).await;
+    staff
+        .goto(&format!("{}/abonnements/demo-hubee-001", app.address))
+        .await
+        .unwrap();
+    assert_eq!(
+        staff
+            .find(Locator::Css("[data-testid=hubee-status]"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "Inactif"
+    );
+    staff
+        .find(Locator::Id("access_mode"))
+        .await
+        .unwrap()
+        .select_by_value("API")
+        .await
+        .unwrap();
+    staff
+        .find(Locator::Id("editeur_siret"))
+        .await
+        .unwrap()
+        .select_by_value(&arpege)
+        .await
+        .unwrap();
+    staff
+        .find(Locator::Css("#mode-acces button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let mode = match staff.find(Locator::Css("[data-testid=hubee-mode]")).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if mode == "API" {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "mode: {mode}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    staff
+        .find(Locator::Css("#activation button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let status = match staff.find(Locator::Css("[data-testid=hubee-status]")).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if status == "Actif" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "status: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    staff.close().await.unwrap();
+
+    // The éditeur: its client list and the read-only subscription page say active, in API mode.
+    let editeur = browser(&driver).await;
+    sign_in_browser(&app, &editeur, "equipe@arpege-citoyen.fr").await;
+    let row = editeur
+        .find(Locator::Css("tr[data-request=demo-request-001]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(row.contains("Actif (API)"), "{row}");
+    editeur
+        .goto(&format!("{}/abonnements/demo-hubee-001", app.address))
+        .await
+        .unwrap();
+    let status = editeur
+        .find(Locator::Css("[data-testid=hubee-status]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(status, "Actif");
+    let delegation = editeur
+        .find(Locator::Css("[data-testid=hubee-delegation]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(delegation.contains("Arpège Citoyen"), "{delegation}");
+    assert!(
+        editeur.find(Locator::Id("activation")).await.is_err(),
+        "read-only"
+    );
+    editeur.close().await.unwrap();
+}

@@ -3,6 +3,7 @@
 
 mod access;
 mod access_directory;
+mod access_hubee;
 mod access_instruction;
 mod access_kit;
 mod access_tokens;
@@ -14,6 +15,8 @@ mod directory;
 mod health;
 mod helpers;
 mod home;
+mod hubee;
+mod hubee_client;
 mod instruction;
 mod kit;
 mod mail;
@@ -22,5 +25,5 @@ mod readme;
 mod reminders;
 mod sirene;
 mod smtp;
-mod webhook;
 mod tokens;
+mod webhook;

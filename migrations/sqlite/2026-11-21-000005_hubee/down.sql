@@ -1,0 +1,2 @@
+DROP TABLE hubee_sync_issues;
+DROP TABLE hubee_provisioning;

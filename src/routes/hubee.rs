@@ -1,0 +1,718 @@
+//! HubEE subscription pages: the staff list and actions (access mode, notifications,
+//! delegation, activation, suspension, provisioning retry, sync differences); éditeurs and
+//! demandeurs see their subscriptions read-only.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use chrono::NaiveDate;
+use diesel::prelude::*;
+
+use super::see_other;
+use crate::auth::{Identity, PageCtx};
+use crate::db::DbConnection;
+use crate::db::schema::{
+    collectivites, editeurs, habilitation_requests, hubee_subscriptions, hubee_sync_issues,
+    request_contacts,
+};
+use crate::domain::hubee::{NOTIFICATION_FREQUENCIES, SubscriptionStatus};
+use crate::error::AppError;
+use crate::models::hubee::HubeeSubscription;
+use crate::models::{Page, contains_pattern, events, offset};
+use crate::state::AppState;
+
+route_table! {
+    get "/abonnements" => list,
+    get "/abonnements/ecarts" => issues,
+    post "/abonnements/ecarts/{id}/resolu" => resolve_issue,
+    get "/abonnements/{id}" => show,
+    post "/abonnements/{id}/mode" => set_mode,
+    post "/abonnements/{id}/notifications" => set_notifications,
+    post "/abonnements/{id}/activation" => activate,
+    get "/abonnements/{id}/suspendre" => confirm_suspend,
+    post "/abonnements/{id}/suspendre" => suspend,
+    post "/abonnements/{id}/reactivation" => reactivate,
+    post "/abonnements/{id}/provisionner" => retry_provisioning,
+}
+
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+pub struct Filter {
+    #[serde(default)]
+    statut: String,
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    departement: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct Line {
+    id: String,
+    collectivite: String,
+    siret: String,
+    departement: Option<String>,
+    status: String,
+    status_label: &'static str,
+    access_mode: String,
+    notification_frequency: String,
+    delegation: Option<String>,
+    datapass_id: Option<i64>,
+    activation_date: Option<NaiveDate>,
+    provisioning: &'static str,
+}
+
+type ListRow = (
+    HubeeSubscription,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+/// `GET /abonnements` (staff).
+pub async fn list(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    query: web::Query<Filter>,
+) -> Result<HttpResponse, AppError> {
+    page.staff()?;
+    let filter = query.into_inner();
+    let f = filter.clone();
+    let configured = state.hubee.is_some();
+    let number = filter
+        .page
+        .as_deref()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1);
+    let (lines, total, number, pages) = state
+        .db(move |conn| {
+            let filtered = || {
+                let mut q = hubee_subscriptions::table
+                    .inner_join(collectivites::table)
+                    .left_join(crate::db::schema::hubee_provisioning::table)
+                    .into_boxed();
+                if !f.statut.is_empty() {
+                    q = q.filter(hubee_subscriptions::status.eq(f.statut.clone()));
+                }
+                if !f.mode.is_empty() {
+                    q = q.filter(hubee_subscriptions::access_mode.eq(f.mode.clone()));
+                }
+                if !f.departement.is_empty() {
+                    q = q.filter(collectivites::departement.eq(f.departement.clone()));
+                }
+                let text = f.q.trim();
+                if !text.is_empty() {
+                    let number = text
+                        .trim_start_matches(['D', 'd'])
+                        .parse::<i64>()
+                        .unwrap_or(-1);
+                    q = q.filter(
+                        crate::db::lower(collectivites::name)
+                            .like(contains_pattern(text))
+                            .escape('\\')
+                            .or(collectivites::siret
+                                .like(contains_pattern(&text.replace(' ', "")))
+                                .escape('\\'))
+                            .or(hubee_subscriptions::datapass_id.eq(number)),
+                    );
+                }
+                q
+            };
+            let per_page = 30;
+            let total: i64 = filtered().count().get_result(conn)?;
+            let pages = ((total + per_page - 1) / per_page).max(1);
+            let number = number.clamp(1, pages);
+            let rows: Vec<ListRow> = filtered()
+                .order((collectivites::name.asc(), hubee_subscriptions::id.asc()))
+                .limit(per_page)
+                .offset(offset(number, per_page))
+                .select((
+                    HubeeSubscription::as_select(),
+                    collectivites::name,
+                    collectivites::siret,
+                    collectivites::departement,
+                    crate::db::schema::hubee_provisioning::state.nullable(),
+                ))
+                .load(conn)?;
+            let sirets: Vec<String> = rows
+                .iter()
+                .filter_map(|r| r.0.delegation_editeur_siret.clone())
+                .collect();
+            let names: Vec<(String, String)> = editeurs::table
+                .filter(editeurs::siret.eq_any(&sirets))
+                .select((editeurs::siret, editeurs::name))
+                .load(conn)?;
+            let lines: Vec<Line> = rows
+                .into_iter()
+                .map(|(s, name, siret, departement, provisioning)| {
+                    let status = s.status.parse::<SubscriptionStatus>().ok();
+                    Line {
+                        delegation: s.delegation_editeur_siret.as_ref().map(|d| {
+                            names
+                                .iter()
+                                .find(|(siret, _)| siret == d)
+                                .map_or_else(|| d.clone(), |(_, n)| n.clone())
+                        }),
+                        id: s.id,
+                        collectivite: name,
+                        siret,
+                        departement,
+                        status_label: status.map_or("Inconnu", |s| s.label_fr()),
+                        status: s.status,
+                        access_mode: s.access_mode,
+                        notification_frequency: s.notification_frequency,
+                        datapass_id: s.datapass_id,
+                        activation_date: s.activation_date,
+                        provisioning: crate::hubee::state_label(
+                            provisioning.as_deref(),
+                            configured,
+                        ),
+                    }
+                })
+                .collect();
+            Ok((lines, total, number, pages))
+        })
+        .await?;
+    let list = Page {
+        items: lines,
+        page: number,
+        per_page: 30,
+        total,
+        pages,
+    };
+    let base = {
+        let mut pairs = url::form_urlencoded::Serializer::new(String::new());
+        pairs
+            .append_pair("statut", &filter.statut)
+            .append_pair("mode", &filter.mode)
+            .append_pair("departement", &filter.departement)
+            .append_pair("q", &filter.q);
+        format!("/abonnements?{}&amp;", pairs.finish().replace('&', "&amp;"))
+    };
+    let mut context = page.context();
+    context.insert("subscriptions", &list);
+    context.insert("filter", &filter);
+    context.insert("configured", &configured);
+    context.insert(
+        "statuses",
+        &SubscriptionStatus::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.label_fr()))
+            .collect::<Vec<_>>(),
+    );
+    context.insert("base", &base);
+    state.render("hubee/list.html", context)
+}
+
+/// Whether `user` may see a subscription: staff, its delegated or request éditeur, or a
+/// contact of one of the collectivité's requests.
+fn visible(
+    conn: &mut DbConnection,
+    user: &Identity,
+    subscription: &HubeeSubscription,
+) -> QueryResult<bool> {
+    if user.is_staff {
+        return Ok(true);
+    }
+    if let Some(siret) = &subscription.delegation_editeur_siret {
+        let delegated: Vec<String> = editeurs::table
+            .filter(editeurs::siret.eq(siret))
+            .select(editeurs::id)
+            .load(conn)?;
+        if delegated.iter().any(|id| user.editeur_ids.contains(id)) {
+            return Ok(true);
+        }
+    }
+    let request_editeurs: Vec<Option<String>> = habilitation_requests::table
+        .filter(habilitation_requests::collectivite_id.eq(&subscription.collectivite_id))
+        .select(habilitation_requests::editeur_id)
+        .load(conn)?;
+    if request_editeurs
+        .iter()
+        .flatten()
+        .any(|id| user.editeur_ids.contains(id))
+    {
+        return Ok(true);
+    }
+    let contact: i64 = request_contacts::table
+        .inner_join(habilitation_requests::table)
+        .filter(habilitation_requests::collectivite_id.eq(&subscription.collectivite_id))
+        .filter(request_contacts::email.eq(&user.email))
+        .count()
+        .get_result(conn)?;
+    Ok(contact > 0)
+}
+
+async fn render_show(
+    state: &AppState,
+    page: &PageCtx,
+    id: &str,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Result<HttpResponse, AppError> {
+    let user = page.user()?.clone();
+    let id = id.to_owned();
+    let (subscription, collectivite, siret, provisioning, editeur_choices, history) = state
+        .db(move |conn| {
+            let subscription: HubeeSubscription = hubee_subscriptions::table
+                .find(&id)
+                .select(HubeeSubscription::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or(AppError::NotFound)?;
+            if !visible(conn, &user, &subscription)? {
+                return Err(AppError::NotFound);
+            }
+            let (name, siret): (String, String) = collectivites::table
+                .find(&subscription.collectivite_id)
+                .select((collectivites::name, collectivites::siret))
+                .first(conn)?;
+            let provisioning = crate::hubee::provisioning_of(conn, &subscription.id)?;
+            let editeur_choices: Vec<(String, String)> = editeurs::table
+                .order(editeurs::name.asc())
+                .select((editeurs::siret, editeurs::name))
+                .load(conn)?;
+            let history = if user.is_staff {
+                events::for_target(conn, "hubee_subscription", &subscription.id)?
+            } else {
+                Vec::new()
+            };
+            Ok((
+                subscription,
+                name,
+                siret,
+                provisioning,
+                editeur_choices,
+                history,
+            ))
+        })
+        .await?;
+    let configured = state.hubee.is_some();
+    let status_code = subscription.status.parse::<SubscriptionStatus>().ok();
+    let mut context = page.context();
+    context.insert(
+        "delegation_name",
+        &subscription.delegation_editeur_siret.as_ref().map(|d| {
+            editeur_choices
+                .iter()
+                .find(|(s, _)| s == d)
+                .map_or_else(|| d.clone(), |(_, n)| n.clone())
+        }),
+    );
+    context.insert("subscription", &subscription);
+    context.insert(
+        "status_label",
+        status_code.map_or("Inconnu", |s| s.label_fr()),
+    );
+    context.insert("collectivite", &collectivite);
+    context.insert("siret", &siret);
+    context.insert("provisioning", &provisioning);
+    context.insert(
+        "provisioning_label",
+        crate::hubee::state_label(provisioning.as_ref().map(|p| p.state.as_str()), configured),
+    );
+    context.insert("configured", &configured);
+    context.insert("editeurs", &editeur_choices);
+    context.insert("frequencies", &NOTIFICATION_FREQUENCIES);
+    context.insert("history", &history);
+    context.insert("today", &page.now.date());
+    context.insert("error", &error);
+    state.render_status(status, "hubee/show.html", context)
+}
+
+/// `GET /abonnements/{id}`: staff act on it; its éditeur and contacts read it.
+pub async fn show(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    render_show(&state, &page, &path, StatusCode::OK, None).await
+}
+
+/// Applies a staff change: checks, updates, logs, and queues the HubEE provisioning.
+async fn change(
+    state: &AppState,
+    page: &PageCtx,
+    id: &str,
+    action: &'static str,
+    apply: impl FnOnce(&HubeeSubscription) -> Result<Changes, String> + Send + 'static,
+) -> Result<HttpResponse, AppError> {
+    let user = page.staff()?.clone();
+    let now = page.now;
+    let target = id.to_owned();
+    let outcome = state
+        .db(move |conn| {
+            crate::db::transaction(conn, |conn| {
+                let subscription: HubeeSubscription = hubee_subscriptions::table
+                    .find(&target)
+                    .select(HubeeSubscription::as_select())
+                    .first(conn)
+                    .optional()?
+                    .ok_or(AppError::NotFound)?;
+                let changes = match apply(&subscription) {
+                    Ok(changes) => changes,
+                    Err(message) => return Ok(Err(message)),
+                };
+                diesel::update(hubee_subscriptions::table.find(&target))
+                    .set((
+                        hubee_subscriptions::status
+                            .eq(changes.status.unwrap_or(subscription.status.clone())),
+                        hubee_subscriptions::access_mode.eq(changes
+                            .access_mode
+                            .unwrap_or(subscription.access_mode.clone())),
+                        hubee_subscriptions::delegation_editeur_siret.eq(changes
+                            .delegation
+                            .unwrap_or(subscription.delegation_editeur_siret.clone())),
+                        hubee_subscriptions::notification_frequency.eq(changes
+                            .frequency
+                            .unwrap_or(subscription.notification_frequency.clone())),
+                        hubee_subscriptions::notification_email.eq(changes
+                            .email
+                            .unwrap_or(subscription.notification_email.clone())),
+                        hubee_subscriptions::activation_date
+                            .eq(changes.activation.unwrap_or(subscription.activation_date)),
+                        hubee_subscriptions::end_date
+                            .eq(changes.end.unwrap_or(subscription.end_date)),
+                        hubee_subscriptions::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                events::record(
+                    conn,
+                    now,
+                    &user.email,
+                    action,
+                    ("hubee_subscription", &target),
+                    Some(changes.summary),
+                )?;
+                crate::hubee::request_provisioning(conn, &target, now)?;
+                Ok(Ok(()))
+            })
+        })
+        .await?;
+    match outcome {
+        Ok(()) => {
+            state.hubee_wakeup.notify_one();
+            Ok(see_other(&format!("/abonnements/{id}")))
+        }
+        Err(message) => render_show(state, page, id, StatusCode::BAD_REQUEST, Some(&message)).await,
+    }
+}
+
+/// What a staff action changes (`None`: unchanged).
+#[derive(Default)]
+struct Changes {
+    status: Option<String>,
+    access_mode: Option<String>,
+    delegation: Option<Option<String>>,
+    frequency: Option<String>,
+    email: Option<Option<String>>,
+    activation: Option<Option<NaiveDate>>,
+    end: Option<Option<NaiveDate>>,
+    summary: String,
+}
+
+#[derive(serde::Deserialize)]
+pub struct ModeForm {
+    #[serde(default)]
+    access_mode: String,
+    #[serde(default)]
+    editeur_siret: String,
+}
+
+/// `POST /abonnements/{id}/mode`: PORTAIL, or API with the éditeur it is delegated to.
+pub async fn set_mode(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    path: web::Path<String>,
+    form: web::Form<ModeForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let known: Vec<String> = state
+        .db(|conn| Ok(editeurs::table.select(editeurs::siret).load(conn)?))
+        .await?;
+    change(&state, &page, &path, "hubee.access_mode", move |_| {
+        match form.access_mode.as_str() {
+            "PORTAIL" => Ok(Changes {
+                access_mode: Some("PORTAIL".into()),
+                delegation: Some(None),
+                summary: "mode d'accès PORTAIL".into(),
+                ..Changes::default()
+            }),
+            "API" => {
+                if !known.contains(&form.editeur_siret) {
+                    return Err("Le mode API demande de choisir l'éditeur qui accède aux dossiers pour la collectivité.".into());
+                }
+                Ok(Changes {
+                    access_mode: Some("API".into()),
+                    delegation: Some(Some(form.editeur_siret.clone())),
+                    summary: format!("mode d'accès API, délégation EDT à {}", form.editeur_siret),
+                    ..Changes::default()
+                })
+            }
+            _ => Err("Mode d'accès inconnu : PORTAIL ou API.".into()),
+        }
+    })
+    .await
+}
+
+#[derive(serde::Deserialize)]
+pub struct NotificationForm {
+    #[serde(default)]
+    frequency: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// `POST /abonnements/{id}/notifications`: frequency and one address.
+pub async fn set_notifications(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    path: web::Path<String>,
+    form: web::Form<NotificationForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    change(&state, &page, &path, "hubee.notifications", move |_| {
+        if !NOTIFICATION_FREQUENCIES.contains(&form.frequency.as_str()) {
+            return Err("Fréquence inconnue : Biquotidienne, Quotidienne, Unitaire ou Aucune.".into());
+        }
+        let email = crate::mail::normalize_address(&form.email);
+        if form.frequency != "Aucune" && !crate::mail::is_valid_address(&email) {
+            return Err("Une adresse e-mail valide est nécessaire pour recevoir les notifications (une seule adresse).".into());
+        }
+        Ok(Changes {
+            frequency: Some(form.frequency.clone()),
+            email: Some(Some(email.clone()).filter(|e| !e.is_empty())),
+            summary: format!("notifications {} à {email}", form.frequency),
+            ..Changes::default()
+        })
+    })
+    .await
+}
+
+#[derive(serde::Deserialize)]
+pub struct ActivationForm {
+    #[serde(default)]
+    date: String,
+}
+
+/// `POST /abonnements/{id}/activation`: active from a chosen date, today or later.
+pub async fn activate(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    path: web::Path<String>,
+    form: web::Form<ActivationForm>,
+) -> Result<HttpResponse, AppError> {
+    let today = page.now.date();
+    let date = NaiveDate::parse_from_str(form.date.trim(), "%Y-%m-%d").ok();
+    change(&state, &page, &path, "hubee.activate", move |s| {
+        let Some(date) = date else {
+            return Err("Date d'activation illisible (format attendu : AAAA-MM-JJ).".into());
+        };
+        if date < today {
+            return Err("La date d'activation doit être aujourd'hui ou plus tard.".into());
+        }
+        if s.status == SubscriptionStatus::Refuse.as_str() {
+            return Err("Un abonnement refusé ne peut pas être activé.".into());
+        }
+        Ok(Changes {
+            status: Some(SubscriptionStatus::Actif.as_str().into()),
+            activation: Some(Some(date)),
+            end: Some(None),
+            summary: format!("activation au {}", date.format("%d/%m/%Y")),
+            ..Changes::default()
+        })
+    })
+    .await
+}
+
+/// `GET /abonnements/{id}/suspendre`: asks for confirmation.
+pub async fn confirm_suspend(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    page.staff()?;
+    let id = path.into_inner();
+    let lookup = id.clone();
+    let name: String = state
+        .db(move |conn| {
+            hubee_subscriptions::table
+                .inner_join(collectivites::table)
+                .filter(hubee_subscriptions::id.eq(&lookup))
+                .select(collectivites::name)
+                .first(conn)
+                .optional()?
+                .ok_or(AppError::NotFound)
+        })
+        .await?;
+    let mut context = page.context();
+    context.insert(
+        "question",
+        &format!("Suspendre l'abonnement HubEE de {name} ?"),
+    );
+    context.insert(
+        "consequence",
+        "Les familles ne pourront plus transmettre leur quotient familial à cette collectivité tant que l'abonnement est suspendu.",
+    );
+    context.insert("action", &format!("/abonnements/{id}/suspendre"));
+    context.insert("cancel", &format!("/abonnements/{id}"));
+    state.render("confirm.html", context)
+}
+
+/// `POST /abonnements/{id}/suspendre`.
+pub async fn suspend(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    change(&state, &page, &path, "hubee.suspend", |s| {
+        if s.status != SubscriptionStatus::Actif.as_str() {
+            return Err("Seul un abonnement actif peut être suspendu.".into());
+        }
+        Ok(Changes {
+            status: Some(SubscriptionStatus::Suspendu.as_str().into()),
+            summary: "suspension".into(),
+            ..Changes::default()
+        })
+    })
+    .await
+}
+
+/// `POST /abonnements/{id}/reactivation`.
+pub async fn reactivate(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    change(&state, &page, &path, "hubee.reactivate", |s| {
+        if s.status != SubscriptionStatus::Suspendu.as_str() {
+            return Err("Seul un abonnement suspendu peut être réactivé.".into());
+        }
+        Ok(Changes {
+            status: Some(SubscriptionStatus::Actif.as_str().into()),
+            summary: "réactivation".into(),
+            ..Changes::default()
+        })
+    })
+    .await
+}
+
+/// `POST /abonnements/{id}/provisionner`: sends it to HubEE again now.
+pub async fn retry_provisioning(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let user = page.staff()?.clone();
+    if state.hubee.is_none() {
+        return render_show(
+            &state,
+            &page,
+            &path,
+            StatusCode::BAD_REQUEST,
+            Some("HubEE n'est pas configuré : l'abonnement se gère à la main."),
+        )
+        .await;
+    }
+    let id = path.into_inner();
+    let now = page.now;
+    let target = id.clone();
+    state
+        .db(move |conn| {
+            crate::db::transaction(conn, |conn| {
+                let exists: i64 = hubee_subscriptions::table
+                    .find(&target)
+                    .count()
+                    .get_result(conn)?;
+                if exists == 0 {
+                    return Err(AppError::NotFound);
+                }
+                crate::hubee::request_provisioning(conn, &target, now)?;
+                events::record(
+                    conn,
+                    now,
+                    &user.email,
+                    "hubee.provision_retry",
+                    ("hubee_subscription", &target),
+                    None,
+                )?;
+                Ok(())
+            })
+        })
+        .await?;
+    state.hubee_wakeup.notify_one();
+    Ok(see_other(&format!("/abonnements/{id}")))
+}
+
+#[derive(Clone, Debug, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = hubee_sync_issues)]
+struct Issue {
+    id: String,
+    subscription_id: Option<String>,
+    hubee_id: Option<String>,
+    siret: Option<String>,
+    kind: String,
+    details: String,
+    detected_at: chrono::NaiveDateTime,
+    resolved_at: Option<chrono::NaiveDateTime>,
+    resolved_by: Option<String>,
+}
+
+/// `GET /abonnements/ecarts` (staff): what the sync could not reconcile.
+pub async fn issues(state: web::Data<AppState>, page: PageCtx) -> Result<HttpResponse, AppError> {
+    page.staff()?;
+    let list: Vec<Issue> = state
+        .db(|conn| {
+            Ok(hubee_sync_issues::table
+                .filter(hubee_sync_issues::resolved_at.is_null())
+                .order(hubee_sync_issues::detected_at.desc())
+                .select(Issue::as_select())
+                .load(conn)?)
+        })
+        .await?;
+    let mut context = page.context();
+    context.insert("issues", &list);
+    context.insert("configured", &state.hubee.is_some());
+    state.render("hubee/issues.html", context)
+}
+
+/// `POST /abonnements/ecarts/{id}/resolu`: marks a difference as dealt with.
+pub async fn resolve_issue(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let user = page.staff()?.clone();
+    let id = path.into_inner();
+    let now = page.now;
+    state
+        .db(move |conn| {
+            let changed = diesel::update(
+                hubee_sync_issues::table
+                    .find(&id)
+                    .filter(hubee_sync_issues::resolved_at.is_null()),
+            )
+            .set((
+                hubee_sync_issues::resolved_at.eq(Some(now)),
+                hubee_sync_issues::resolved_by.eq(Some(&user.email)),
+            ))
+            .execute(conn)?;
+            if changed == 0 {
+                return Err(AppError::NotFound);
+            }
+            events::record(
+                conn,
+                now,
+                &user.email,
+                "hubee.issue_resolved",
+                ("hubee_sync_issue", &id),
+                None,
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(see_other("/abonnements/ecarts"))
+}

@@ -585,7 +585,11 @@ fn insert_contacts(
             FAMILY_NAMES[(i * 5 + 1) % FAMILY_NAMES.len()],
         )
     };
-    let (dg, df) = person(0);
+    // The demandeur's name matches the address `contact_email` gives them.
+    let (dg, df) = (
+        GIVEN_NAMES[index % GIVEN_NAMES.len()],
+        FAMILY_NAMES[index % FAMILY_NAMES.len()],
+    );
     let (mg, mf) = person(3);
     let (pg, pf) = person(7);
     let contacts = [

@@ -383,7 +383,8 @@ fn two_processes_sweeping_10000_due_tokens_at_once_send_each_reminder_once() {
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
             output.status.success(),
-            "{stdout}\n{}",
+            "{:?}\n{stdout}\n{}",
+            output.status,
             String::from_utf8_lossy(&output.stderr)
         );
         let queued: usize = stdout

@@ -51,7 +51,7 @@ async fn full_sign_in_flow_through_a_real_smtp_server() {
     // Opening the link asks for a click; the click signs in.
     let path = link.trim_start_matches(&app.address).to_owned();
     let (status, confirm) = browser.get_text(&path).await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 200, "{link}\n{}", mail.data);
     assert!(confirm.contains(DEMO_INSTRUCTEUR));
     let token = path.split("jeton=").nth(1).unwrap();
     let response = browser
@@ -418,4 +418,53 @@ async fn admins_manage_staff_and_editeur_members() {
         )
         .await;
     assert_eq!(response.status().as_u16(), 400);
+}
+
+#[tokio::test]
+async fn the_generated_session_key_is_kept_so_restarts_keep_people_signed_in() {
+    let test_db = crate::helpers::TestDb::new();
+    let settings = crate::helpers::test_settings(&test_db, &[]);
+    let first = qf_backoffice::startup::build_state(settings.clone())
+        .await
+        .unwrap();
+    let second = qf_backoffice::startup::build_state(settings).await.unwrap();
+    assert_eq!(first.session_key.master(), second.session_key.master());
+    assert_eq!(first.session_key.master().len(), 64);
+
+    // With SESSION_KEY set, that key is used instead (and a short one is refused at start).
+    let key = "k".repeat(64);
+    let explicit = crate::helpers::test_settings(&test_db, &[("SESSION_KEY", &key)]);
+    let third = qf_backoffice::startup::build_state(explicit).await.unwrap();
+    assert_ne!(third.session_key.master(), first.session_key.master());
+}
+
+#[tokio::test]
+async fn session_cookies_are_http_only_and_same_site_lax() {
+    let app = TestApp::spawn_with_demo().await;
+    let token = app
+        .login_token(DEMO_ADMIN, qf_backoffice::models::now())
+        .await;
+    let visitor = app.visitor();
+    let (_, page) = visitor
+        .get_text(&format!("/connexion/lien?jeton={token}"))
+        .await;
+    let response = visitor
+        .client
+        .post(format!("{}/connexion/lien", app.address))
+        .form(&[
+            ("jeton", token.as_str()),
+            ("csrf_token", &csrf_in(&page).unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.starts_with("qf_session="), "{cookie}");
+    assert!(cookie.contains("HttpOnly"));
+    assert!(cookie.contains("SameSite=Lax"));
+    assert!(!cookie.contains("Secure"), "plain http in tests");
+    assert!(!cookie.contains(DEMO_ADMIN), "the cookie is encrypted");
 }

@@ -57,7 +57,19 @@ impl ReceivedMail {
         };
         let part = &self.data[start..];
         let (headers, rest) = part.split_once("\r\n\r\n").unwrap_or((part, ""));
-        let body = rest.split("\r\n--").next().unwrap_or(rest);
+        // The part ends at the MIME boundary (not at any line starting with `--`: a wrapped
+        // quoted-printable line may start with `--`).
+        let boundary = self
+            .data
+            .split("boundary=")
+            .nth(1)
+            .map(|b| b.trim_start_matches('"'))
+            .and_then(|b| b.split(['"', '\r', '\n', ';']).next())
+            .map(|b| format!("\r\n--{b}"));
+        let body = match &boundary {
+            Some(marker) => rest.split(marker.as_str()).next().unwrap_or(rest),
+            None => rest,
+        };
         let encoding = headers.to_ascii_lowercase();
         if encoding.contains("content-transfer-encoding: base64") {
             let compact: String = body.split_whitespace().collect();
@@ -272,4 +284,19 @@ fn address(text: &str) -> String {
         .next()
         .unwrap_or_default()
         .to_lowercase()
+}
+
+#[test]
+fn a_wrapped_line_starting_with_dashes_is_not_taken_for_the_boundary() {
+    let data = "Subject: =?utf-8?b?w6l0w6k=?= ok\r\nContent-Type: multipart/alternative;\r\n boundary=\"XyZ\"\r\n\r\n--XyZ\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nhttps://a.fr/connexion/lien?jeton=3Dab=\r\n--cd\r\n--XyZ\r\nContent-Type: text/html\r\n\r\n<p>x</p>\r\n--XyZ--\r\n";
+    let mail = ReceivedMail {
+        from: String::new(),
+        recipients: vec![],
+        data: data.to_owned(),
+    };
+    assert_eq!(
+        mail.text().trim(),
+        "https://a.fr/connexion/lien?jeton=ab--cd"
+    );
+    assert_eq!(mail.subject(), "été ok");
 }

@@ -64,6 +64,27 @@ impl<T> Page<T> {
     }
 }
 
+/// The choices of list filters: (id, name) of every éditeur, and département codes.
+pub type FilterChoices = (Vec<(String, String)>, Vec<String>);
+
+/// The choices of the éditeur and département filters: (id, name) of every éditeur by name,
+/// and every département code in use, sorted.
+pub fn filter_choices(conn: &mut crate::db::DbConnection) -> diesel::QueryResult<FilterChoices> {
+    use crate::db::schema::{collectivites, editeurs};
+    use diesel::prelude::*;
+    let editeur_choices: Vec<(String, String)> = editeurs::table
+        .order(editeurs::name.asc())
+        .select((editeurs::id, editeurs::name))
+        .load(conn)?;
+    let mut departements: Vec<String> = collectivites::table
+        .filter(collectivites::departement.is_not_null())
+        .select(collectivites::departement.assume_not_null())
+        .distinct()
+        .load(conn)?;
+    departements.sort();
+    Ok((editeur_choices, departements))
+}
+
 /// Offset of a 1-based page.
 pub fn offset(page: i64, per_page: i64) -> i64 {
     (page.max(1) - 1) * per_page

@@ -283,16 +283,7 @@ pub async fn queue_page(
     let (list, editeur_choices, departements) = state
         .db(move |conn| {
             let list = queue::list(conn, &filter, today, number)?;
-            let editeur_choices: Vec<(String, String)> = editeurs::table
-                .order(editeurs::name.asc())
-                .select((editeurs::id, editeurs::name))
-                .load(conn)?;
-            let mut departements: Vec<String> = collectivites::table
-                .filter(collectivites::departement.is_not_null())
-                .select(collectivites::departement.assume_not_null())
-                .distinct()
-                .load(conn)?;
-            departements.sort();
+            let (editeur_choices, departements) = crate::models::filter_choices(conn)?;
             Ok((list, editeur_choices, departements))
         })
         .await?;

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use super::see_other;
 use crate::auth::{Identity, PageCtx};
 use crate::db::DbConnection;
-use crate::db::schema::{collectivites, editeurs, token_reminders, tokens};
+use crate::db::schema::{token_reminders, tokens};
 use crate::domain::request_state::RequestEvent;
 use crate::domain::token::{days_left, expiry_date, expiry_phrase_fr, prolongation_open};
 use crate::error::AppError;
@@ -54,16 +54,7 @@ pub async fn list(
         .db(move |conn| {
             let list = model::list(conn, &filter, today, number)?;
             let months = model::expiries_by_month(conn, today)?;
-            let editeur_choices: Vec<(String, String)> = editeurs::table
-                .order(editeurs::name.asc())
-                .select((editeurs::id, editeurs::name))
-                .load(conn)?;
-            let mut departements: Vec<String> = collectivites::table
-                .filter(collectivites::departement.is_not_null())
-                .select(collectivites::departement.assume_not_null())
-                .distinct()
-                .load(conn)?;
-            departements.sort();
+            let (editeur_choices, departements) = crate::models::filter_choices(conn)?;
             Ok((list, months, editeur_choices, departements))
         })
         .await?;

@@ -95,23 +95,7 @@ async fn home_page_shows_the_dsfr_styled_header_in_chromium() {
     // Anonymous: the sign-in page. Then a sign-in link, confirmed by a click.
     client.goto(&format!("{}/", app.address)).await.unwrap();
     client.find(Locator::Id("connexion")).await.unwrap();
-    let token = app
-        .login_token(
-            qf_backoffice::demo::DEMO_INSTRUCTEUR,
-            qf_backoffice::models::now(),
-        )
-        .await;
-    client
-        .goto(&format!("{}/connexion/lien?jeton={token}", app.address))
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("#utiliser-lien button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    sign_in_browser(&app, &client, qf_backoffice::demo::DEMO_INSTRUCTEUR).await;
     client
         .wait()
         .for_element(Locator::Css("[data-testid=request-counts]"))
@@ -179,23 +163,7 @@ async fn staff_approve_a_request_received_by_webhook_in_chromium() {
 
     let driver = Driver::start();
     let client = browser(&driver).await;
-    let token = app
-        .login_token(
-            qf_backoffice::demo::DEMO_INSTRUCTEUR,
-            qf_backoffice::models::now(),
-        )
-        .await;
-    client
-        .goto(&format!("{}/connexion/lien?jeton={token}", app.address))
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("#utiliser-lien button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    sign_in_browser(&app, &client, qf_backoffice::demo::DEMO_INSTRUCTEUR).await;
     client
         .wait()
         .for_element(Locator::Css("[data-testid=request-counts]"))

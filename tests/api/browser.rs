@@ -54,6 +54,28 @@ impl Drop for Driver {
     }
 }
 
+/// Clicks the element the locator finds.
+async fn click(client: &fantoccini::Client, locator: Locator<'_>) {
+    client
+        .find(locator)
+        .await
+        .unwrap_or_else(|e| panic!("{locator:?}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// The text of the element the locator finds.
+async fn text_of(client: &fantoccini::Client, locator: Locator<'_>) -> String {
+    client
+        .find(locator)
+        .await
+        .unwrap_or_else(|e| panic!("{locator:?}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
 async fn browser(driver: &Driver) -> fantoccini::Client {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let profile = tempfile::tempdir().unwrap().keep();
@@ -171,38 +193,20 @@ async fn staff_approve_a_request_received_by_webhook_in_chromium() {
         .unwrap();
 
     // The queue, through the menu.
-    client
-        .find(Locator::LinkText("Instruction"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::LinkText("Instruction")).await;
     client
         .wait()
         .for_element(Locator::Css("[data-testid=queue-total]"))
         .await
         .unwrap();
-    client
-        .find(Locator::LinkText("D777"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::LinkText("D777")).await;
     let state = client
         .wait()
         .for_element(Locator::Css("[data-testid=request-state]"))
         .await
         .unwrap();
     assert_eq!(state.text().await.unwrap().to_lowercase(), "soumise");
-    client
-        .find(Locator::Css("#valider button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Css("#valider button[type=submit]")).await;
     // The page reloads after the POST: poll until the new page shows the new state.
     let started = Instant::now();
     loop {
@@ -219,13 +223,7 @@ async fn staff_approve_a_request_received_by_webhook_in_chromium() {
         assert!(started.elapsed() < Duration::from_secs(10), "state: {text}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let token_id = client
-        .find(Locator::Css("dl.facts code"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let token_id = text_of(&client, Locator::Css("dl.facts code")).await;
     client.close().await.unwrap();
 
     let mails = smtp.wait_for(1, 20).await;
@@ -264,13 +262,7 @@ async fn sign_in_browser(app: &TestApp, client: &fantoccini::Client, email: &str
         .goto(&format!("{}/connexion/lien?jeton={token}", app.address))
         .await
         .unwrap();
-    client
-        .find(Locator::Css("#utiliser-lien button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, Locator::Css("#utiliser-lien button")).await;
     client
         .wait()
         .for_element(Locator::Css("[data-testid=user-email]"))
@@ -307,13 +299,7 @@ async fn the_demandeur_prolongs_a_token_in_chromium_and_another_contact_cannot()
     // Another contact of the same request: no prolongation button.
     let other = browser(&driver).await;
     sign_in_browser(&app, &other, &email_of("contact_metier")).await;
-    let phrase = other
-        .find(Locator::Css("[data-testid=token-phrase]"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let phrase = text_of(&other, Locator::Css("[data-testid=token-phrase]")).await;
     assert!(phrase.contains("expire dans 80 jours"), "{phrase}");
     assert!(
         other
@@ -321,13 +307,7 @@ async fn the_demandeur_prolongs_a_token_in_chromium_and_another_contact_cannot()
             .await
             .is_err()
     );
-    other
-        .find(Locator::LinkText("Voir la prolongation"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&other, Locator::LinkText("Voir la prolongation")).await;
     let who = other
         .wait()
         .for_element(Locator::Css("[data-testid=who-can-prolong]"))
@@ -343,42 +323,18 @@ async fn the_demandeur_prolongs_a_token_in_chromium_and_another_contact_cannot()
     // The demandeur: sees the days left, prolongs with no change, sees the new date.
     let client = browser(&driver).await;
     sign_in_browser(&app, &client, &email_of("demandeur")).await;
-    let phrase = client
-        .find(Locator::Css("[data-testid=token-phrase]"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let phrase = text_of(&client, Locator::Css("[data-testid=token-phrase]")).await;
     assert!(phrase.contains("expire dans 80 jours"), "{phrase}");
-    client
-        .find(Locator::Css("[data-testid=prolong-link]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Css("[data-testid=prolong-link]")).await;
     client
         .wait()
         .for_element(Locator::Id("prolongation"))
         .await
         .unwrap();
     for question in ["collectivite", "finalite", "contacts"] {
-        client
-            .find(Locator::Css(&format!("label[for={question}-oui]")))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, Locator::Css(&format!("label[for={question}-oui]"))).await;
     }
-    client
-        .find(Locator::Id("prolonger"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Id("prolonger")).await;
     let new_date = client
         .wait()
         .for_element(Locator::Css("[data-testid=new-expiry]"))
@@ -407,13 +363,7 @@ async fn staff_activate_a_subscription_in_api_mode_and_the_editeur_sees_it_activ
         .await
         .unwrap();
     assert_eq!(
-        staff
-            .find(Locator::Css("[data-testid=hubee-status]"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
+        text_of(&staff, Locator::Css("[data-testid=hubee-status]")).await,
         "Inactif"
     );
     staff
@@ -430,13 +380,7 @@ async fn staff_activate_a_subscription_in_api_mode_and_the_editeur_sees_it_activ
         .select_by_value(&arpege)
         .await
         .unwrap();
-    staff
-        .find(Locator::Css("#mode-acces button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&staff, Locator::Css("#mode-acces button[type=submit]")).await;
     let started = Instant::now();
     loop {
         let mode = match staff.find(Locator::Css("[data-testid=hubee-mode]")).await {
@@ -449,13 +393,7 @@ async fn staff_activate_a_subscription_in_api_mode_and_the_editeur_sees_it_activ
         assert!(started.elapsed() < Duration::from_secs(10), "mode: {mode}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    staff
-        .find(Locator::Css("#activation button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&staff, Locator::Css("#activation button[type=submit]")).await;
     let started = Instant::now();
     loop {
         let status = match staff.find(Locator::Css("[data-testid=hubee-status]")).await {
@@ -476,33 +414,15 @@ async fn staff_activate_a_subscription_in_api_mode_and_the_editeur_sees_it_activ
     // The éditeur: its client list and the read-only subscription page say active, in API mode.
     let editeur = browser(&driver).await;
     sign_in_browser(&app, &editeur, "equipe@arpege-citoyen.fr").await;
-    let row = editeur
-        .find(Locator::Css("tr[data-request=demo-request-001]"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let row = text_of(&editeur, Locator::Css("tr[data-request=demo-request-001]")).await;
     assert!(row.contains("Actif (API)"), "{row}");
     editeur
         .goto(&format!("{}/abonnements/demo-hubee-001", app.address))
         .await
         .unwrap();
-    let status = editeur
-        .find(Locator::Css("[data-testid=hubee-status]"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let status = text_of(&editeur, Locator::Css("[data-testid=hubee-status]")).await;
     assert_eq!(status, "Actif");
-    let delegation = editeur
-        .find(Locator::Css("[data-testid=hubee-delegation]"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let delegation = text_of(&editeur, Locator::Css("[data-testid=hubee-delegation]")).await;
     assert!(delegation.contains("Arpège Citoyen"), "{delegation}");
     assert!(
         editeur.find(Locator::Id("activation")).await.is_err(),

@@ -127,21 +127,14 @@ pub async fn confirm_remove_staff(
     let member = state
         .db(move |conn| accounts::find_staff(conn, &id)?.ok_or(AppError::NotFound))
         .await?;
-    let mut context = page.context();
-    context.insert(
-        "question",
+    super::render_confirm(
+        &state,
+        &page,
         &format!("Retirer {} de l'équipe API Particulier ?", member.email),
-    );
-    context.insert(
-        "consequence",
         "Cette personne n'aura plus accès aux pages de l'équipe. Elle garde ses accès de contact ou d'éditeur, s'il y en a.",
-    );
-    context.insert(
-        "action",
         &format!("/admin/comptes/equipe/{}/retirer", member.id),
-    );
-    context.insert("cancel", "/admin/comptes");
-    state.render("confirm.html", context)
+        "/admin/comptes",
+    )
 }
 
 /// `POST /admin/comptes/equipe/{id}/retirer`: never removes the last admin.
@@ -260,21 +253,14 @@ pub async fn confirm_remove_member(
     let member = state
         .db(move |conn| accounts::find_editeur_member(conn, &id)?.ok_or(AppError::NotFound))
         .await?;
-    let mut context = page.context();
-    context.insert(
-        "question",
+    super::render_confirm(
+        &state,
+        &page,
         &format!("Retirer {} des membres de cet éditeur ?", member.email),
-    );
-    context.insert(
-        "consequence",
         "Cette personne ne verra plus les collectivités clientes de l'éditeur.",
-    );
-    context.insert(
-        "action",
         &format!("/admin/comptes/editeurs/{}/retirer", member.id),
-    );
-    context.insert("cancel", "/admin/comptes");
-    state.render("confirm.html", context)
+        "/admin/comptes",
+    )
 }
 
 /// `POST /admin/comptes/editeurs/{id}/retirer`.

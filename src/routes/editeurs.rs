@@ -464,24 +464,17 @@ pub async fn confirm_remove_form(
             Ok((editeur, form))
         })
         .await?;
-    let mut context = page.context();
-    context.insert(
-        "question",
+    super::render_confirm(
+        &state,
+        &page,
         &format!(
             "Retirer le formulaire « {} » ({}) de l'éditeur {} ?",
             form.name, form.form_uid, editeur.name
         ),
-    );
-    context.insert(
-        "consequence",
         "Son adresse publique ne figurera plus parmi les formulaires de l'éditeur. Les demandes déjà déposées avec ce formulaire ne sont pas modifiées.",
-    );
-    context.insert(
-        "action",
         &format!("/editeurs/{}/formulaires/{}/retirer", editeur.id, form.id),
-    );
-    context.insert("cancel", &format!("/editeurs/{}", editeur.id));
-    state.render("confirm.html", context)
+        &format!("/editeurs/{}", editeur.id),
+    )
 }
 
 /// `POST /editeurs/{id}/formulaires/{form_id}/retirer`.

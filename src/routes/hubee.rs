@@ -548,18 +548,14 @@ pub async fn confirm_suspend(
                 .ok_or(AppError::NotFound)
         })
         .await?;
-    let mut context = page.context();
-    context.insert(
-        "question",
+    super::render_confirm(
+        &state,
+        &page,
         &format!("Suspendre l'abonnement HubEE de {name} ?"),
-    );
-    context.insert(
-        "consequence",
         "Les familles ne pourront plus transmettre leur quotient familial à cette collectivité tant que l'abonnement est suspendu.",
-    );
-    context.insert("action", &format!("/abonnements/{id}/suspendre"));
-    context.insert("cancel", &format!("/abonnements/{id}"));
-    state.render("confirm.html", context)
+        &format!("/abonnements/{id}/suspendre"),
+        &format!("/abonnements/{id}"),
+    )
 }
 
 /// `POST /abonnements/{id}/suspendre`.

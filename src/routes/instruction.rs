@@ -999,18 +999,14 @@ pub async fn confirm_delete_template(
                 .ok_or(AppError::NotFound)
         })
         .await?;
-    let mut context = page.context();
-    context.insert(
-        "question",
+    super::render_confirm(
+        &state,
+        &page,
         &format!("Supprimer le modèle de motif « {title} » ?"),
-    );
-    context.insert(
-        "consequence",
         "Les décisions déjà prises gardent leur motif.",
-    );
-    context.insert("action", &format!("/modeles-de-motifs/{id}/supprimer"));
-    context.insert("cancel", "/modeles-de-motifs");
-    state.render("confirm.html", context)
+        &format!("/modeles-de-motifs/{id}/supprimer"),
+        "/modeles-de-motifs",
+    )
 }
 
 /// `POST /modeles-de-motifs/{id}/supprimer`.

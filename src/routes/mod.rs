@@ -114,6 +114,24 @@ fn lenient_page<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D
     Ok(raw.and_then(|s| s.trim().parse().ok()))
 }
 
+/// The confirmation page asked before a destructive action: the question, what it will do,
+/// the form's target and where « Annuler » goes.
+pub fn render_confirm(
+    state: &crate::state::AppState,
+    page: &crate::auth::PageCtx,
+    question: &str,
+    consequence: &str,
+    action: &str,
+    cancel: &str,
+) -> Result<actix_web::HttpResponse, crate::error::AppError> {
+    let mut context = page.context();
+    context.insert("question", question);
+    context.insert("consequence", consequence);
+    context.insert("action", action);
+    context.insert("cancel", cancel);
+    state.render("confirm.html", context)
+}
+
 /// A 303 redirect to `location`.
 pub fn see_other(location: &str) -> actix_web::HttpResponse {
     actix_web::HttpResponse::SeeOther()

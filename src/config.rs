@@ -116,6 +116,22 @@ pub struct Settings {
     /// The HubEE API (`HUBEE_AUTH_URL`, `HUBEE_API_URL`, `HUBEE_CLIENT_ID`,
     /// `HUBEE_CLIENT_SECRET`, all or none); `None`: subscriptions are managed by hand.
     pub hubee: Option<HubeeSettings>,
+    /// ProConnect sign-in (`PROCONNECT_ISSUER`, `PROCONNECT_CLIENT_ID`,
+    /// `PROCONNECT_CLIENT_SECRET`, all or none); `None`: e-mail links only.
+    pub proconnect: Option<ProConnectSettings>,
+}
+
+/// How to reach ProConnect, the state's identity federation for professionals.
+#[derive(Clone, Debug)]
+pub struct ProConnectSettings {
+    /// `PROCONNECT_ISSUER`, without trailing slash (e.g. `https://proconnect.gouv.fr/api/v2`);
+    /// the discovery document is at `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// `PROCONNECT_MFA_IDPS`: the `idp_id`s of organisations that require a second factor,
+    /// comma-separated.
+    pub mfa_idps: Vec<String>,
 }
 
 /// How to reach HubEE, and how often to retry and sync.
@@ -366,6 +382,7 @@ impl Settings {
                 sync_interval: interval("HUBEE_SYNC_INTERVAL", 3600)?,
             })
         };
+        let proconnect = parse_proconnect(&get)?;
         Ok(Settings {
             database,
             bind,
@@ -383,8 +400,66 @@ impl Settings {
             form_allow_http_localhost_redirect,
             reminder_interval,
             hubee,
+            proconnect,
         })
     }
+}
+
+/// The ProConnect variables: all three or none; the issuer in https, or http on loopback.
+fn parse_proconnect(
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<ProConnectSettings>, ConfigError> {
+    let vars = [
+        "PROCONNECT_ISSUER",
+        "PROCONNECT_CLIENT_ID",
+        "PROCONNECT_CLIENT_SECRET",
+    ];
+    let present: Vec<&str> = vars.iter().copied().filter(|v| get(v).is_some()).collect();
+    if present.is_empty() {
+        return Ok(None);
+    }
+    if let Some(missing) = vars.iter().find(|v| !present.contains(v)) {
+        return Err(ConfigError::new(
+            missing,
+            "manquante : les trois variables PROCONNECT_ISSUER, PROCONNECT_CLIENT_ID et PROCONNECT_CLIENT_SECRET vont ensemble",
+        ));
+    }
+    let issuer_text = get("PROCONNECT_ISSUER").unwrap_or_default();
+    let issuer = url::Url::parse(issuer_text.trim()).map_err(|_| {
+        ConfigError::new(
+            "PROCONNECT_ISSUER",
+            format!("« {issuer_text} » n'est pas une URL absolue"),
+        )
+    })?;
+    let loopback = match issuer.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    let secure = issuer.scheme() == "https" || (issuer.scheme() == "http" && loopback);
+    if !secure || issuer.query().is_some() || issuer.fragment().is_some() {
+        return Err(ConfigError::new(
+            "PROCONNECT_ISSUER",
+            "l'URL doit commencer par https:// (http:// seulement sur 127.0.0.1 ou localhost), sans paramètres ni ancre",
+        ));
+    }
+    let mfa_idps = get("PROCONNECT_MFA_IDPS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Ok(Some(ProConnectSettings {
+        issuer: issuer_text.trim().trim_end_matches('/').to_owned(),
+        client_id: get("PROCONNECT_CLIENT_ID")
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+        client_secret: Secret::new(get("PROCONNECT_CLIENT_SECRET").unwrap_or_default()),
+        mfa_idps,
+    }))
 }
 
 /// Parses `DATABASE_URL`: `sqlite://<path>` (or `sqlite:<path>`) or `postgres(ql)://…`.
@@ -656,5 +731,41 @@ mod tests {
     fn redacted_postgres_url_hides_password() {
         let loc = DatabaseLocation::Postgres("postgres://u:secret@h/db".into());
         assert!(!loc.redacted().contains("secret"));
+    }
+
+    #[test]
+    fn proconnect_all_or_none_and_secure_issuer() {
+        assert!(settings(&[]).unwrap().proconnect.is_none());
+        let full = |issuer: &'static str| {
+            settings(&[
+                ("PROCONNECT_ISSUER", issuer),
+                ("PROCONNECT_CLIENT_ID", "client"),
+                ("PROCONNECT_CLIENT_SECRET", "secret"),
+                ("PROCONNECT_MFA_IDPS", " idp-a, ,idp-b "),
+            ])
+        };
+        let s = full("https://proconnect.gouv.fr/api/v2/").unwrap();
+        let p = s.proconnect.unwrap();
+        assert_eq!(p.issuer, "https://proconnect.gouv.fr/api/v2");
+        assert_eq!(p.mfa_idps, vec!["idp-a", "idp-b"]);
+        assert!(!format!("{p:?}").contains("secret\""));
+        assert!(full("http://127.0.0.1:9999/api/v2").is_ok());
+        assert!(full("http://localhost:9999").is_ok());
+        for bad in [
+            "http://proconnect.gouv.fr",
+            "ftp://127.0.0.1",
+            "pas une url",
+        ] {
+            assert_eq!(
+                full(bad).unwrap_err().variable,
+                "PROCONNECT_ISSUER",
+                "{bad}"
+            );
+        }
+        let partial = settings(&[
+            ("PROCONNECT_ISSUER", "https://proconnect.gouv.fr/api/v2"),
+            ("PROCONNECT_CLIENT_ID", "client"),
+        ]);
+        assert_eq!(partial.unwrap_err().variable, "PROCONNECT_CLIENT_SECRET");
     }
 }

@@ -114,6 +114,10 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
             timeout: h.timeout,
         })
     });
+    let proconnect = settings
+        .proconnect
+        .clone()
+        .map(crate::auth::proconnect::ProConnect::new);
     Ok(web::Data::new(AppState {
         pool,
         tera,
@@ -122,6 +126,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
         dsfr_dir,
         sirene,
         hubee,
+        proconnect,
         hubee_wakeup: Arc::new(tokio::sync::Notify::new()),
         mailer,
         session_key,

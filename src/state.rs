@@ -30,6 +30,8 @@ pub struct AppState {
     pub hubee: Option<crate::clients::hubee::HubeeClient>,
     /// Wakes the HubEE provisioning loop when a change is queued.
     pub hubee_wakeup: Arc<tokio::sync::Notify>,
+    /// The ProConnect client, when ProConnect is configured.
+    pub proconnect: Option<crate::auth::proconnect::ProConnect>,
 }
 
 impl AppState {

@@ -4,6 +4,7 @@
 
 pub mod csrf;
 pub mod links;
+pub mod proconnect;
 pub mod session_key;
 
 use std::future::Future;
@@ -25,8 +26,34 @@ pub const SESSION_EMAIL: &str = "email";
 pub const SESSION_CSRF: &str = "csrf";
 /// Session key: last activity (Unix seconds), for the idle timeout.
 pub const SESSION_SEEN: &str = "seen";
+/// Session key: when the person signed in (Unix seconds), for the absolute timeout.
+pub const SESSION_SIGNED_IN: &str = "signed_in_at";
+/// Session key: how the person signed in (`email` or `proconnect`).
+pub const SESSION_METHOD: &str = "auth_method";
+/// Session key: the ProConnect id_token, for the end-session request at sign-out.
+pub const SESSION_ID_TOKEN: &str = "id_token";
 /// A session idle this long is signed out.
 pub const IDLE_TIMEOUT_SECONDS: i64 = 12 * 3600;
+/// A session this old is signed out, however active.
+pub const ABSOLUTE_TIMEOUT_SECONDS: i64 = 24 * 3600;
+
+/// How a session was opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInMethod {
+    /// A link mailed to the address.
+    EmailLink,
+    /// ProConnect; the id_token is kept for sign-out.
+    ProConnect,
+}
+
+impl SignInMethod {
+    fn as_str(self) -> &'static str {
+        match self {
+            SignInMethod::EmailLink => "email",
+            SignInMethod::ProConnect => "proconnect",
+        }
+    }
+}
 
 /// A signed-in person and the roles the data gives them.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -66,6 +93,14 @@ pub fn load_identity(conn: &mut DbConnection, email: &str) -> QueryResult<Identi
         editeur_ids,
         is_contact,
     })
+}
+
+/// Whether a session last seen at `seen` and opened at `signed_in` (Unix seconds) is still
+/// open at `now`: 12 h idle and 24 h absolute at most; a session without its sign-in
+/// instant is closed.
+pub fn session_is_fresh(now: i64, seen: i64, signed_in: Option<i64>) -> bool {
+    now - seen <= IDLE_TIMEOUT_SECONDS
+        && signed_in.is_some_and(|at| now - at <= ABSOLUTE_TIMEOUT_SECONDS)
 }
 
 /// Random bytes from the operating system, hex-encoded.
@@ -122,8 +157,19 @@ impl PageCtx {
         context
     }
 
-    /// Signs `email` in: a fresh session (new id, new CSRF token) against fixation.
+    /// Signs `email` in by e-mail link.
     pub fn sign_in(&self, email: &str) -> Result<(), AppError> {
+        self.sign_in_with(email, SignInMethod::EmailLink, None)
+    }
+
+    /// Signs `email` in: a fresh session (new id, new CSRF token) against fixation, with the
+    /// instant of sign-in (absolute timeout), the method and what sign-out will need.
+    pub fn sign_in_with(
+        &self,
+        email: &str,
+        method: SignInMethod,
+        id_token: Option<&str>,
+    ) -> Result<(), AppError> {
         self.session.renew();
         self.session.clear();
         let insert = |k: &str, v: String| {
@@ -131,10 +177,27 @@ impl PageCtx {
                 .insert(k, v)
                 .map_err(|e| AppError::Internal(anyhow::anyhow!("session : {e}")))
         };
+        let now = self.now.and_utc().timestamp().to_string();
         insert(SESSION_EMAIL, email.to_owned())?;
         insert(SESSION_CSRF, random_hex(32)?)?;
-        insert(SESSION_SEEN, self.now.and_utc().timestamp().to_string())?;
+        insert(SESSION_SEEN, now.clone())?;
+        insert(SESSION_SIGNED_IN, now)?;
+        insert(SESSION_METHOD, method.as_str().to_owned())?;
+        if let Some(id_token) = id_token {
+            insert(SESSION_ID_TOKEN, id_token.to_owned())?;
+        }
         Ok(())
+    }
+
+    /// How this session was opened, and the ProConnect id_token if any.
+    pub fn sign_in_method(&self) -> (Option<SignInMethod>, Option<String>) {
+        let method = match self.session.get::<String>(SESSION_METHOD).ok().flatten() {
+            Some(m) if m == "proconnect" => Some(SignInMethod::ProConnect),
+            Some(m) if m == "email" => Some(SignInMethod::EmailLink),
+            _ => None,
+        };
+        let id_token = self.session.get::<String>(SESSION_ID_TOKEN).ok().flatten();
+        (method, id_token)
     }
 
     /// Signs out: the session is emptied and its cookie removed.
@@ -178,9 +241,15 @@ impl FromRequest for PageCtx {
                 .ok()
                 .flatten()
                 .and_then(|s| s.parse::<i64>().ok());
+            let signed_in = session
+                .get::<String>(SESSION_SIGNED_IN)
+                .ok()
+                .flatten()
+                .and_then(|s| s.parse::<i64>().ok());
             let now_ts = now.and_utc().timestamp();
+            let fresh = |seen: i64| session_is_fresh(now_ts, seen, signed_in);
             let user = match (email, seen) {
-                (Some(email), Some(seen)) if now_ts - seen <= IDLE_TIMEOUT_SECONDS => {
+                (Some(email), Some(seen)) if fresh(seen) => {
                     let identity = state
                         .db(move |conn| Ok(load_identity(conn, &email)?))
                         .await?;
@@ -190,7 +259,8 @@ impl FromRequest for PageCtx {
                     identity.has_any_role().then_some(identity)
                 }
                 (Some(_), _) => {
-                    // Idle too long (or malformed): signed out, a new anonymous session.
+                    // Idle too long, older than 24 h (or malformed): signed out, a new
+                    // anonymous session.
                     session.purge();
                     let token = random_hex(32)?;
                     let _ = session.insert(SESSION_CSRF, &token);
@@ -210,5 +280,22 @@ impl FromRequest for PageCtx {
                 now,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_close_after_12_hours_idle_or_24_hours_in_all() {
+        let h = 3600;
+        let t0 = 1_000_000;
+        assert!(session_is_fresh(t0 + 12 * h, t0, Some(t0)));
+        assert!(!session_is_fresh(t0 + 12 * h + 1, t0, Some(t0)));
+        // Active every hour: still closed 24 h after sign-in.
+        assert!(session_is_fresh(t0 + 24 * h, t0 + 23 * h, Some(t0)));
+        assert!(!session_is_fresh(t0 + 24 * h + 1, t0 + 24 * h, Some(t0)));
+        assert!(!session_is_fresh(t0, t0, None));
     }
 }

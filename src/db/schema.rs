@@ -167,6 +167,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    proconnect_states (state_hash) {
+        state_hash -> Text,
+        created_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     login_attempts (id) {
         id -> Text,
         email -> Text,
@@ -322,6 +330,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     staff_members,
     editeur_members,
     login_tokens,
+    proconnect_states,
     login_attempts,
     outbox,
     app_secrets,

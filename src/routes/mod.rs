@@ -28,6 +28,8 @@ pub mod instruction;
 pub mod journal;
 pub mod kit;
 pub mod outbox;
+pub mod people;
+pub mod proconnect;
 pub mod requests;
 pub mod tokens;
 
@@ -61,7 +63,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Sign-in, home, accounts, outbox, journal, health and static files.
 mod core {
-    use super::{accounts, assets, auth, health, home, journal, outbox, requests};
+    use super::{
+        accounts, assets, auth, health, home, journal, outbox, people, proconnect, requests,
+    };
 
     route_table! {
     get "/" => home::home,
@@ -71,6 +75,10 @@ mod core {
     get "/connexion/lien" => auth::link_page,
     post "/connexion/lien" => auth::use_link,
     post "/deconnexion" => auth::sign_out,
+    post "/connexion/proconnect" => proconnect::start,
+    get "/connexion/proconnect/retour" => proconnect::callback,
+    get "/deconnexion/proconnect" => proconnect::after_logout,
+    get "/personnes/{email}" => people::show,
     get "/demandes/{id}" => requests::show,
     get "/emails" => outbox::list,
     get "/emails/{id}" => outbox::show,

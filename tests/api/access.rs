@@ -88,6 +88,24 @@ fn case(route: (&str, &str), f: &Fixture) -> Option<Case> {
             everyone(Status(410)),
         ),
         ("post", "/deconnexion") => ("/deconnexion".into(), vec![], everyone(Status(303))),
+        // ProConnect is configured for this test (a local provider): the button sends anyone
+        // on (to the provider, or home when signed in); a forged callback is refused.
+        ("post", "/connexion/proconnect") => {
+            ("/connexion/proconnect".into(), vec![], everyone(Allowed))
+        }
+        ("get", "/connexion/proconnect/retour") => (
+            "/connexion/proconnect/retour?code=faux&state=faux".into(),
+            vec![],
+            everyone(Status(400)),
+        ),
+        ("get", "/deconnexion/proconnect") => (
+            "/deconnexion/proconnect?state=faux".into(),
+            vec![],
+            everyone(Status(303)),
+        ),
+        ("get", "/personnes/{email}") => {
+            ("/personnes/cible@beta.gouv.fr".into(), vec![], staff_only)
+        }
         ("get", "/demandes/{id}") => (
             format!("/demandes/{}", f.request_a),
             vec![],
@@ -156,7 +174,14 @@ async fn visitor_for(app: &TestApp, role: &str, emails: &[(&str, String)]) -> Vi
 
 #[tokio::test]
 async fn every_route_answers_each_role_as_expected() {
-    let app = TestApp::spawn_with_demo().await;
+    let provider = crate::oidc_provider::TestProvider::start(crate::oidc_provider::TestUser::new(
+        "personne@mairie.fr",
+    ))
+    .await;
+    let settings = provider.settings();
+    let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = TestApp::spawn_with(&settings).await;
+    app.load_demo().await;
     let demandeur_of = |request: &'static str| {
         app.with_conn(move |conn| {
             request_contacts::table

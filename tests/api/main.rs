@@ -21,6 +21,8 @@ mod instruction;
 mod kit;
 mod mail;
 mod migrations;
+mod oidc_provider;
+mod proconnect;
 mod readme;
 mod reminders;
 mod sirene;

@@ -168,6 +168,13 @@ async fn a_staff_member_signs_in_end_to_end_and_the_sign_in_is_logged() {
         "{person}"
     );
     assert!(person.contains("idp-mairie"));
+    let (_, journal) = visitor.get_text("/journal").await;
+    assert!(
+        journal.contains("href=\"/personnes/claire.dupont%40beta.gouv.fr\""),
+        "{journal}"
+    );
+    let (status, _) = visitor.get_text("/personnes/personne@nulle-part.fr").await;
+    assert_eq!(status, 404);
 }
 
 #[tokio::test]

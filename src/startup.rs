@@ -179,7 +179,12 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
                     .add(("X-Frame-Options", "DENY"))
                     .add(("Referrer-Policy", "same-origin")),
             )
-            .wrap(middleware::Logger::new("%r %s %Dms").exclude("/health"))
+            // Path without query string: a ProConnect callback's code never reaches the log.
+            .wrap(
+                middleware::Logger::new("%{method}xi %U %s %Dms")
+                    .custom_request_replace("method", |req| req.method().to_string())
+                    .exclude("/health"),
+            )
             .configure(crate::routes::configure)
     })
     .listen(listener)?

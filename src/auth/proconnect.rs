@@ -685,8 +685,8 @@ mod tests {
     #[test]
     fn pkce_challenge_matches_rfc_7636_example() {
         assert_eq!(
-            pkce_challenge("dBjftJeZ4CVP-1mB3cPfYAkQeLN6fYmQ0QGK7wdj1kA"),
-            "E9Melhoa2OwvFKNy7DcVNfpkWTG8mkuhPupgl0uQtdY"
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
 

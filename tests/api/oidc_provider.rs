@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
@@ -17,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 pub const CLIENT_ID: &str = "qf-backoffice-test";
 pub const CLIENT_SECRET: &str = "secret-du-client-de-test";
-const KID: &str = "cle-de-test-1";
+const EC_KID: &str = "cle-ec-de-test";
 
 /// What the provider does wrong, when asked to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,20 +71,33 @@ struct Grant {
     used: bool,
 }
 
+/// The signature algorithm of id_tokens and userinfo answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Alg {
+    Rs256,
+    Es256,
+}
+
 struct Inner {
     key: RsaKeyPair,
+    /// The published RSA key's id (changes when the key is rotated).
+    kid: String,
     other_key: RsaKeyPair,
+    ec_key: EcdsaKeyPair,
+    alg: Alg,
     user: TestUser,
     misbehaviour: Misbehaviour,
     grants: HashMap<String, Grant>,
     access_tokens: HashMap<String, TestUser>,
     id_tokens: Vec<String>,
     /// Every authorize query, in order.
-    pub authorize_queries: Vec<HashMap<String, String>>,
+    authorize_queries: Vec<HashMap<String, String>>,
     /// Every end-session query, in order.
-    pub end_session_queries: Vec<HashMap<String, String>>,
+    end_session_queries: Vec<HashMap<String, String>>,
     /// Token requests refused, with the OAuth error.
-    pub token_errors: Vec<String>,
+    token_errors: Vec<String>,
+    /// JWKS downloads.
+    jwks_fetches: usize,
 }
 
 /// The running provider.
@@ -104,8 +119,8 @@ fn random() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-fn sign(key: &RsaKeyPair, claims: &Value) -> String {
-    let header = json!({"alg": "RS256", "typ": "JWT", "kid": KID});
+fn sign_rs256(key: &RsaKeyPair, kid: &str, claims: &Value) -> String {
+    let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid});
     let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
     let mut signature = vec![0u8; key.public_modulus_len()];
     key.sign(
@@ -116,6 +131,27 @@ fn sign(key: &RsaKeyPair, claims: &Value) -> String {
     )
     .expect("RSA signature");
     format!("{input}.{}", b64(signature))
+}
+
+fn sign_es256(key: &EcdsaKeyPair, claims: &Value) -> String {
+    let header = json!({"alg": "ES256", "typ": "JWT", "kid": EC_KID});
+    let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
+    let signature = key
+        .sign(&SystemRandom::new(), input.as_bytes())
+        .expect("ECDSA signature");
+    format!("{input}.{}", b64(signature.as_ref()))
+}
+
+impl Inner {
+    /// Signs with the published key of the current algorithm, or with the unpublished one.
+    fn sign(&self, claims: &Value, published: bool) -> String {
+        match (self.alg, published) {
+            (Alg::Rs256, true) => sign_rs256(&self.key, &self.kid, claims),
+            // Under the published kid, so only the signature can tell.
+            (_, false) => sign_rs256(&self.other_key, &self.kid, claims),
+            (Alg::Es256, true) => sign_es256(&self.ec_key, claims),
+        }
+    }
 }
 
 fn query_map(req: &HttpRequest) -> HashMap<String, String> {
@@ -133,7 +169,10 @@ impl TestProvider {
     pub async fn start(user: TestUser) -> TestProvider {
         let inner = Arc::new(Mutex::new(Inner {
             key: RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA key"),
+            kid: "cle-rsa-1".into(),
             other_key: RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA key"),
+            ec_key: EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("EC key"),
+            alg: Alg::Rs256,
             user,
             misbehaviour: Misbehaviour::None,
             grants: HashMap::new(),
@@ -142,6 +181,7 @@ impl TestProvider {
             authorize_queries: Vec::new(),
             end_session_queries: Vec::new(),
             token_errors: Vec::new(),
+            jwks_fetches: 0,
         }));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("provider port");
         let port = listener.local_addr().expect("provider address").port();
@@ -189,6 +229,21 @@ impl TestProvider {
         self.inner.lock().unwrap().misbehaviour = misbehaviour;
     }
 
+    pub fn use_algorithm(&self, alg: Alg) {
+        self.inner.lock().unwrap().alg = alg;
+    }
+
+    /// Replaces the RSA signing key, under a new key id.
+    pub fn rotate_key(&self) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.key = RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA key");
+        inner.kid = format!("cle-rsa-{}", random());
+    }
+
+    pub fn jwks_fetches(&self) -> usize {
+        self.inner.lock().unwrap().jwks_fetches
+    }
+
     pub fn authorize_queries(&self) -> Vec<HashMap<String, String>> {
         self.inner.lock().unwrap().authorize_queries.clone()
     }
@@ -219,16 +274,19 @@ async fn discovery(provider: web::Data<TestProvider>) -> HttpResponse {
         "grant_types_supported": ["authorization_code"],
         "scopes_supported": ["openid", "email", "given_name", "usual_name", "siret", "uid", "idp_id"],
         "acr_values_supported": ["eidas1", "eidas2", "eidas3"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "userinfo_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        "userinfo_signing_alg_values_supported": ["RS256", "ES256"],
         "token_endpoint_auth_methods_supported": ["client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
     }))
 }
 
 async fn jwks(provider: web::Data<TestProvider>) -> HttpResponse {
-    let inner = provider.inner.lock().unwrap();
+    let mut inner = provider.inner.lock().unwrap();
+    inner.jwks_fetches += 1;
     let public = inner.key.public_key();
+    // Uncompressed point: 0x04, then x and y, 32 bytes each.
+    let point = inner.ec_key.public_key().as_ref();
     HttpResponse::Ok().json(json!({"keys": [
         // A key of a kind the client does not use must not disturb it.
         {"kty": "oct", "kid": "ignoree", "k": "c2VjcmV0"},
@@ -236,9 +294,18 @@ async fn jwks(provider: web::Data<TestProvider>) -> HttpResponse {
             "kty": "RSA",
             "use": "sig",
             "alg": "RS256",
-            "kid": KID,
+            "kid": inner.kid,
             "n": b64(public.modulus().big_endian_without_leading_zero()),
             "e": b64(public.exponent().big_endian_without_leading_zero()),
+        },
+        {
+            "kty": "EC",
+            "use": "sig",
+            "alg": "ES256",
+            "crv": "P-256",
+            "kid": EC_KID,
+            "x": b64(&point[1..33]),
+            "y": b64(&point[33..65]),
         }
     ]}))
 }
@@ -343,11 +410,7 @@ async fn token(provider: web::Data<TestProvider>, body: web::Bytes) -> HttpRespo
         "amr": amr,
         "idp_id": user.idp_id,
     });
-    let signing_key = match inner.misbehaviour {
-        Misbehaviour::IdTokenOtherKey => &inner.other_key,
-        _ => &inner.key,
-    };
-    let id_token = sign(signing_key, &claims);
+    let id_token = inner.sign(&claims, inner.misbehaviour != Misbehaviour::IdTokenOtherKey);
     let access_token = random();
     inner.access_tokens.insert(access_token.clone(), user);
     inner.id_tokens.push(id_token.clone());
@@ -384,13 +447,10 @@ async fn userinfo(provider: web::Data<TestProvider>, req: HttpRequest) -> HttpRe
         "siret": user.siret,
         "idp_id": user.idp_id,
     });
-    let key = match inner.misbehaviour {
-        Misbehaviour::UserinfoBadSignature => &inner.other_key,
-        _ => &inner.key,
-    };
+    let published = inner.misbehaviour != Misbehaviour::UserinfoBadSignature;
     HttpResponse::Ok()
         .content_type("application/jwt")
-        .body(sign(key, &claims))
+        .body(inner.sign(&claims, published))
 }
 
 async fn end_session(provider: web::Data<TestProvider>, req: HttpRequest) -> HttpResponse {

@@ -8,7 +8,7 @@ use qf_backoffice::db::schema::events;
 use qf_backoffice::routes::all_routes;
 
 use crate::helpers::{TestApp, Visitor};
-use crate::oidc_provider::{CLIENT_ID, Misbehaviour, TestProvider, TestUser};
+use crate::oidc_provider::{Alg, CLIENT_ID, Misbehaviour, TestProvider, TestUser};
 
 const STAFF: &str = "claire.dupont@beta.gouv.fr";
 
@@ -291,6 +291,35 @@ async fn identities_that_fail_verification_are_refused() {
         303
     );
     assert!(is_signed_in(&visitor).await);
+}
+
+#[tokio::test]
+async fn es256_signatures_and_rotated_keys_are_accepted() {
+    let provider = TestProvider::start(TestUser::new(STAFF)).await;
+    let app = app_for(&provider, &[]).await;
+    add_staff(&app, STAFF).await;
+    let signs_in = || async {
+        let visitor = app.visitor();
+        let status = sign_in_through(&visitor, &provider).await.status().as_u16();
+        status == 303 && is_signed_in(&visitor).await
+    };
+    assert!(signs_in().await);
+    assert_eq!(provider.jwks_fetches(), 1);
+    assert!(signs_in().await);
+    assert_eq!(
+        provider.jwks_fetches(),
+        1,
+        "the keys are kept between sign-ins"
+    );
+
+    provider.use_algorithm(Alg::Es256);
+    assert!(signs_in().await, "ES256");
+
+    // A new key under a new id: the keys are fetched again, once.
+    provider.use_algorithm(Alg::Rs256);
+    provider.rotate_key();
+    assert!(signs_in().await, "rotated key");
+    assert_eq!(provider.jwks_fetches(), 2);
 }
 
 #[tokio::test]

@@ -438,6 +438,13 @@ async fn staff_sign_in_with_the_proconnect_button_in_chromium() {
     let provider = TestProvider::start(TestUser::new(qf_backoffice::demo::DEMO_INSTRUCTEUR)).await;
     let settings = provider.settings();
     let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let dsfr_base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dsfr");
+    assets::ensure_dsfr(&dsfr_base, assets::DSFR_TARBALL_URL)
+        .await
+        .expect("the pinned DSFR downloads and passes its integrity check");
+    let dsfr_dir = dsfr_base.to_string_lossy().into_owned();
+    let mut settings = settings;
+    settings.push(("DSFR_DIR", &dsfr_dir));
     let app = TestApp::spawn_with(&settings).await;
     app.load_demo().await;
 
@@ -449,6 +456,9 @@ async fn staff_sign_in_with_the_proconnect_button_in_chromium() {
         .unwrap();
     let button = text_of(&client, Locator::Id("proconnect-button")).await;
     assert!(button.contains("ProConnect"), "{button}");
+    let png = client.screenshot().await.unwrap();
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("connexion-proconnect.png");
+    std::fs::write(&shot, png).unwrap();
     // The button posts its form; the provider sends the browser back; the session opens.
     click(&client, Locator::Id("proconnect-button")).await;
     client

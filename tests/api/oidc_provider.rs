@@ -33,6 +33,10 @@ pub enum Misbehaviour {
     ExpiredIdToken,
     /// The userinfo JWT is signed by a key that is not in the JWKS.
     UserinfoBadSignature,
+    /// Userinfo answers plain JSON instead of a signed JWT.
+    UserinfoUnsigned,
+    /// The id_token is meant for another client.
+    WrongAudience,
 }
 
 /// The person who "signs in" at the provider.
@@ -399,9 +403,13 @@ async fn token(provider: web::Data<TestProvider>, body: web::Bytes) -> HttpRespo
         Misbehaviour::ExpiredIdToken => (now() - 7200, now() - 3600),
         _ => (now(), now() + 60),
     };
+    let audience = match inner.misbehaviour {
+        Misbehaviour::WrongAudience => "un-autre-client",
+        _ => CLIENT_ID,
+    };
     let claims = json!({
         "iss": provider.issuer,
-        "aud": CLIENT_ID,
+        "aud": audience,
         "sub": user.sub,
         "iat": iat,
         "exp": exp,
@@ -447,6 +455,9 @@ async fn userinfo(provider: web::Data<TestProvider>, req: HttpRequest) -> HttpRe
         "siret": user.siret,
         "idp_id": user.idp_id,
     });
+    if inner.misbehaviour == Misbehaviour::UserinfoUnsigned {
+        return HttpResponse::Ok().json(claims);
+    }
     let published = inner.misbehaviour != Misbehaviour::UserinfoBadSignature;
     HttpResponse::Ok()
         .content_type("application/jwt")

@@ -269,6 +269,8 @@ async fn identities_that_fail_verification_are_refused() {
         Misbehaviour::IdTokenOtherKey,
         Misbehaviour::ExpiredIdToken,
         Misbehaviour::UserinfoBadSignature,
+        Misbehaviour::UserinfoUnsigned,
+        Misbehaviour::WrongAudience,
     ] {
         provider.misbehave(misbehaviour);
         let visitor = app.visitor();

@@ -466,7 +466,7 @@ pub fn mirror(
         }
         Some((stored_state, intent)) => {
             let state_changed = stored_state != target.state.as_str();
-            if changed || state_changed || event_name.is_some() && source_is_webhook(source) {
+            if changed || state_changed || (event_name.is_some() && source_is_webhook(source)) {
                 diesel::update(datapass_mirror::table.find(&request.id))
                     .set((
                         datapass_mirror::datapass_state.eq(target.state.as_str()),

@@ -42,7 +42,7 @@ fn siret_for(n: u64) -> String {
                 }
             })
             .sum();
-        if sum % 10 == 0 {
+        if sum.is_multiple_of(10) {
             return candidate;
         }
     }

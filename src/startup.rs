@@ -118,6 +118,17 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
         .proconnect
         .clone()
         .map(crate::auth::proconnect::ProConnect::new);
+    let datapass = match &settings.datapass_api {
+        Some(api) => Some(Arc::new(crate::clients::datapass::DataPassClient::new(
+            crate::clients::datapass::DataPassApiConfig {
+                api_url: api.api_url.clone(),
+                client_id: api.client_id.clone(),
+                client_secret: api.client_secret.clone(),
+                timeout: api.timeout,
+            },
+        )?)),
+        None => None,
+    };
     Ok(web::Data::new(AppState {
         pool,
         tera,
@@ -128,6 +139,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
         hubee,
         proconnect,
         hubee_wakeup: Arc::new(tokio::sync::Notify::new()),
+        datapass,
         mailer,
         session_key,
     }))

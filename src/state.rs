@@ -32,6 +32,8 @@ pub struct AppState {
     pub hubee_wakeup: Arc<tokio::sync::Notify>,
     /// The ProConnect client, when ProConnect is configured.
     pub proconnect: Option<crate::auth::proconnect::ProConnect>,
+    /// DataPass's pull API client, when credentials are configured.
+    pub datapass: Option<Arc<crate::clients::datapass::DataPassClient>>,
 }
 
 impl AppState {

@@ -4,6 +4,7 @@
 
 pub mod csrf;
 pub mod links;
+pub mod session;
 pub mod session_key;
 
 use std::future::Future;
@@ -25,8 +26,6 @@ pub const SESSION_EMAIL: &str = "email";
 pub const SESSION_CSRF: &str = "csrf";
 /// Session key: last activity (Unix seconds), for the idle timeout.
 pub const SESSION_SEEN: &str = "seen";
-/// A session idle this long is signed out.
-pub const IDLE_TIMEOUT_SECONDS: i64 = 12 * 3600;
 
 /// A signed-in person and the roles the data gives them.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -124,22 +123,12 @@ impl PageCtx {
 
     /// Signs `email` in: a fresh session (new id, new CSRF token) against fixation.
     pub fn sign_in(&self, email: &str) -> Result<(), AppError> {
-        self.session.renew();
-        self.session.clear();
-        let insert = |k: &str, v: String| {
-            self.session
-                .insert(k, v)
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("session : {e}")))
-        };
-        insert(SESSION_EMAIL, email.to_owned())?;
-        insert(SESSION_CSRF, random_hex(32)?)?;
-        insert(SESSION_SEEN, self.now.and_utc().timestamp().to_string())?;
-        Ok(())
+        session::start(&self.session, email, self.now)
     }
 
-    /// Signs out: the session is emptied and its cookie removed.
+    /// Signs out: the server-side session is deleted and its cookie removed.
     pub fn sign_out(&self) {
-        self.session.purge();
+        session::end(&self.session);
     }
 }
 
@@ -179,8 +168,9 @@ impl FromRequest for PageCtx {
                 .flatten()
                 .and_then(|s| s.parse::<i64>().ok());
             let now_ts = now.and_utc().timestamp();
+            let idle_seconds = state.settings.session_idle_timeout.as_secs() as i64;
             let user = match (email, seen) {
-                (Some(email), Some(seen)) if now_ts - seen <= IDLE_TIMEOUT_SECONDS => {
+                (Some(email), Some(seen)) if now_ts - seen <= idle_seconds => {
                     let identity = state
                         .db(move |conn| Ok(load_identity(conn, &email)?))
                         .await?;

@@ -432,6 +432,7 @@ fn apply_payload(
             None,
         )
     })?;
+    check_contact_addresses(data)?;
     let existing: Option<HabilitationRequest> = habilitation_requests::table
         .filter(habilitation_requests::datapass_id.eq(payload.model_id))
         .select(HabilitationRequest::as_select())
@@ -615,6 +616,30 @@ fn upsert_collectivite(
         })
         .execute(conn)?;
     Ok(id)
+}
+
+/// Every contact address of the payload must be exactly one mailbox (never a list).
+fn check_contact_addresses(data: &RequestData) -> Result<(), ApplyFailure> {
+    let mut addresses = vec![("applicant.email".to_owned(), data.applicant.email.clone())];
+    for role in [
+        roles::CONTACT_METIER,
+        roles::CONTACT_TECHNIQUE,
+        roles::DPD,
+        roles::RESPONSABLE_TRAITEMENT,
+    ] {
+        if let Some(email) = text(&data.data, &format!("{role}_email")) {
+            addresses.push((format!("{role}_email"), email));
+        }
+    }
+    for (field, address) in addresses {
+        if let Err(e) = crate::domain::email::EmailAddress::parse(&address) {
+            return Err(ApplyFailure::Rejected(
+                Answer::error(422, "invalid_email", &format!("{field} : {e}")),
+                None,
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn replace_contacts(

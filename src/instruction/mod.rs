@@ -182,7 +182,7 @@ fn approve_side_effects(
     reopening: bool,
     at: NaiveDateTime,
 ) -> Result<(String, bool), InstructionError> {
-    let today = at.date();
+    let today = crate::domain::calendar::paris_date(at);
     let expires_on = crate::domain::token::expiry_date(today);
     let existing: Option<(Habilitation, Token)> = habilitations::table
         .inner_join(tokens::table)

@@ -23,6 +23,7 @@ mod mail;
 mod migrations;
 mod readme;
 mod reminders;
+mod security;
 mod sirene;
 mod smtp;
 mod tokens;

@@ -530,9 +530,10 @@ mod paris_tests {
 
     #[test]
     fn a_deadline_counts_from_the_paris_day_of_submission() {
-        // Submitted at 00:30 Paris on Monday 29 March 2027 (22:30 UTC on Sunday):
-        // the deadline counts from Monday, not from Sunday.
-        let submitted = utc("2027-03-28 22:30");
+        // Submitted at 00:30 Paris on Saturday 27 March 2027 (23:30 UTC on Friday): the
+        // deadline counts from the next business day, not from Friday.
+        let submitted = utc("2027-03-26 23:30");
+        assert_eq!(paris_date(submitted), day("2027-03-27"));
         assert_eq!(
             instruction_deadline(paris_date(submitted)),
             instruction_deadline(day("2027-03-29"))

@@ -21,6 +21,7 @@ mod instruction;
 mod kit;
 mod mail;
 mod migrations;
+mod properties;
 mod readme;
 mod reminders;
 mod security;

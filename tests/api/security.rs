@@ -1084,3 +1084,86 @@ async fn the_sirene_client_never_follows_a_redirect_with_its_key() {
     assert!(settings("https://api.insee.fr/entreprises/sirene/V3.11").is_ok());
     assert!(settings("http://127.0.0.1:9000").is_ok());
 }
+
+// ---------------------------------------------------------------------------------------
+// 8. Days are Paris days; two instances send each reminder once
+
+#[tokio::test]
+async fn a_reminder_goes_out_on_its_paris_day_not_its_utc_day() {
+    use chrono::NaiveDate;
+    let app = TestApp::spawn().await;
+    // Expires on 28 April 2027: the 30-day reminder is due on 29 March (Paris), the day after
+    // the spring clock change.
+    let expiry = NaiveDate::from_ymd_opt(2027, 4, 28).unwrap();
+    app.with_conn(move |conn| {
+        crate::reminders::seed_world(conn);
+        crate::reminders::seed_tokens(conn, "paris", 1, expiry);
+    })
+    .await;
+    let sweep_at = |utc: &'static str| {
+        let state = app.state.clone();
+        app.with_conn(move |conn| {
+            let now = chrono::NaiveDateTime::parse_from_str(utc, "%Y-%m-%d %H:%M").unwrap();
+            qf_backoffice::jobs::reminders::sweep(conn, &state, now)
+                .unwrap()
+                .sent
+                .into_iter()
+                .map(|s| (s.stage, s.days_left))
+                .collect::<Vec<_>>()
+        })
+    };
+    // The series so far: the 60-day reminder.
+    assert_eq!(sweep_at("2027-03-01 08:00").await, vec![(60, 58)]);
+    // 23:30 on 28 March in Paris (21:30 UTC): still the 28th, nothing due.
+    assert_eq!(sweep_at("2027-03-28 21:30").await, vec![]);
+    // 00:30 on 29 March in Paris (22:30 UTC on the 28th): the 30-day reminder.
+    assert_eq!(sweep_at("2027-03-28 22:30").await, vec![(30, 30)]);
+    assert_eq!(sweep_at("2027-03-29 08:00").await, vec![], "once");
+}
+
+#[tokio::test]
+async fn two_instances_with_their_schedulers_send_each_due_reminder_exactly_once() {
+    let smtp = SmtpServer::start().await;
+    let extra = [("SMTP_URL", smtp.url()), ("MAIL_POLL_INTERVAL", "0.2".to_owned())];
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = TestApp::spawn_with(&extra).await;
+    let (_, sibling) = app.spawn_sibling(&extra).await;
+    let due = 120;
+    let expiry = qf_backoffice::domain::calendar::paris_today() + chrono::Days::new(30);
+    app.with_conn(move |conn| {
+        crate::reminders::seed_world(conn);
+        crate::reminders::seed_tokens(conn, "double", due, expiry);
+    })
+    .await;
+    let interval = std::time::Duration::from_millis(100);
+    qf_backoffice::jobs::reminders::spawn_scheduler(app.state.clone(), interval);
+    qf_backoffice::jobs::reminders::spawn_scheduler(sibling.clone(), interval);
+    let mails = smtp.wait_for(due, 60).await;
+    // Let both schedulers and senders run a while longer: nothing more may leave.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let mails_after = smtp.messages();
+    assert_eq!(mails_after.len(), due, "each reminder sent once");
+    let mut tokens: Vec<String> = mails
+        .iter()
+        .map(|m| {
+            let text = m.text();
+            let start = text.find("/jetons/").unwrap() + "/jetons/".len();
+            text[start..].split('/').next().unwrap().to_owned()
+        })
+        .collect();
+    tokens.sort();
+    tokens.dedup();
+    assert_eq!(tokens.len(), due, "one e-mail per token");
+    let (reminders, queued): (i64, i64) = app
+        .with_conn(|conn| {
+            (
+                qf_backoffice::db::schema::token_reminders::table
+                    .count()
+                    .get_result(conn)
+                    .unwrap(),
+                outbox::table.count().get_result(conn).unwrap(),
+            )
+        })
+        .await;
+    assert_eq!((reminders, queued), (due as i64, due as i64));
+}

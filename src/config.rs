@@ -308,10 +308,8 @@ impl Settings {
                         format!("« {url} » n'est pas une URL absolue"),
                     )
                 })?;
-                let loopback = matches!(
-                    parsed.host_str(),
-                    Some("localhost" | "127.0.0.1" | "[::1]")
-                );
+                let loopback =
+                    matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
                 // The API key travels with every call: https only (plain http on this machine
                 // alone, for tests and local stand-ins).
                 if parsed.scheme() != "https" && !(parsed.scheme() == "http" && loopback) {
@@ -556,11 +554,11 @@ fn parse_long_duration(value: &str) -> Option<Duration> {
 }
 
 fn human_duration(seconds: u64) -> String {
-    if seconds % DAY == 0 {
+    if seconds.is_multiple_of(DAY) {
         format!("{} j", seconds / DAY)
-    } else if seconds % 3600 == 0 {
+    } else if seconds.is_multiple_of(3600) {
         format!("{} h", seconds / 3600)
-    } else if seconds % 60 == 0 {
+    } else if seconds.is_multiple_of(60) {
         format!("{} min", seconds / 60)
     } else {
         format!("{seconds} s")

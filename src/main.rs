@@ -141,9 +141,13 @@ fn init_tracing() {
 async fn serve(settings: Settings, demo_allowed: bool, scheduler: bool) -> anyhow::Result<()> {
     let load_demo = demo_allowed && settings.demo_data;
     let smtp = settings.mail.smtp_url.is_some();
+    let demo_configured = settings.demo_data;
+    let backend = settings.database.redacted();
+    let app = Application::build(settings).await?;
+    // One line saying whether demo data applies, once the start-up cannot fail any more.
     eprintln!(
         "{}",
-        match (demo_allowed, settings.demo_data, smtp) {
+        match (demo_allowed, demo_configured, smtp) {
             (false, _, _) => "Données de démonstration : non (--no-demo-data).",
             (true, true, false) =>
                 "Données de démonstration : oui sur une base vide (pas de SMTP_URL : aucun e-mail ne part, ils restent dans MAIL_OUTBOX_DIR).",
@@ -154,8 +158,6 @@ async fn serve(settings: Settings, demo_allowed: bool, scheduler: bool) -> anyho
             (true, false, false) => "Données de démonstration : non (DEMO_DATA=0).",
         }
     );
-    let backend = settings.database.redacted();
-    let app = Application::build(settings).await?;
     let state = app.state();
     let public_url = state.settings.public_url.clone();
     if load_demo {
@@ -390,7 +392,9 @@ async fn purge(settings: Settings, now: Option<String>) -> anyhow::Result<()> {
         None => models::now(),
         Some(text) => chrono::DateTime::parse_from_rfc3339(text.trim())
             .map_err(|_| {
-                anyhow::anyhow!("--now : « {text} » n'est pas une date RFC 3339 (ex. 2027-03-01T08:00:00Z)")
+                anyhow::anyhow!(
+                    "--now : « {text} » n'est pas une date RFC 3339 (ex. 2027-03-01T08:00:00Z)"
+                )
             })?
             .naive_utc(),
     };

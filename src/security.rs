@@ -29,10 +29,7 @@ pub async fn headers(
     let mut response = next.call(req).await?;
     let headers = response.headers_mut();
     let fixed: [(HeaderName, &'static str); 5] = [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            CONTENT_SECURITY_POLICY,
-        ),
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "same-origin"),

@@ -167,13 +167,20 @@ impl SessionStore for DbSessionStore {
         SessionKey::try_from(key).map_err(|e| UpdateError::Other(anyhow::anyhow!("{e}")))
     }
 
-    async fn update_ttl(&self, session_key: &SessionKey, ttl: &CookieDuration) -> anyhow::Result<()> {
+    async fn update_ttl(
+        &self,
+        session_key: &SessionKey,
+        ttl: &CookieDuration,
+    ) -> anyhow::Result<()> {
         let ttl = ttl_of(ttl);
         let id = row_id(session_key.as_ref());
         self.blocking(move |conn| {
             let now = crate::models::now();
             diesel::update(sessions::table.find(&id))
-                .set((sessions::updated_at.eq(now), sessions::expires_at.eq(now + ttl)))
+                .set((
+                    sessions::updated_at.eq(now),
+                    sessions::expires_at.eq(now + ttl),
+                ))
                 .execute(conn)?;
             Ok(())
         })
@@ -218,9 +225,7 @@ pub fn end(session: &Session) {
 
 /// Keeps an extra value (e.g. an identity provider's `id_token`) on the server-side session.
 pub fn store_value(session: &Session, key: &str, value: &str) -> Result<(), AppError> {
-    session
-        .insert(key, value.to_owned())
-        .map_err(session_error)
+    session.insert(key, value.to_owned()).map_err(session_error)
 }
 
 /// An extra value kept by [`store_value`].

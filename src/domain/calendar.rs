@@ -530,13 +530,13 @@ mod paris_tests {
 
     #[test]
     fn a_deadline_counts_from_the_paris_day_of_submission() {
-        // Submitted at 00:30 Paris on Saturday 27 March 2027 (23:30 UTC on Friday): the
-        // deadline counts from the next business day, not from Friday.
-        let submitted = utc("2027-03-26 23:30");
-        assert_eq!(paris_date(submitted), day("2027-03-27"));
+        // Submitted at 00:30 Paris on Friday 26 March 2027 (23:30 UTC on Thursday): the
+        // deadline counts from Friday, not from Thursday.
+        let submitted = utc("2027-03-25 23:30");
+        assert_eq!(paris_date(submitted), day("2027-03-26"));
         assert_eq!(
             instruction_deadline(paris_date(submitted)),
-            instruction_deadline(day("2027-03-29"))
+            instruction_deadline(day("2027-03-26"))
         );
         assert_ne!(
             instruction_deadline(paris_date(submitted)),

@@ -642,9 +642,9 @@ pub async fn create_request(
             "purpose" => fields.purpose = value,
             other
                 if FORM_ROLES.iter().any(|r| {
-                    CONTACT_FIELDS
-                        .iter()
-                        .any(|(f, _)| other.strip_prefix(r).and_then(|x| x.strip_prefix('_')) == Some(f))
+                    CONTACT_FIELDS.iter().any(|(f, _)| {
+                        other.strip_prefix(r).and_then(|x| x.strip_prefix('_')) == Some(f)
+                    })
                 }) =>
             {
                 fields.contacts.insert(other.to_owned(), value);

@@ -192,7 +192,9 @@ pub async fn render_show(
                 "submitted" | "changes_requested"
             )
         {
-            let deadline = crate::domain::calendar::instruction_deadline(crate::domain::calendar::paris_date(submitted));
+            let deadline = crate::domain::calendar::instruction_deadline(
+                crate::domain::calendar::paris_date(submitted),
+            );
             let status = crate::domain::calendar::deadline_status(deadline, today);
             context.insert("deadline", &deadline);
             context.insert("deadline_status", status.as_str());

@@ -171,7 +171,11 @@ pub async fn show(
         })
         .await?;
     let mut context = page.context();
-    insert_token_facts(&mut context, &ctx, crate::domain::calendar::paris_date(page.now));
+    insert_token_facts(
+        &mut context,
+        &ctx,
+        crate::domain::calendar::paris_date(page.now),
+    );
     context.insert("reminders", &reminders);
     context.insert("history", &history);
     state.render("tokens/show.html", context)
@@ -186,7 +190,11 @@ pub async fn confirm_revoke(
     let user = page.staff()?.clone();
     let ctx = load_visible(&state, &user, &path).await?;
     let mut context = page.context();
-    insert_token_facts(&mut context, &ctx, crate::domain::calendar::paris_date(page.now));
+    insert_token_facts(
+        &mut context,
+        &ctx,
+        crate::domain::calendar::paris_date(page.now),
+    );
     context.insert("error", &None::<String>);
     state.render("tokens/revoke.html", context)
 }
@@ -209,7 +217,11 @@ pub async fn revoke(
     let reason = form.reason.trim().to_owned();
     if reason.is_empty() || ctx.token.revoked_at.is_some() {
         let mut context = page.context();
-        insert_token_facts(&mut context, &ctx, crate::domain::calendar::paris_date(page.now));
+        insert_token_facts(
+            &mut context,
+            &ctx,
+            crate::domain::calendar::paris_date(page.now),
+        );
         context.insert(
             "error",
             &Some(if reason.is_empty() {
@@ -470,7 +482,9 @@ pub async fn prolong(
             crate::db::transaction(conn, |conn| {
                 // Re-read under the write lock: a second click finds the work done.
                 let fresh = model::context(conn, &ctx.token.id)?.ok_or(AppError::NotFound)?;
-                if prolongation_state(&fresh, &user, crate::domain::calendar::paris_date(now)) != "open" {
+                if prolongation_state(&fresh, &user, crate::domain::calendar::paris_date(now))
+                    != "open"
+                {
                     return Ok(false);
                 }
                 if changed.is_empty() {
@@ -552,6 +566,10 @@ pub async fn prolongation_done(
     let user = page.user()?.clone();
     let ctx = load_visible(&state, &user, &path).await?;
     let mut context = page.context();
-    insert_token_facts(&mut context, &ctx, crate::domain::calendar::paris_date(page.now));
+    insert_token_facts(
+        &mut context,
+        &ctx,
+        crate::domain::calendar::paris_date(page.now),
+    );
     state.render("tokens/prolongation_done.html", context)
 }

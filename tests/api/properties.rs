@@ -126,7 +126,12 @@ fn the_webhook_parser_never_panics_and_every_refusal_is_explained() {
     let applied = std::cell::Cell::new(0u32);
     runner()
         .run(&webhook_body(), |body| {
-            let processed = qf_backoffice::instruction::datapass::process(&mut conn.borrow_mut(), None, &body, now);
+            let processed = qf_backoffice::instruction::datapass::process(
+                &mut conn.borrow_mut(),
+                None,
+                &body,
+                now,
+            );
             let answer = &processed.answer;
             prop_assert!(
                 matches!(answer.status, 200 | 400 | 409 | 422),
@@ -194,7 +199,10 @@ fn the_editeur_url_builder_never_panics_and_keeps_the_query_under_control() {
             ) {
                 Ok(url) => {
                     let parsed = url::Url::parse(&url).unwrap();
-                    prop_assert_eq!(parsed.host_str(), Some("quotient-familial.numerique.gouv.fr"));
+                    prop_assert_eq!(
+                        parsed.host_str(),
+                        Some("quotient-familial.numerique.gouv.fr")
+                    );
                     prop_assert_eq!(parsed.path(), format!("/collectivites/{siret}"));
                     let pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
                     prop_assert!(pairs.len() <= 2);
@@ -203,7 +211,9 @@ fn the_editeur_url_builder_never_panics_and_keeps_the_query_under_control() {
                     }
                     if let Some(uri) = &redirect_uri {
                         prop_assert!(pairs.contains(&("redirect_uri".to_owned(), uri.clone())));
-                        prop_assert!(uri.starts_with("https://") || (allow && uri.starts_with("http://")));
+                        prop_assert!(
+                            uri.starts_with("https://") || (allow && uri.starts_with("http://"))
+                        );
                     }
                 }
                 Err(e) => {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use qf_backoffice::db::schema::{
-    editeurs, habilitation_requests, login_attempts, login_tokens, outbox, sessions,
-    staff_members, webhook_deliveries,
+    editeurs, habilitation_requests, login_attempts, login_tokens, outbox, sessions, staff_members,
+    webhook_deliveries,
 };
 use qf_backoffice::demo::{DEMO_ADMIN, DEMO_INSTRUCTEUR};
 use qf_backoffice::routes::all_routes;
@@ -44,9 +44,7 @@ impl Browser {
     /// Signs in through a real link.
     async fn sign_in(app: &TestApp, email: &str) -> Browser {
         let browser = Browser::new(app);
-        let token = app
-            .login_token(email, qf_backoffice::models::now())
-            .await;
+        let token = app.login_token(email, qf_backoffice::models::now()).await;
         let html = browser
             .get(&format!("/connexion/lien?jeton={token}"))
             .await
@@ -55,7 +53,10 @@ impl Browser {
             .unwrap();
         let csrf = csrf_in(&html).unwrap();
         let response = browser
-            .post("/connexion/lien", &[("jeton", &token), ("csrf_token", &csrf)])
+            .post(
+                "/connexion/lien",
+                &[("jeton", &token), ("csrf_token", &csrf)],
+            )
             .await;
         assert_eq!(response.status().as_u16(), 303);
         browser
@@ -152,7 +153,10 @@ async fn a_javascript_url_from_datapass_is_stored_as_given_and_shown_as_text() {
         .unwrap()
         .to_owned();
     let html = response.text().await.unwrap();
-    assert!(!html.to_lowercase().contains("href=\"javascript:"), "{html}");
+    assert!(
+        !html.to_lowercase().contains("href=\"javascript:"),
+        "{html}"
+    );
     assert!(html.contains("data-testid=\"deliberation-text\""));
     assert!(!html.contains("data-testid=\"deliberation-link\""));
     assert!(csp.contains("default-src 'self'"), "{csp}");
@@ -198,7 +202,9 @@ async fn no_page_carries_an_inline_script_and_the_kit_code_is_a_static_file() {
         .await;
     for path in [
         "/".to_owned(),
-        format!("/collectivites/{siret}/kit?external_id=abc&redirect_uri=https%3A%2F%2Fediteur.fr%2Fretour"),
+        format!(
+            "/collectivites/{siret}/kit?external_id=abc&redirect_uri=https%3A%2F%2Fediteur.fr%2Fretour"
+        ),
         "/jetons".to_owned(),
         "/instruction".to_owned(),
     ] {
@@ -206,10 +212,16 @@ async fn no_page_carries_an_inline_script_and_the_kit_code_is_a_static_file() {
         assert_eq!(status, 200, "{path}");
         for (i, _) in html.match_indices("<script") {
             let tag = &html[i..i + html[i..].find('>').unwrap()];
-            assert!(tag.contains(" src=\"/static/"), "{path}: inline script {tag}");
+            assert!(
+                tag.contains(" src=\"/static/"),
+                "{path}: inline script {tag}"
+            );
         }
         assert!(!html.contains(" style=\""), "{path}: inline style");
-        assert!(!html.contains(" onfocus=") && !html.contains(" onclick="), "{path}");
+        assert!(
+            !html.contains(" onfocus=") && !html.contains(" onclick="),
+            "{path}"
+        );
     }
     let response = app.get("/static/kit.js").await;
     assert_eq!(response.status().as_u16(), 200);
@@ -229,9 +241,15 @@ async fn an_address_list_from_datapass_is_refused_and_never_reaches_the_smtp_ser
     ])
     .await;
     for (field, value) in [
-        ("contact_technique_email", "support@editeur.fr,intrus@evil.example"),
+        (
+            "contact_technique_email",
+            "support@editeur.fr,intrus@evil.example",
+        ),
         ("contact_metier_email", "Paul <paul@ville.fr>"),
-        ("delegue_protection_donnees_email", "dpd@ville.fr; intrus@evil.example"),
+        (
+            "delegue_protection_donnees_email",
+            "dpd@ville.fr; intrus@evil.example",
+        ),
     ] {
         let mut body = payload("create", 7100, 1_790_000_000, SIRET);
         body["data"]["data"][field] = json!(value);
@@ -250,7 +268,12 @@ async fn an_address_list_from_datapass_is_refused_and_never_reaches_the_smtp_ser
     let (status, _) = deliver(&app, &body).await;
     assert_eq!(status, 422);
     let requests: i64 = app
-        .with_conn(|conn| habilitation_requests::table.count().get_result(conn).unwrap())
+        .with_conn(|conn| {
+            habilitation_requests::table
+                .count()
+                .get_result(conn)
+                .unwrap()
+        })
         .await;
     assert_eq!(requests, 0, "nothing applied");
 
@@ -278,7 +301,10 @@ async fn an_address_list_from_datapass_is_refused_and_never_reaches_the_smtp_ser
     assert_eq!(queued, 0);
     app.state.mailer.notify();
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert!(smtp.messages().is_empty(), "nothing reached the SMTP server");
+    assert!(
+        smtp.messages().is_empty(),
+        "nothing reached the SMTP server"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -353,7 +379,14 @@ fn a_production_start_loads_no_demo_data_and_its_log_holds_no_link_nor_token() {
         let start = text.find("http").unwrap();
         let link = text[start..].split_whitespace().next().unwrap().to_owned();
         let token = link.split("jeton=").nth(1).unwrap().to_owned();
-        let html = client.get(&link).send().await.unwrap().text().await.unwrap();
+        let html = client
+            .get(&link)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         let csrf = csrf_in(&html).unwrap();
         let response = client
             .post(format!("{base}/connexion/lien"))
@@ -396,7 +429,10 @@ fn a_production_start_loads_no_demo_data_and_its_log_holds_no_link_nor_token() {
             })
             .await
             .unwrap();
-            if bodies.iter().all(|(s, t, _)| s == "sent" && !t.contains("jeton=")) {
+            if bodies
+                .iter()
+                .all(|(s, t, _)| s == "sent" && !t.contains("jeton="))
+            {
                 break bodies;
             }
             assert!(started.elapsed().as_secs() < 10, "{bodies:?}");
@@ -415,7 +451,10 @@ fn a_production_start_loads_no_demo_data_and_its_log_holds_no_link_nor_token() {
         log.contains("Données de démonstration : non (SMTP_URL est défini"),
         "one line says why: {log}"
     );
-    assert!(log.contains("GET /connexion/lien 200"), "the access log: {log}");
+    assert!(
+        log.contains("GET /connexion/lien 200"),
+        "the access log: {log}"
+    );
     assert!(!log.contains(&token), "the link token is in the log: {log}");
     assert!(!log.contains("jeton="), "{log}");
     assert!(!log.contains(&csrf), "the CSRF token is in the log: {log}");
@@ -457,21 +496,28 @@ async fn every_response_carries_the_security_headers() {
         assert_eq!(headers["x-content-type-options"], "nosniff", "{who}");
         assert_eq!(headers["x-frame-options"], "DENY", "{who}");
         assert_eq!(headers["cache-control"], "no-store", "{who}");
-        assert!(headers.get("strict-transport-security").is_none(), "{who}: http");
+        assert!(
+            headers.get("strict-transport-security").is_none(),
+            "{who}: http"
+        );
     }
     // Static files keep their own caching.
     let response = app.get("/static/app.css").await;
-    assert!(response.headers()["cache-control"]
-        .to_str()
-        .unwrap()
-        .contains("max-age"));
+    assert!(
+        response.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
 
     let https = TestApp::spawn_with(&[("PUBLIC_URL", "https://qf.example.gouv.fr")]).await;
     let response = https.get("/connexion").await;
-    assert!(response.headers()["strict-transport-security"]
-        .to_str()
-        .unwrap()
-        .starts_with("max-age="));
+    assert!(
+        response.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .starts_with("max-age=")
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -554,7 +600,11 @@ async fn every_post_of_the_router_without_the_token_is_refused_for_every_role() 
                 if response.status().as_u16() != 403 {
                     failures.push(format!(
                         "POST {path} as {role} ({}): {}",
-                        if token.is_some() { "wrong token" } else { "no token" },
+                        if token.is_some() {
+                            "wrong token"
+                        } else {
+                            "no token"
+                        },
                         response.status()
                     ));
                 }
@@ -663,18 +713,28 @@ async fn removing_a_person_or_ending_all_sessions_signs_them_out_at_once() {
         )
         .await;
     assert_eq!(response.status().as_u16(), 303);
-    assert!(is_sign_in_redirect(&target.get("/").await), "removed: signed out");
+    assert!(
+        is_sign_in_redirect(&target.get("/").await),
+        "removed: signed out"
+    );
     assert_eq!(member.get("/").await.status().as_u16(), 200);
 
     let response = admin
-        .post("/admin/comptes/sessions/terminer", &[("csrf_token", csrf.as_str())])
+        .post(
+            "/admin/comptes/sessions/terminer",
+            &[("csrf_token", csrf.as_str())],
+        )
         .await;
     assert_eq!(response.status().as_u16(), 200);
     let html = response.text().await.unwrap();
     assert!(html.contains("session(s) terminée(s)"), "{html}");
     assert!(is_sign_in_redirect(&member.get("/").await));
     assert!(is_sign_in_redirect(&contact.get("/").await));
-    assert_eq!(admin.get("/").await.status().as_u16(), 200, "the admin stays");
+    assert_eq!(
+        admin.get("/").await.status().as_u16(),
+        200,
+        "the admin stays"
+    );
 }
 
 #[tokio::test]
@@ -713,7 +773,10 @@ async fn a_session_ends_after_its_absolute_lifetime_however_active() {
     let browser = Browser::sign_in(&app, DEMO_ADMIN).await;
     app.with_conn(|conn| {
         diesel::update(sessions::table.filter(sessions::email.eq(DEMO_ADMIN)))
-            .set(sessions::expires_at.eq(qf_backoffice::models::now() - chrono::Duration::seconds(1)))
+            .set(
+                sessions::expires_at
+                    .eq(qf_backoffice::models::now() - chrono::Duration::seconds(1)),
+            )
             .execute(conn)
             .unwrap()
     })
@@ -771,7 +834,10 @@ async fn nobody_can_lock_a_person_out_and_each_client_behind_the_proxy_has_its_o
         assert_eq!(status, 200, "request {i}");
     }
     assert_eq!(ask_link(&app, "encore@ville.fr", "203.0.113.99").await, 429);
-    assert_eq!(ask_link(&app, "encore@ville.fr", "203.0.113.100").await, 200);
+    assert_eq!(
+        ask_link(&app, "encore@ville.fr", "203.0.113.100").await,
+        200
+    );
     // Every sent link counts towards a daily cap per address, whatever the IP.
     for i in 0..14 {
         let status = ask_link(&app, DEMO_ADMIN, &format!("192.0.2.{i}")).await;
@@ -849,10 +915,17 @@ async fn the_purge_removes_personal_data_past_its_retention_and_keeps_metadata()
         })
     };
     let report = purge_at(29).await;
-    assert_eq!((report.login_attempts, report.login_tokens), (0, 0), "{report}");
+    assert_eq!(
+        (report.login_attempts, report.login_tokens),
+        (0, 0),
+        "{report}"
+    );
 
     let report = purge_at(31).await;
-    assert!(report.login_attempts >= 1 && report.login_tokens >= 1, "{report}");
+    assert!(
+        report.login_attempts >= 1 && report.login_tokens >= 1,
+        "{report}"
+    );
     assert_eq!(report.webhook_bodies, 0);
     let (attempts, links): (i64, i64) = app
         .with_conn(|conn| {
@@ -941,7 +1014,13 @@ async fn the_last_admin_cannot_be_demoted_through_the_staff_form() {
         )
         .await;
     assert_eq!(response.status().as_u16(), 409);
-    assert!(response.text().await.unwrap().contains("dernier administrateur"));
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("dernier administrateur")
+    );
     let role: String = app
         .with_conn(|conn| {
             staff_members::table
@@ -984,7 +1063,13 @@ async fn an_instructeur_cannot_give_editeur_access_through_the_contact_technique
         )
         .await;
     assert_eq!(response.status().as_u16(), 403);
-    assert!(response.text().await.unwrap().contains("Seul un administrateur"));
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Seul un administrateur")
+    );
     let contact: String = app
         .with_conn(|conn| {
             editeurs::table
@@ -1020,7 +1105,10 @@ async fn a_new_request_form_with_too_many_fields_is_refused() {
     }
     let response = staff
         .client
-        .post(format!("{}/demandes/nouvelle?csrf_token={csrf}", app.address))
+        .post(format!(
+            "{}/demandes/nouvelle?csrf_token={csrf}",
+            app.address
+        ))
         .multipart(form)
         .send()
         .await
@@ -1033,7 +1121,10 @@ async fn a_new_request_form_with_too_many_fields_is_refused() {
     }
     let response = staff
         .client
-        .post(format!("{}/demandes/nouvelle?csrf_token={csrf}", app.address))
+        .post(format!(
+            "{}/demandes/nouvelle?csrf_token={csrf}",
+            app.address
+        ))
         .multipart(form)
         .send()
         .await
@@ -1124,7 +1215,10 @@ async fn a_reminder_goes_out_on_its_paris_day_not_its_utc_day() {
 #[tokio::test]
 async fn two_instances_with_their_schedulers_send_each_due_reminder_exactly_once() {
     let smtp = SmtpServer::start().await;
-    let extra = [("SMTP_URL", smtp.url()), ("MAIL_POLL_INTERVAL", "0.2".to_owned())];
+    let extra = [
+        ("SMTP_URL", smtp.url()),
+        ("MAIL_POLL_INTERVAL", "0.2".to_owned()),
+    ];
     let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let app = TestApp::spawn_with(&extra).await;
     let (_, sibling) = app.spawn_sibling(&extra).await;

@@ -1261,3 +1261,96 @@ async fn two_instances_with_their_schedulers_send_each_due_reminder_exactly_once
         .await;
     assert_eq!((reminders, queued), (due as i64, due as i64));
 }
+
+#[tokio::test]
+async fn two_instances_create_a_hubee_subscription_once_and_send_its_e_mail_once() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let hubee = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "jeton-hubee", "token_type": "Bearer", "expires_in": 3600
+        })))
+        .mount(&hubee)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/referential/v1/subscriptions"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_delay(std::time::Duration::from_millis(300))
+                .set_body_json(json!({
+                    "id": "hubee-deux", "processCode": "FormulaireQF", "status": "Inactif",
+                    "subscriber": {"type": "SI", "companyRegister": SIRET}
+                })),
+        )
+        .mount(&hubee)
+        .await;
+    let smtp = SmtpServer::start().await;
+    let uri = hubee.uri();
+    let smtp_url = smtp.url();
+    let extra = [
+        ("DATAPASS_WEBHOOK_SECRET", crate::webhook::SECRET),
+        ("HUBEE_AUTH_URL", uri.as_str()),
+        ("HUBEE_API_URL", uri.as_str()),
+        ("HUBEE_CLIENT_ID", "client-qf"),
+        ("HUBEE_CLIENT_SECRET", "secret-hubee"),
+        ("HUBEE_RETRY_DELAY", "0.2"),
+        ("HUBEE_TIMEOUT", "2"),
+        ("HUBEE_SYNC_INTERVAL", "1h"),
+        ("SMTP_URL", smtp_url.as_str()),
+        ("MAIL_POLL_INTERVAL", "0.1"),
+    ];
+    let app = TestApp::spawn_with(&extra).await;
+    app.load_demo().await;
+    let (_, sibling) = app.spawn_sibling(&extra).await;
+    for (i, event) in ["create", "submit", "approve"].iter().enumerate() {
+        let (status, answer) =
+            deliver(&app, &payload(event, 801, 1_790_000_000 + i as i64, SIRET)).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    // Both instances are woken up and race for the same work.
+    app.state.hubee_wakeup.notify_one();
+    sibling.hubee_wakeup.notify_one();
+    app.state.mailer.notify();
+    sibling.mailer.notify();
+    let started = std::time::Instant::now();
+    loop {
+        let state: String = app
+            .with_conn(|conn| {
+                qf_backoffice::db::schema::hubee_provisioning::table
+                    .inner_join(qf_backoffice::db::schema::hubee_subscriptions::table)
+                    .filter(qf_backoffice::db::schema::hubee_subscriptions::datapass_id.eq(801))
+                    .select(qf_backoffice::db::schema::hubee_provisioning::state)
+                    .first(conn)
+                    .unwrap()
+            })
+            .await;
+        if state == "done" {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 20, "provisioning: {state}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let creations = hubee
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "POST" && r.url.path() == "/referential/v1/subscriptions")
+        .count();
+    assert_eq!(creations, 1, "HubEE got one creation");
+    let queued: i64 = app
+        .with_conn(|conn| outbox::table.count().get_result(conn).unwrap())
+        .await;
+    assert!(queued >= 1, "the approval e-mail");
+    smtp.wait_for(queued as usize, 20).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        smtp.messages().len(),
+        queued as usize,
+        "each e-mail sent once"
+    );
+}

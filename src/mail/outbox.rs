@@ -158,7 +158,7 @@ pub fn claim_due(
 /// Templates whose body holds a secret (a live sign-in link): redacted once delivered.
 pub const SECRET_TEMPLATES: [&str; 1] = ["login_link"];
 /// What replaces the body of a delivered e-mail carrying a secret.
-pub const REDACTED_BODY: &str = "[contenu masqué après envoi : il contenait un lien de connexion]";
+pub const REDACTED_BODY: &str = "[contenu masqué : il contient un lien de connexion personnel]";
 
 /// Marks a claimed e-mail as delivered; a sign-in e-mail loses its body (and its link).
 pub fn mark_sent(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {

@@ -1354,3 +1354,37 @@ async fn two_instances_create_a_hubee_subscription_once_and_send_its_e_mail_once
         "each e-mail sent once"
     );
 }
+
+#[tokio::test]
+async fn the_team_cannot_read_a_sign_in_link_waiting_in_the_outbox() {
+    let app = TestApp::spawn_with_demo().await;
+    let id = app
+        .with_conn(|conn| {
+            let email = qf_backoffice::mail::NewEmail {
+                template: "login_link".into(),
+                to: vec![DEMO_ADMIN.into()],
+                cc: vec![],
+                subject: "Votre lien de connexion".into(),
+                text: "Ouvrez http://x/connexion/lien?jeton=secret-vivant".into(),
+                html: "<a href=\"http://x/connexion/lien?jeton=secret-vivant\">x</a>".into(),
+                related: None,
+            };
+            let id =
+                qf_backoffice::mail::outbox::enqueue(conn, &email, qf_backoffice::models::now())
+                    .unwrap();
+            diesel::update(outbox::table.find(&id))
+                .set((
+                    outbox::status.eq("failed"),
+                    outbox::next_attempt_at
+                        .eq(qf_backoffice::models::now() + chrono::Duration::days(1)),
+                ))
+                .execute(conn)
+                .unwrap();
+            id
+        })
+        .await;
+    let staff = app.signed_in(DEMO_INSTRUCTEUR).await;
+    let (status, html) = staff.get_text(&format!("/emails/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("secret-vivant"), "{html}");
+}

@@ -11,7 +11,7 @@ use crate::db::DbConnection;
 use crate::db::schema::{login_attempts, login_tokens, outbox, webhook_deliveries};
 
 /// What replaces a purged webhook body.
-pub const PURGED_PAYLOAD: &str = "";
+pub const PURGED_PAYLOAD: &str = "[corps supprimé : durée de conservation écoulée]";
 /// What replaces a purged e-mail body.
 pub const PURGED_EMAIL_BODY: &str = "[contenu supprimé : durée de conservation écoulée]";
 

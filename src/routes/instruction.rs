@@ -231,6 +231,11 @@ pub async fn reapply_delivery(
                     "Seule une livraison en échec peut être rejouée.".into(),
                 ));
             }
+            if payload == crate::jobs::purge::PURGED_PAYLOAD {
+                return Err(AppError::BadRequest(
+                    "Le corps de cette livraison a été supprimé (durée de conservation écoulée) : elle ne peut plus être rejouée.".into(),
+                ));
+            }
             let processed = process(conn, Some(&worker), payload.as_bytes(), now);
             let new_id = log_delivery(conn, now, &processed, payload.as_bytes())?;
             diesel::update(webhook_deliveries::table.find(&target))

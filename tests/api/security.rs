@@ -949,6 +949,7 @@ async fn the_purge_removes_personal_data_past_its_retention_and_keeps_metadata()
         })
         .await;
     assert!(!payload.contains("marie"), "{payload}");
+    assert_eq!(payload, qf_backoffice::jobs::purge::PURGED_PAYLOAD);
     assert_eq!(outcome, "applied", "metadata kept");
     assert_eq!(purge_at(91).await.webhook_bodies, 0, "idempotent");
 

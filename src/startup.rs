@@ -113,6 +113,17 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
             timeout: h.timeout,
         })
     });
+    let datapass = match &settings.datapass_api {
+        Some(api) => Some(Arc::new(crate::clients::datapass::DataPassClient::new(
+            crate::clients::datapass::DataPassApiConfig {
+                api_url: api.api_url.clone(),
+                client_id: api.client_id.clone(),
+                client_secret: api.client_secret.clone(),
+                timeout: api.timeout,
+            },
+        )?)),
+        None => None,
+    };
     Ok(web::Data::new(AppState {
         pool,
         tera,
@@ -122,6 +133,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
         sirene,
         hubee,
         hubee_wakeup: Arc::new(tokio::sync::Notify::new()),
+        datapass,
         mailer,
         session_key,
     }))

@@ -30,6 +30,8 @@ pub struct AppState {
     pub hubee: Option<crate::clients::hubee::HubeeClient>,
     /// Wakes the HubEE provisioning loop when a change is queued.
     pub hubee_wakeup: Arc<tokio::sync::Notify>,
+    /// DataPass's pull API client, when credentials are configured.
+    pub datapass: Option<Arc<crate::clients::datapass::DataPassClient>>,
 }
 
 impl AppState {

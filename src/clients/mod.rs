@@ -1,5 +1,7 @@
 //! Clients of outside services, each with a configurable base URL: Sirene (never an error
-//! for the caller: an outage is "unknown") and HubEE (errors say whether to retry).
+//! for the caller: an outage is "unknown"), HubEE (errors say whether to retry) and DataPass's
+//! pull API (for reconciliation).
 
+pub mod datapass;
 pub mod hubee;
 pub mod sirene;

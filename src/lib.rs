@@ -18,5 +18,6 @@ pub mod mail;
 pub mod models;
 pub mod qr;
 pub mod routes;
+pub mod security;
 pub mod startup;
 pub mod state;

@@ -9,7 +9,6 @@ use actix_web::{App, HttpServer, middleware, web};
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{CookieContentSecurity, PersistentSession, TtlExtensionPolicy};
-use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::SameSite;
 use actix_web::cookie::time::Duration as CookieDuration;
 
@@ -167,8 +166,13 @@ pub fn spawn_dsfr_download(state: &web::Data<AppState>) {
 fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
     let key = state.session_key.clone();
     let secure = state.settings.is_https();
+    let store = crate::auth::session::DbSessionStore::new(
+        state.pool.clone(),
+        state.settings.session_max_lifetime,
+    );
+    let idle = CookieDuration::seconds(state.settings.session_idle_timeout.as_secs() as i64);
     let server = HttpServer::new(move || {
-        let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+        let sessions = SessionMiddleware::builder(store.clone(), key.clone())
             .cookie_name("qf_session".to_owned())
             .cookie_http_only(true)
             .cookie_same_site(SameSite::Lax)
@@ -176,8 +180,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .cookie_content_security(CookieContentSecurity::Private)
             .session_lifecycle(
                 PersistentSession::default()
-                    .session_ttl(CookieDuration::seconds(crate::auth::IDLE_TIMEOUT_SECONDS))
-                    .session_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
+                    .session_ttl(idle)
+                    .session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
             )
             .build();
         App::new()
@@ -185,13 +189,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .wrap(middleware::from_fn(crate::auth::csrf::guard))
             .wrap(sessions)
             .wrap(middleware::Compress::default())
-            .wrap(
-                middleware::DefaultHeaders::new()
-                    .add(("X-Content-Type-Options", "nosniff"))
-                    .add(("X-Frame-Options", "DENY"))
-                    .add(("Referrer-Policy", "same-origin")),
-            )
-            // Path without query string: a ProConnect callback's code never reaches the log.
+            .wrap(middleware::from_fn(crate::security::headers))
+            // The path only: query strings carry sign-in links and CSRF tokens.
             .wrap(
                 middleware::Logger::new("%{method}xi %U %s %Dms")
                     .custom_request_replace("method", |req| req.method().to_string())

@@ -5,6 +5,7 @@
 pub mod csrf;
 pub mod links;
 pub mod proconnect;
+pub mod session;
 pub mod session_key;
 
 use std::future::Future;
@@ -32,10 +33,6 @@ pub const SESSION_SIGNED_IN: &str = "signed_in_at";
 pub const SESSION_METHOD: &str = "auth_method";
 /// Session key: the ProConnect id_token, for the end-session request at sign-out.
 pub const SESSION_ID_TOKEN: &str = "id_token";
-/// A session idle this long is signed out.
-pub const IDLE_TIMEOUT_SECONDS: i64 = 12 * 3600;
-/// A session this old is signed out, however active.
-pub const ABSOLUTE_TIMEOUT_SECONDS: i64 = 24 * 3600;
 
 /// How a session was opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,11 +93,11 @@ pub fn load_identity(conn: &mut DbConnection, email: &str) -> QueryResult<Identi
 }
 
 /// Whether a session last seen at `seen` and opened at `signed_in` (Unix seconds) is still
-/// open at `now`: 12 h idle and 24 h absolute at most; a session without its sign-in
-/// instant is closed.
-pub fn session_is_fresh(now: i64, seen: i64, signed_in: Option<i64>) -> bool {
-    now - seen <= IDLE_TIMEOUT_SECONDS
-        && signed_in.is_some_and(|at| now - at <= ABSOLUTE_TIMEOUT_SECONDS)
+/// open at `now`: `idle` seconds idle and `max` seconds after sign-in at most
+/// (`SESSION_IDLE_TIMEOUT`, `SESSION_MAX_LIFETIME`; the server-side store enforces the same
+/// lifetime on its rows); a session without its sign-in instant is closed.
+pub fn session_is_fresh(now: i64, seen: i64, signed_in: Option<i64>, idle: i64, max: i64) -> bool {
+    now - seen <= idle && signed_in.is_some_and(|at| now - at <= max)
 }
 
 /// Random bytes from the operating system, hex-encoded.
@@ -162,47 +159,41 @@ impl PageCtx {
         self.sign_in_with(email, SignInMethod::EmailLink, None)
     }
 
-    /// Signs `email` in: a fresh session (new id, new CSRF token) against fixation, with the
-    /// instant of sign-in (absolute timeout), the method and what sign-out will need.
+    /// Signs `email` in: a fresh server-side session (new key, new CSRF token) against
+    /// fixation, with the instant of sign-in (absolute lifetime), the method and what sign-out
+    /// will need.
     pub fn sign_in_with(
         &self,
         email: &str,
         method: SignInMethod,
         id_token: Option<&str>,
     ) -> Result<(), AppError> {
-        self.session.renew();
-        self.session.clear();
-        let insert = |k: &str, v: String| {
-            self.session
-                .insert(k, v)
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("session : {e}")))
-        };
-        let now = self.now.and_utc().timestamp().to_string();
-        insert(SESSION_EMAIL, email.to_owned())?;
-        insert(SESSION_CSRF, random_hex(32)?)?;
-        insert(SESSION_SEEN, now.clone())?;
-        insert(SESSION_SIGNED_IN, now)?;
-        insert(SESSION_METHOD, method.as_str().to_owned())?;
+        session::start(&self.session, email, self.now)?;
+        session::store_value(
+            &self.session,
+            SESSION_SIGNED_IN,
+            &self.now.and_utc().timestamp().to_string(),
+        )?;
+        session::store_value(&self.session, SESSION_METHOD, method.as_str())?;
         if let Some(id_token) = id_token {
-            insert(SESSION_ID_TOKEN, id_token.to_owned())?;
+            session::store_value(&self.session, SESSION_ID_TOKEN, id_token)?;
         }
         Ok(())
     }
 
     /// How this session was opened, and the ProConnect id_token if any.
     pub fn sign_in_method(&self) -> (Option<SignInMethod>, Option<String>) {
-        let method = match self.session.get::<String>(SESSION_METHOD).ok().flatten() {
+        let method = match session::value(&self.session, SESSION_METHOD) {
             Some(m) if m == "proconnect" => Some(SignInMethod::ProConnect),
             Some(m) if m == "email" => Some(SignInMethod::EmailLink),
             _ => None,
         };
-        let id_token = self.session.get::<String>(SESSION_ID_TOKEN).ok().flatten();
-        (method, id_token)
+        (method, session::value(&self.session, SESSION_ID_TOKEN))
     }
 
-    /// Signs out: the session is emptied and its cookie removed.
+    /// Signs out: the server-side session is deleted and its cookie removed.
     pub fn sign_out(&self) {
-        self.session.purge();
+        session::end(&self.session);
     }
 }
 
@@ -247,7 +238,10 @@ impl FromRequest for PageCtx {
                 .flatten()
                 .and_then(|s| s.parse::<i64>().ok());
             let now_ts = now.and_utc().timestamp();
-            let fresh = |seen: i64| session_is_fresh(now_ts, seen, signed_in);
+            let idle_seconds = state.settings.session_idle_timeout.as_secs() as i64;
+            let max_seconds = state.settings.session_max_lifetime.as_secs() as i64;
+            let fresh =
+                |seen: i64| session_is_fresh(now_ts, seen, signed_in, idle_seconds, max_seconds);
             let user = match (email, seen) {
                 (Some(email), Some(seen)) if fresh(seen) => {
                     let identity = state
@@ -291,11 +285,29 @@ mod tests {
     fn sessions_close_after_12_hours_idle_or_24_hours_in_all() {
         let h = 3600;
         let t0 = 1_000_000;
-        assert!(session_is_fresh(t0 + 12 * h, t0, Some(t0)));
-        assert!(!session_is_fresh(t0 + 12 * h + 1, t0, Some(t0)));
+        assert!(session_is_fresh(t0 + 12 * h, t0, Some(t0), 12 * h, 24 * h));
+        assert!(!session_is_fresh(
+            t0 + 12 * h + 1,
+            t0,
+            Some(t0),
+            12 * h,
+            24 * h
+        ));
         // Active every hour: still closed 24 h after sign-in.
-        assert!(session_is_fresh(t0 + 24 * h, t0 + 23 * h, Some(t0)));
-        assert!(!session_is_fresh(t0 + 24 * h + 1, t0 + 24 * h, Some(t0)));
-        assert!(!session_is_fresh(t0, t0, None));
+        assert!(session_is_fresh(
+            t0 + 24 * h,
+            t0 + 23 * h,
+            Some(t0),
+            12 * h,
+            24 * h
+        ));
+        assert!(!session_is_fresh(
+            t0 + 24 * h + 1,
+            t0 + 24 * h,
+            Some(t0),
+            12 * h,
+            24 * h
+        ));
+        assert!(!session_is_fresh(t0, t0, None, 12 * h, 24 * h));
     }
 }

@@ -180,6 +180,18 @@ diesel::table! {
         email -> Text,
         ip -> Text,
         created_at -> Timestamp,
+        sent -> Bool,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        email -> Nullable<Text>,
+        state -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        expires_at -> Timestamp,
     }
 }
 
@@ -374,6 +386,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_tokens,
     proconnect_states,
     login_attempts,
+    sessions,
     outbox,
     app_secrets,
     webhook_deliveries,

@@ -69,9 +69,8 @@ pub async fn request_link(
             None,
         );
     }
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
+    let ip = crate::security::client_ip(&req, &state.settings.trusted_proxies)
+        .map(|ip| ip.to_string())
         .unwrap_or_else(|| "inconnue".into());
     let now = page.now;
     let worker = state.clone();
@@ -79,7 +78,8 @@ pub async fn request_link(
     let outcome = state
         .db(move |conn| {
             crate::db::transaction(conn, |conn| {
-                if !links::record_attempt_within_limits(conn, &address, &ip, now)? {
+                let attempt = links::record_attempt(conn, &address, &ip, now)?;
+                if !attempt.allowed {
                     return Ok(Outcome::Limited);
                 }
                 if !load_identity(conn, &address)?.has_any_role() {
@@ -94,6 +94,7 @@ pub async fn request_link(
                     worker.render_email("login_link", vec![address.clone()], vec![], context)?;
                 email.related = Some(("person".into(), address.clone()));
                 outbox::enqueue(conn, &email, now)?;
+                links::mark_link_sent(conn, &attempt.id)?;
                 Ok(Outcome::Sent(url))
             })
         })

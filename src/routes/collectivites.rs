@@ -140,7 +140,7 @@ pub async fn show(
 ) -> Result<HttpResponse, AppError> {
     page.staff()?;
     let id = path.into_inner();
-    let today = page.now.date();
+    let today = crate::domain::calendar::paris_date(page.now);
     let (collectivite, requests, tokens, subscription) = state
         .db(move |conn| {
             let collectivite = collectivites::find(conn, &id)?.ok_or(AppError::NotFound)?;

@@ -94,6 +94,7 @@ mod core {
     post "/admin/comptes/editeurs" => accounts::add_member,
     get "/admin/comptes/editeurs/{id}/retirer" => accounts::confirm_remove_member,
     post "/admin/comptes/editeurs/{id}/retirer" => accounts::remove_member,
+    post "/admin/comptes/sessions/terminer" => accounts::end_all_sessions,
     get "/static/dsfr/{path:.*}" => assets::dsfr,
     get "/static/{path:.*}" => assets::own,
     }

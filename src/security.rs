@@ -15,6 +15,28 @@ use crate::state::AppState;
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
      style-src 'self'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; \
      object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// The CSP, with `form-action` also allowing `extra_form_origin` (ProConnect's origin: the
+/// sign-in and sign-out forms are answered with a redirect there, which browsers check against
+/// `form-action`).
+pub fn content_security_policy(extra_form_origin: Option<&str>) -> String {
+    match extra_form_origin {
+        Some(origin) => CONTENT_SECURITY_POLICY.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {origin}"),
+        ),
+        None => CONTENT_SECURITY_POLICY.to_owned(),
+    }
+}
+
+/// The origin (`scheme://host[:port]`) of an absolute URL.
+fn origin_of(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    match parsed.origin() {
+        origin @ url::Origin::Tuple(..) => Some(origin.ascii_serialization()),
+        url::Origin::Opaque(_) => None,
+    }
+}
+
 /// Strict-Transport-Security when served over https (two years, subdomains included).
 pub const HSTS: &str = "max-age=63072000; includeSubDomains";
 
@@ -23,13 +45,18 @@ pub async fn headers(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let https = req
-        .app_data::<web::Data<AppState>>()
-        .is_some_and(|state| state.settings.is_https());
+    let state = req.app_data::<web::Data<AppState>>();
+    let https = state.is_some_and(|state| state.settings.is_https());
+    let proconnect_origin = state
+        .and_then(|state| state.settings.proconnect.as_ref())
+        .and_then(|p| origin_of(&p.issuer));
     let mut response = next.call(req).await?;
     let headers = response.headers_mut();
-    let fixed: [(HeaderName, &'static str); 5] = [
-        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+    let csp = proconnect_origin
+        .and_then(|origin| HeaderValue::from_str(&content_security_policy(Some(&origin))).ok())
+        .unwrap_or(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    let fixed: [(HeaderName, &'static str); 4] = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "same-origin"),
@@ -75,4 +102,20 @@ pub fn client_ip(req: &HttpRequest, trusted: &[std::net::IpAddr]) -> Option<std:
             .find(|ip| !trusted.contains(ip))
             .unwrap_or(peer),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_may_lead_to_proconnect_only_when_configured() {
+        assert_eq!(content_security_policy(None), CONTENT_SECURITY_POLICY);
+        let origin = origin_of("https://proconnect.gouv.fr/api/v2").unwrap();
+        assert_eq!(origin, "https://proconnect.gouv.fr");
+        let csp = content_security_policy(Some(&origin));
+        assert!(csp.contains("form-action 'self' https://proconnect.gouv.fr;"));
+        assert!(csp.contains("default-src 'self'"));
+        assert_eq!(origin_of("pas une url"), None);
+    }
 }

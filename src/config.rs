@@ -134,6 +134,9 @@ pub struct Settings {
     /// DataPass's pull API (`DATAPASS_API_URL`, `DATAPASS_CLIENT_ID`,
     /// `DATAPASS_CLIENT_SECRET`); `None` without credentials: no reconciliation.
     pub datapass_api: Option<DataPassApiSettings>,
+    /// `API_RATE_LIMIT` (default 120): requests per minute each éditeur API key may make
+    /// before getting 429.
+    pub api_rate_limit: u32,
 }
 
 /// How to reach ProConnect, the state's identity federation for professionals.
@@ -262,6 +265,20 @@ impl Settings {
                     ConfigError::new(
                         "DATABASE_POOL_SIZE",
                         format!("« {v} » n'est pas un nombre entre 1 et 200"),
+                    )
+                })?,
+        };
+        let api_rate_limit = match get("API_RATE_LIMIT") {
+            None => 120,
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=100_000).contains(n))
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "API_RATE_LIMIT",
+                        format!("« {v} » n'est pas un nombre entre 1 et 100000"),
                     )
                 })?,
         };
@@ -573,6 +590,7 @@ impl Settings {
             proconnect,
             datapass_url,
             datapass_api,
+            api_rate_limit,
         })
     }
 }

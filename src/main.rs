@@ -66,6 +66,11 @@ enum Command {
         #[arg(long)]
         admin: bool,
     },
+    /// Clés de l'API éditeurs.
+    ApiKey {
+        #[command(subcommand)]
+        action: ApiKeyAction,
+    },
     /// Affiche un lien de connexion valable 15 minutes pour une adresse ayant accès.
     LoginLink {
         /// Adresse e-mail à connecter.
@@ -77,6 +82,19 @@ enum Command {
     ImportCollectivites {
         /// Chemin du fichier CSV (UTF-8).
         file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiKeyAction {
+    /// Crée une clé d'API pour l'éditeur de ce SIRET et l'affiche, seule, sur la dernière
+    /// ligne (elle ne sera plus jamais affichée).
+    Create {
+        /// SIRET de l'éditeur.
+        siret: String,
+        /// Nom de la clé (par exemple « Production »).
+        #[arg(long, default_value = "Clé créée en ligne de commande")]
+        name: String,
     },
 }
 
@@ -117,6 +135,9 @@ fn main() -> ExitCode {
             Command::DemoData => demo_data(settings).await,
             Command::CreateStaff { email, admin } => create_staff(settings, email, admin).await,
             Command::LoginLink { email } => login_link(settings, email).await,
+            Command::ApiKey {
+                action: ApiKeyAction::Create { siret, name },
+            } => create_api_key(settings, siret, name).await,
             Command::ImportCollectivites { file } => import_collectivites(settings, file).await,
         }
     });
@@ -230,6 +251,36 @@ async fn demo_data(settings: Settings) -> anyhow::Result<()> {
         Some(summary) => println!("Données de démonstration chargées : {summary}."),
         None => println!("La base contient déjà des données : rien n'a été chargé."),
     }
+    Ok(())
+}
+
+async fn create_api_key(settings: Settings, siret: String, name: String) -> anyhow::Result<()> {
+    let siret: String = siret.chars().filter(|c| !c.is_whitespace()).collect();
+    let name = models::api_keys::clean_name(&name).map_err(anyhow::Error::msg)?;
+    let state = startup::build_state(settings).await?;
+    let pool = state.pool.clone();
+    let random = qf_backoffice::auth::random_hex(32).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let wanted = siret.clone();
+    let created =
+        tokio::task::spawn_blocking(move || -> anyhow::Result<Option<(String, String)>> {
+            let mut conn = pool.get()?;
+            let Some(editeur) = models::editeurs::find_by_siret(&mut conn, &wanted)? else {
+                return Ok(None);
+            };
+            let now = models::now();
+            let (_, key) = qf_backoffice::db::transaction(&mut conn, |conn| {
+                models::api_keys::create(conn, &editeur.id, &name, &random, "cli", now)
+            })?;
+            Ok(Some((editeur.name, key)))
+        })
+        .await??;
+    let Some((editeur, key)) = created else {
+        anyhow::bail!("aucun éditeur n'a le SIRET « {siret} »");
+    };
+    println!(
+        "Clé d'API créée pour {editeur}. Elle ne sera plus affichée : conservez-la maintenant."
+    );
+    println!("{key}");
     Ok(())
 }
 

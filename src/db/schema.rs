@@ -356,6 +356,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        editeur_id -> Text,
+        name -> Text,
+        key_hash -> Text,
+        key_prefix -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_by -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(api_keys -> editeurs (editeur_id));
 diesel::joinable!(editeur_forms -> editeurs (editeur_id));
 diesel::joinable!(habilitation_requests -> collectivites (collectivite_id));
 diesel::joinable!(habilitation_requests -> editeurs (editeur_id));
@@ -399,4 +415,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     datapass_mirror,
     datapass_differences,
     datapass_sync_runs,
+    api_keys,
 );

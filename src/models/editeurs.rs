@@ -254,7 +254,7 @@ pub fn count_client_requests(conn: &mut DbConnection, editeur_id: &str) -> Query
         .get_result(conn)
 }
 
-type ClientFilter<'a> = diesel::dsl::Or<
+pub(crate) type ClientFilter<'a> = diesel::dsl::Or<
     diesel::dsl::Eq<habilitation_requests::editeur_id, &'a str>,
     diesel::dsl::EqAny<
         habilitation_requests::form_uid,
@@ -268,7 +268,7 @@ type ClientFilter<'a> = diesel::dsl::Or<
     >,
 >;
 
-fn client_filter(editeur_id: &str) -> ClientFilter<'_> {
+pub(crate) fn client_filter(editeur_id: &str) -> ClientFilter<'_> {
     habilitation_requests::editeur_id
         .eq(editeur_id)
         .or(habilitation_requests::form_uid.eq_any(

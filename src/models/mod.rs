@@ -2,7 +2,9 @@
 //! `AppState::db` (a blocking thread), never on an actix worker.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod collectivites;
+pub mod editeur_clients;
 pub mod editeurs;
 pub mod events;
 pub mod hubee;

@@ -17,10 +17,12 @@ macro_rules! route_table {
 }
 
 pub mod accounts;
+pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod collectivites;
 pub mod datapass;
+pub mod editeur_space;
 pub mod editeurs;
 pub mod health;
 pub mod home;
@@ -47,6 +49,8 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         kit::ROUTES,
         tokens::ROUTES,
         hubee::ROUTES,
+        api::ROUTES,
+        editeur_space::ROUTES,
     ]
     .concat()
 }
@@ -60,6 +64,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     kit::configure(cfg);
     tokens::configure(cfg);
     hubee::configure(cfg);
+    api::configure(cfg);
+    editeur_space::configure(cfg);
     core::configure(cfg);
     cfg.default_service(web::to(assets::not_found));
 }

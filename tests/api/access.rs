@@ -38,6 +38,8 @@ pub struct Fixture {
     pub email_id: String,
     pub staff_target: String,
     pub member_target: String,
+    /// A live API key of éditeur A (Mushroom Software).
+    pub api_key_a: String,
 }
 
 /// A concrete request for a route: (path, form fields, expectation per role).
@@ -185,6 +187,7 @@ pub fn any_case(route: (&str, &str), fixture: &Fixture) -> Option<Case> {
         .or_else(|| crate::access_kit::case(route, fixture))
         .or_else(|| crate::access_tokens::case(route, fixture))
         .or_else(|| crate::access_hubee::case(route, fixture))
+        .or_else(|| crate::access_api::case(route, fixture))
 }
 
 /// The people of each role, and the objects the cases act on (demo data loaded).
@@ -247,7 +250,25 @@ pub async fn setup(app: &TestApp) -> (Fixture, Vec<(&'static str, String)>) {
                 ))
                 .execute(conn)
                 .unwrap();
+            let editeur_a: String = qf_backoffice::db::schema::editeur_members::table
+                .filter(
+                    qf_backoffice::db::schema::editeur_members::email
+                        .eq("equipe@mushroom-software.fr"),
+                )
+                .select(qf_backoffice::db::schema::editeur_members::editeur_id)
+                .first(conn)
+                .unwrap();
+            let (api_key, _) = qf_backoffice::models::api_keys::create(
+                conn,
+                &editeur_a,
+                "Matrice",
+                &"ab".repeat(32),
+                "test",
+                now,
+            )
+            .unwrap();
             Fixture {
+                api_key_a: api_key.id,
                 request_a: "demo-request-000".into(),
                 email_id,
                 staff_target: staff_members::table

@@ -171,6 +171,50 @@ fn migrate_demo_data_and_serve_on_the_test_backend() {
     assert_one_line_naming(&err, "aucun accès");
 }
 
+#[test]
+fn api_key_create_prints_the_new_key_alone_on_its_last_line() {
+    use diesel::prelude::*;
+    use qf_backoffice::db::schema::{api_keys, editeurs};
+    let dir = tempfile::tempdir().unwrap();
+    let test_db = TestDb::new();
+    let (code, _, err) = run(bin(dir.path())
+        .arg("demo-data")
+        .env("DATABASE_URL", &test_db.url));
+    assert_eq!(code, 0, "{err}");
+    let mut conn = test_db.connect();
+    let (editeur_id, siret): (String, String) = editeurs::table
+        .filter(editeurs::name.eq("Mushroom Software"))
+        .select((editeurs::id, editeurs::siret))
+        .first(&mut conn)
+        .unwrap();
+    let (code, out, err) = run(bin(dir.path())
+        .args([
+            "api-key",
+            "create",
+            &siret,
+            "--name",
+            "  Logiciel   de production ",
+        ])
+        .env("DATABASE_URL", &test_db.url));
+    assert_eq!(code, 0, "{err}");
+    let key = out.lines().last().unwrap();
+    assert!(key.starts_with("qfb_") && key.len() == 68, "{out}");
+    let (owner, name): (String, String) = api_keys::table
+        .filter(api_keys::key_hash.eq(qf_backoffice::models::api_keys::hash_key(key)))
+        .select((api_keys::editeur_id, api_keys::name))
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!(owner, editeur_id);
+    assert_eq!(name, "Logiciel de production");
+    // An unknown éditeur: one line, non-zero, no key.
+    let (code, out, err) = run(bin(dir.path())
+        .args(["api-key", "create", "00000000000000"])
+        .env("DATABASE_URL", &test_db.url));
+    assert_ne!(code, 0);
+    assert!(!out.contains("qfb_"));
+    assert_one_line_naming(&err, "aucun éditeur");
+}
+
 mod reqwest {
     //! A tiny blocking GET over the async client, for tests that drive a child process.
     pub fn blocking_get(url: &str) -> (u16, String) {

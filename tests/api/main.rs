@@ -2,6 +2,7 @@
 //! test (SQLite by default, PostgreSQL when `TEST_DATABASE_URL` is set), driven over HTTP.
 
 mod access;
+mod access_api;
 mod access_directory;
 mod access_hubee;
 mod access_instruction;
@@ -13,6 +14,8 @@ mod cli;
 mod datapass;
 mod demo;
 mod directory;
+mod editeur_api;
+mod editeur_space;
 mod health;
 mod helpers;
 mod home;

@@ -1,0 +1,378 @@
+//! An éditeur's clients, one row per collectivité: its latest request through the éditeur
+//! (state, D-number), its current token (expiry, days left), its HubEE subscription and its
+//! form URL. Read by the éditeur space and the éditeur API, in SIRET order with a keyset
+//! cursor (the last SIRET seen), so that a page never shifts when clients are added.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::contains_pattern;
+use super::editeurs::client_filter;
+use super::hubee::PROCESS_CODE;
+use crate::db::schema::{collectivites, habilitation_requests, hubee_subscriptions, tokens};
+use crate::db::{DbConnection, lower};
+use crate::domain::hubee::SubscriptionStatus;
+use crate::domain::request_state::RequestState;
+use crate::domain::token::{EXPIRING_WINDOW_DAYS, days_left, prolongation_open, token_status};
+
+/// Collectivités read from the database at a time while filling a page.
+const CHUNK: i64 = 500;
+
+/// One client of an éditeur.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ClientRow {
+    pub siret: String,
+    pub name: String,
+    #[serde(skip)]
+    pub collectivite_id: String,
+    /// State of the latest request through the éditeur (DataPass name).
+    pub request_state: Option<String>,
+    pub request_state_label: Option<&'static str>,
+    /// DataPass number of that request, as `D<number>`.
+    pub datapass_id: Option<String>,
+    #[serde(skip)]
+    pub request_id: Option<String>,
+    /// Expiry of the current (live, latest-expiring) token.
+    pub token_expires_on: Option<NaiveDate>,
+    /// Days left until that expiry (negative once expired).
+    pub token_days_left: Option<i64>,
+    /// `active`, `expiring`, `expired` or `revoked`.
+    pub token_status: Option<&'static str>,
+    /// Whether the demandeur may ask for a prolongation now.
+    pub prolongation_open: bool,
+    /// HubEE subscription status code (`INACTIF`, `ACTIF`, `SUSPENDU`, `REFUSE`).
+    pub hubee_status: Option<String>,
+    pub hubee_status_label: Option<&'static str>,
+    /// `PORTAIL` or `API`.
+    pub hubee_access_mode: Option<String>,
+    /// The collectivité's public QF form.
+    pub form_url: String,
+    /// Whether the form is live: unknown (`None`) until the formulaire QF activation state is
+    /// recorded by the back office.
+    pub form_live: Option<bool>,
+}
+
+/// Quick views of the éditeur space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    /// The current token expires within 90 days (not yet expired).
+    Expiring,
+    /// The current token has expired (or every token was revoked).
+    Expired,
+    /// No HubEE subscription, or one that is not `ACTIF`.
+    HubeeNotActive,
+    /// The latest request awaits a decision (submitted or changes requested).
+    Pending,
+}
+
+impl View {
+    /// Every view, in display order.
+    pub const ALL: [View; 4] = [
+        View::Expiring,
+        View::Expired,
+        View::HubeeNotActive,
+        View::Pending,
+    ];
+
+    /// Code in the query string.
+    pub fn code(self) -> &'static str {
+        match self {
+            View::Expiring => "expire-90j",
+            View::Expired => "expire",
+            View::HubeeNotActive => "abonnement-inactif",
+            View::Pending => "en-attente",
+        }
+    }
+
+    /// French label.
+    pub fn label_fr(self) -> &'static str {
+        match self {
+            View::Expiring => "Expirent dans les 90 jours",
+            View::Expired => "Expirés",
+            View::HubeeNotActive => "Abonnement HubEE non actif",
+            View::Pending => "Demandes en attente",
+        }
+    }
+
+    /// The view with this code.
+    pub fn from_code(code: &str) -> Option<View> {
+        View::ALL.into_iter().find(|v| v.code() == code)
+    }
+}
+
+/// What to keep.
+#[derive(Clone, Debug, Default)]
+pub struct ClientFilter {
+    /// Current token expires strictly before this day.
+    pub expires_before: Option<NaiveDate>,
+    /// Latest request in this state.
+    pub request_state: Option<RequestState>,
+    /// One of the quick views.
+    pub view: Option<View>,
+    /// Name or SIRET contains this.
+    pub search: String,
+}
+
+impl ClientFilter {
+    fn keeps(&self, row: &ClientRow) -> bool {
+        if let Some(before) = self.expires_before
+            && row.token_expires_on.is_none_or(|d| d >= before)
+        {
+            return false;
+        }
+        if let Some(state) = self.request_state
+            && row.request_state.as_deref() != Some(state.as_str())
+        {
+            return false;
+        }
+        match self.view {
+            None => true,
+            Some(View::Expiring) => row
+                .token_days_left
+                .is_some_and(|d| (0..=EXPIRING_WINDOW_DAYS).contains(&d)),
+            Some(View::Expired) => matches!(row.token_status, Some("expired" | "revoked")),
+            Some(View::HubeeNotActive) => {
+                row.hubee_status.as_deref() != Some(SubscriptionStatus::Actif.as_str())
+            }
+            Some(View::Pending) => matches!(
+                row.request_state.as_deref(),
+                Some("submitted" | "changes_requested")
+            ),
+        }
+    }
+}
+
+/// One page of clients and the cursor of the next one.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ClientPage {
+    pub items: Vec<ClientRow>,
+    /// SIRET to pass as `after` for the next page; none on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Up to `limit` clients of `editeur_id` kept by `filter`, after the SIRET `after`, in SIRET
+/// order. Walks the collectivités by SIRET in chunks (index on `collectivites.siret`), so the
+/// work is bounded by what the page needs.
+pub fn page(
+    conn: &mut DbConnection,
+    editeur_id: &str,
+    filter: &ClientFilter,
+    after: Option<&str>,
+    limit: i64,
+    today: NaiveDate,
+    form_base_url: &str,
+) -> QueryResult<ClientPage> {
+    let limit = limit.max(1);
+    let mut items: Vec<ClientRow> = Vec::new();
+    let mut cursor = after.unwrap_or_default().to_owned();
+    loop {
+        let mut q = collectivites::table
+            .filter(
+                collectivites::id.eq_any(
+                    habilitation_requests::table
+                        .filter(client_filter(editeur_id))
+                        .select(habilitation_requests::collectivite_id),
+                ),
+            )
+            .filter(collectivites::siret.gt(cursor.clone()))
+            .into_boxed();
+        let search = filter.search.trim();
+        if !search.is_empty() {
+            q = q.filter(
+                lower(collectivites::name)
+                    .like(contains_pattern(search))
+                    .escape('\\')
+                    .or(collectivites::siret
+                        .like(contains_pattern(&search.replace(' ', "")))
+                        .escape('\\')),
+            );
+        }
+        let chunk: Vec<(String, String, String)> = q
+            .order(collectivites::siret.asc())
+            .limit(CHUNK)
+            .select((collectivites::id, collectivites::siret, collectivites::name))
+            .load(conn)?;
+        let exhausted = (chunk.len() as i64) < CHUNK;
+        if let Some((_, last, _)) = chunk.last() {
+            cursor = last.clone();
+        }
+        for row in details(conn, editeur_id, chunk, today, form_base_url)? {
+            if filter.keeps(&row) {
+                items.push(row);
+                if items.len() as i64 > limit {
+                    items.truncate(limit as usize);
+                    let next_cursor = items.last().map(|r| r.siret.clone());
+                    return Ok(ClientPage { items, next_cursor });
+                }
+            }
+        }
+        if exhausted {
+            return Ok(ClientPage {
+                items,
+                next_cursor: None,
+            });
+        }
+    }
+}
+
+/// Every client kept by `filter` (CSV, calendar), in SIRET order.
+pub fn all(
+    conn: &mut DbConnection,
+    editeur_id: &str,
+    filter: &ClientFilter,
+    today: NaiveDate,
+    form_base_url: &str,
+) -> QueryResult<Vec<ClientRow>> {
+    let mut rows = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = page(
+            conn,
+            editeur_id,
+            filter,
+            after.as_deref(),
+            CHUNK,
+            today,
+            form_base_url,
+        )?;
+        rows.extend(page.items);
+        match page.next_cursor {
+            Some(next) => after = Some(next),
+            None => return Ok(rows),
+        }
+    }
+}
+
+/// The client with this SIRET, if it is one of the éditeur's.
+pub fn find(
+    conn: &mut DbConnection,
+    editeur_id: &str,
+    siret: &str,
+    today: NaiveDate,
+    form_base_url: &str,
+) -> QueryResult<Option<ClientRow>> {
+    let found: Option<(String, String, String)> = collectivites::table
+        .filter(collectivites::siret.eq(siret))
+        .filter(
+            collectivites::id.eq_any(
+                habilitation_requests::table
+                    .filter(client_filter(editeur_id))
+                    .select(habilitation_requests::collectivite_id),
+            ),
+        )
+        .select((collectivites::id, collectivites::siret, collectivites::name))
+        .first(conn)
+        .optional()?;
+    Ok(match found {
+        Some(row) => details(conn, editeur_id, vec![row], today, form_base_url)?
+            .into_iter()
+            .next(),
+        None => None,
+    })
+}
+
+/// Request id, state, DataPass number, created at, collectivité id.
+type RequestColumns = (String, String, Option<i64>, NaiveDateTime, String);
+
+/// The rows of these collectivités (id, SIRET, name), in the same order.
+fn details(
+    conn: &mut DbConnection,
+    editeur_id: &str,
+    collectivites: Vec<(String, String, String)>,
+    today: NaiveDate,
+    form_base_url: &str,
+) -> QueryResult<Vec<ClientRow>> {
+    if collectivites.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = collectivites.iter().map(|(id, _, _)| id.clone()).collect();
+    let requests: Vec<RequestColumns> = habilitation_requests::table
+        .filter(habilitation_requests::collectivite_id.eq_any(&ids))
+        .filter(client_filter(editeur_id))
+        .select((
+            habilitation_requests::id,
+            habilitation_requests::state,
+            habilitation_requests::datapass_id,
+            habilitation_requests::created_at,
+            habilitation_requests::collectivite_id,
+        ))
+        .load(conn)?;
+    let mut latest: HashMap<String, RequestColumns> = HashMap::new();
+    for row in requests {
+        let newer = latest
+            .get(&row.4)
+            .is_none_or(|kept| (row.3, &row.0) > (kept.3, &kept.0));
+        if newer {
+            latest.insert(row.4.clone(), row);
+        }
+    }
+    let token_rows: Vec<(String, NaiveDate, Option<NaiveDateTime>)> = tokens::table
+        .filter(tokens::collectivite_id.eq_any(&ids))
+        .select((
+            tokens::collectivite_id,
+            tokens::expires_on,
+            tokens::revoked_at,
+        ))
+        .load(conn)?;
+    // The current token: the live one expiring last; else the last revoked one.
+    let mut current: HashMap<String, (NaiveDate, bool)> = HashMap::new();
+    for (collectivite, expires_on, revoked_at) in token_rows {
+        let candidate = (expires_on, revoked_at.is_some());
+        let better = current.get(&collectivite).is_none_or(|kept| {
+            (!candidate.1 && kept.1) || (candidate.1 == kept.1 && candidate.0 > kept.0)
+        });
+        if better {
+            current.insert(collectivite, candidate);
+        }
+    }
+    let subscriptions: HashMap<String, (String, String)> = hubee_subscriptions::table
+        .filter(hubee_subscriptions::collectivite_id.eq_any(&ids))
+        .filter(hubee_subscriptions::process_code.eq(PROCESS_CODE))
+        .select((
+            hubee_subscriptions::collectivite_id,
+            hubee_subscriptions::status,
+            hubee_subscriptions::access_mode,
+        ))
+        .load::<(String, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, status, mode)| (id, (status, mode)))
+        .collect();
+    Ok(collectivites
+        .into_iter()
+        .map(|(id, siret, name)| {
+            let request = latest.get(&id);
+            let token = current.get(&id).copied();
+            let subscription = subscriptions.get(&id);
+            ClientRow {
+                form_url: format!(
+                    "{}/collectivites/{}",
+                    form_base_url.trim_end_matches('/'),
+                    siret
+                ),
+                siret,
+                name,
+                request_state: request.map(|r| r.1.clone()),
+                request_state_label: request.map(|r| {
+                    r.1.parse::<RequestState>()
+                        .map_or("Inconnu", RequestState::label_fr)
+                }),
+                datapass_id: request.and_then(|r| r.2).map(|d| format!("D{d}")),
+                request_id: request.map(|r| r.0.clone()),
+                token_expires_on: token.map(|t| t.0),
+                token_days_left: token.map(|t| days_left(t.0, today)),
+                token_status: token.map(|t| token_status(t.0, t.1, today).as_str()),
+                prolongation_open: token.is_some_and(|t| prolongation_open(t.0, t.1, today)),
+                hubee_status: subscription.map(|s| s.0.clone()),
+                hubee_status_label: subscription.map(|s| {
+                    s.0.parse::<SubscriptionStatus>()
+                        .map_or("Inconnu", SubscriptionStatus::label_fr)
+                }),
+                hubee_access_mode: subscription.map(|s| s.1.clone()),
+                form_live: None,
+                collectivite_id: id,
+            }
+        })
+        .collect())
+}

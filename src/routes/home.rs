@@ -108,9 +108,82 @@ pub async fn home(
                 Ok((clients, mine))
             })
             .await?;
+        if let Some(mine) = &mine {
+            context.insert(
+                "demandeur_cards",
+                &demandeur_cards(&mine.items, &state.settings.form_base_url),
+            );
+        }
+        if user.is_editeur {
+            context.insert("editeur_space", &true);
+        }
         context.insert("clients", &clients);
         context.insert("mine", &mine);
     }
     context.insert("q", &query.q);
     state.render("home.html", context)
+}
+
+/// What a contact's home shows for one of its collectivités: the latest request and token,
+/// the form, the HubEE subscription and the next step, and what expiry means, in French.
+#[derive(serde::Serialize)]
+struct DemandeurCard<'a> {
+    request: &'a requests::RequestSummary,
+    form_url: String,
+    next_step: String,
+    at_expiry: Option<String>,
+}
+
+/// One card per collectivité, from its most recently active request.
+fn demandeur_cards<'a>(
+    items: &'a [requests::RequestSummary],
+    form_base_url: &str,
+) -> Vec<DemandeurCard<'a>> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut cards = Vec::new();
+    for request in items {
+        if seen.contains(&request.collectivite_id.as_str()) {
+            continue;
+        }
+        seen.push(&request.collectivite_id);
+        cards.push(DemandeurCard {
+            request,
+            form_url: format!(
+                "{}/collectivites/{}",
+                form_base_url.trim_end_matches('/'),
+                request.siret
+            ),
+            next_step: next_step(request),
+            at_expiry: request.token_expires_on.map(|d| {
+                format!(
+                    "Le jeton expire le {}. La prolongation s'ouvre 90 jours avant : il suffit de confirmer que rien n'a changé pour qu'il soit prolongé de 18 mois aussitôt (un changement passe par une nouvelle instruction). Sans prolongation, l'habilitation reste valable et le formulaire continue de s'afficher, mais votre éditeur ne peut plus mettre à jour les quotients familiaux avec ce jeton. Des rappels vous sont envoyés 90, 60, 30, 15 et 7 jours avant, et le jour même.",
+                    d.format("%d/%m/%Y")
+                )
+            }),
+        });
+    }
+    cards
+}
+
+/// The next thing expected from the collectivité, in French.
+fn next_step(request: &requests::RequestSummary) -> String {
+    match request.state.as_str() {
+        "draft" => "Terminez et envoyez votre demande d'habilitation sur DataPass.".to_owned(),
+        "submitted" => "Votre demande est en cours d'instruction par l'équipe API Particulier (3 jours ouvrés) : rien à faire pour l'instant.".to_owned(),
+        "changes_requested" => "L'équipe vous a demandé des modifications : complétez votre demande sur DataPass.".to_owned(),
+        "refused" => "Votre demande a été refusée ; le motif figure dans l'e-mail reçu. Vous pouvez déposer une nouvelle demande.".to_owned(),
+        "revoked" => "L'habilitation a été révoquée : contactez l'équipe API Particulier.".to_owned(),
+        "archived" => "Cette demande est archivée.".to_owned(),
+        _ => match request.hubee_status {
+            None => "Votre abonnement HubEE va être créé : vous recevrez un e-mail de HubEE pour l'activer.".to_owned(),
+            Some("Inactif") => "Activez votre abonnement sur HubEE (lien dans l'e-mail reçu de HubEE) : tant qu'il est inactif, les dossiers des familles ne vous parviennent pas.".to_owned(),
+            Some("Actif") => if request.hubee_access_mode.as_deref() == Some("API") {
+                "Rien à faire : les dossiers des familles arrivent dans votre logiciel par HubEE.".to_owned()
+            } else {
+                "Rien à faire : les dossiers des familles arrivent sur le portail HubEE.".to_owned()
+            },
+            Some("Suspendu") => "Votre abonnement HubEE est suspendu : contactez l'équipe API Particulier pour le réactiver.".to_owned(),
+            Some(_) => "Votre abonnement HubEE a été refusé : contactez l'équipe API Particulier.".to_owned(),
+        },
+    }
 }

@@ -124,3 +124,60 @@ async fn an_editeur_sees_its_clients_filters_them_and_manages_its_keys() {
     assert!(after.contains("Clé révoquée"));
     assert!(after.contains("Révoquée le"));
 }
+
+#[tokio::test]
+async fn a_demandeur_finds_everything_on_its_home_and_prolongs_from_there() {
+    let app = TestApp::spawn_with_demo().await;
+    // Request 001 (Villeurbanne): 80 days left, the prolongation is open.
+    let token = crate::tokens::token_of(1);
+    let demandeur = crate::tokens::contact(&app, "demo-request-001", "demandeur").await;
+    let user = app.signed_in(&demandeur).await;
+    let (status, home) = user.get_text("/").await;
+    assert_eq!(status, 200);
+    let siret: String = {
+        let marker = "data-collectivite=\"";
+        let start = home.find(marker).expect("a collectivité card") + marker.len();
+        home[start..start + 14].to_owned()
+    };
+    let home = home.replace("&#x2F;", "/");
+    assert!(home.contains(&format!(
+        "https://quotient-familial.numerique.gouv.fr/collectivites/{siret}"
+    )));
+    assert!(home.contains(&format!("/collectivites/{siret}/qrcode.svg")));
+    assert!(home.contains(&format!("/collectivites/{siret}/kit")));
+    assert!(home.contains("80 jours restants"), "{home}");
+    assert!(home.contains("data-testid=\"next-step\""));
+    assert!(home.contains("À l'expiration du jeton"));
+    assert!(home.contains(&format!(
+        "/jetons/{token}/prolongation\" data-testid=\"home-prolong\""
+    )));
+    // The QR code and the kit it links to answer.
+    assert_eq!(
+        user.get(&format!("/collectivites/{siret}/qrcode.svg"))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        user.get(&format!("/collectivites/{siret}/kit"))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    // Prolonging from there: 18 months more, and the button is gone.
+    let response = user
+        .post_form(
+            &format!("/jetons/{token}/prolongation"),
+            &[
+                ("collectivite", "oui"),
+                ("finalite", "oui"),
+                ("contacts", "oui"),
+            ],
+        )
+        .await;
+    assert!(response.status().is_redirection() || response.status().is_success());
+    let (_, after) = user.get_text("/").await;
+    assert!(!after.contains("data-testid=\"home-prolong\""), "{after}");
+}

@@ -9,11 +9,11 @@ use qf_backoffice::domain::token::{days_left, expiry_date};
 use crate::helpers::TestApp;
 
 /// Demo token ids: request index n has token `0d3e0000-0000-4000-8000-<n:012>`.
-fn token_of(index: usize) -> String {
+pub fn token_of(index: usize) -> String {
     format!("0d3e0000-0000-4000-8000-{index:012}")
 }
 
-async fn contact(app: &TestApp, request: &'static str, role: &'static str) -> String {
+pub async fn contact(app: &TestApp, request: &'static str, role: &'static str) -> String {
     app.with_conn(move |conn| {
         request_contacts::table
             .filter(request_contacts::request_id.eq(request))

@@ -9,6 +9,7 @@ pub mod editeurs;
 pub mod events;
 pub mod hubee;
 pub mod requests;
+pub mod search;
 pub mod tokens;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};

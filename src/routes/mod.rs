@@ -34,6 +34,7 @@ pub mod outbox;
 pub mod people;
 pub mod proconnect;
 pub mod requests;
+pub mod search;
 pub mod tokens;
 
 use actix_web::web;
@@ -51,6 +52,7 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         hubee::ROUTES,
         api::ROUTES,
         editeur_space::ROUTES,
+        search::ROUTES,
     ]
     .concat()
 }
@@ -66,6 +68,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     hubee::configure(cfg);
     api::configure(cfg);
     editeur_space::configure(cfg);
+    search::configure(cfg);
     core::configure(cfg);
     cfg.default_service(web::to(assets::not_found));
 }

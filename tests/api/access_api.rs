@@ -37,6 +37,13 @@ pub fn case(route: (&str, &str), f: &Fixture) -> Option<Case> {
             vec![],
             members_of_a,
         ),
+        ("get", "/recherche") => (
+            "/recherche?q=chatillon".into(),
+            vec![],
+            [
+                Login, Allowed, Allowed, Forbidden, Forbidden, Forbidden, Forbidden,
+            ],
+        ),
         _ => return None,
     })
 }

@@ -33,5 +33,6 @@ mod reminders;
 mod security;
 mod sirene;
 mod smtp;
+mod staff_search;
 mod tokens;
 mod webhook;

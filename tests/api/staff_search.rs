@@ -1,0 +1,120 @@
+//! Staff search: D-number, SIRET, collectivité name, contact e-mail and name, éditeur, token id;
+//! ranked with exact identifiers first; staff only.
+
+use diesel::prelude::*;
+use qf_backoffice::db::schema::{collectivites, habilitation_requests, request_contacts};
+use qf_backoffice::demo::DEMO_INSTRUCTEUR;
+
+use crate::helpers::TestApp;
+
+/// (kind, href) of the results, in order.
+fn hits(html: &str) -> Vec<(String, String)> {
+    let html = html.replace("&#x2F;", "/");
+    html.split("<li data-kind=\"")
+        .skip(1)
+        .map(|part| {
+            let kind = part[..part.find('"').unwrap()].to_owned();
+            let href_at = part.find("href=\"").unwrap() + 6;
+            let href = part[href_at..href_at + part[href_at..].find('"').unwrap()].to_owned();
+            (kind, href)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn staff_find_requests_tokens_collectivites_editeurs_and_people_ranked() {
+    let app = TestApp::spawn_with_demo().await;
+    let staff = app.signed_in(DEMO_INSTRUCTEUR).await;
+    let (datapass_id, siret, collectivite_id, name, email, family): (
+        i64,
+        String,
+        String,
+        String,
+        String,
+        String,
+    ) = app
+        .with_conn(|conn| {
+            let (d, s, c, n): (Option<i64>, String, String, String) = habilitation_requests::table
+                .inner_join(collectivites::table)
+                .filter(habilitation_requests::id.eq("demo-request-001"))
+                .select((
+                    habilitation_requests::datapass_id,
+                    collectivites::siret,
+                    collectivites::id,
+                    collectivites::name,
+                ))
+                .first(conn)
+                .unwrap();
+            let (e, f): (String, Option<String>) = request_contacts::table
+                .filter(request_contacts::request_id.eq("demo-request-001"))
+                .filter(request_contacts::role.eq("demandeur"))
+                .select((request_contacts::email, request_contacts::family_name))
+                .first(conn)
+                .unwrap();
+            (d.unwrap(), s, c, n, e, f.unwrap_or_default())
+        })
+        .await;
+
+    let (status, html) = staff
+        .get_text(&format!("/recherche?q=D{datapass_id}"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        hits(&html).first(),
+        Some(&(
+            "demande".to_owned(),
+            "/demandes/demo-request-001".to_owned()
+        ))
+    );
+
+    let (_, html) = staff.get_text(&format!("/recherche?q={siret}")).await;
+    let found = hits(&html);
+    assert_eq!(
+        found.first(),
+        Some(&(
+            "collectivite".to_owned(),
+            format!("/collectivites/{collectivite_id}")
+        ))
+    );
+    assert!(found.iter().any(|(k, _)| k == "demande"));
+    assert!(found.iter().any(|(k, _)| k == "jeton"));
+
+    let (_, html) = staff.get_text(&format!("/recherche?q={email}")).await;
+    let found = hits(&html);
+    assert!(found.contains(&(
+        "demande".to_owned(),
+        "/demandes/demo-request-001".to_owned()
+    )));
+    assert!(found.contains(&("personne".to_owned(), format!("/personnes/{email}"))));
+
+    if !family.is_empty() {
+        let (_, html) = staff.get_text(&format!("/recherche?q={family}")).await;
+        assert!(hits(&html).iter().any(|(k, _)| k == "demande"), "{family}");
+    }
+
+    // A name prefix ranks above a name merely containing the text.
+    let (_, html) = staff
+        .get_text(&format!("/recherche?q={}", &name[..5]))
+        .await;
+    let found = hits(&html);
+    assert!(found.contains(&(
+        "collectivite".to_owned(),
+        format!("/collectivites/{collectivite_id}")
+    )));
+    let (_, html) = staff.get_text("/recherche?q=mushroom").await;
+    assert!(hits(&html).iter().any(|(k, _)| k == "editeur"));
+    let token = crate::tokens::token_of(1);
+    let (_, html) = staff.get_text(&format!("/recherche?q={token}")).await;
+    assert_eq!(
+        hits(&html).first(),
+        Some(&("jeton".to_owned(), format!("/jetons/{token}")))
+    );
+    // Nothing found, hostile text: a clear page.
+    let (status, html) = staff.get_text("/recherche?q=%25_%5C%27zzz").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Aucun résultat"));
+
+    // Not for éditeurs.
+    let editeur = app.signed_in("equipe@mushroom-software.fr").await;
+    assert_eq!(editeur.get("/recherche?q=a").await.status().as_u16(), 403);
+}

@@ -186,6 +186,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .build();
         App::new()
             .app_data(state.clone())
+            .wrap(middleware::from_fn(crate::auth::view_as::read_only))
             .wrap(middleware::from_fn(crate::auth::csrf::guard))
             .wrap(sessions)
             .wrap(middleware::Compress::default())

@@ -7,6 +7,7 @@ pub mod links;
 pub mod proconnect;
 pub mod session;
 pub mod session_key;
+pub mod view_as;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -114,6 +115,9 @@ pub struct PageCtx {
     pub user: Option<Identity>,
     pub csrf: String,
     pub now: NaiveDateTime,
+    /// While a staff member views the back office as someone else (read-only): the staff
+    /// member's own address; `user` is then the person viewed.
+    pub viewing_as: Option<String>,
 }
 
 impl PageCtx {
@@ -151,6 +155,12 @@ impl PageCtx {
         let mut context = tera::Context::new();
         context.insert("user", &self.user);
         context.insert("csrf_token", &self.csrf);
+        if let (Some(staff), Some(user)) = (&self.viewing_as, &self.user) {
+            context.insert(
+                "view_as",
+                &serde_json::json!({"staff": staff, "target": user.email}),
+            );
+        }
         context
     }
 
@@ -242,15 +252,38 @@ impl FromRequest for PageCtx {
             let max_seconds = state.settings.session_max_lifetime.as_secs() as i64;
             let fresh =
                 |seen: i64| session_is_fresh(now_ts, seen, signed_in, idle_seconds, max_seconds);
+            let mut viewing_as = None;
             let user = match (email, seen) {
                 (Some(email), Some(seen)) if fresh(seen) => {
-                    let identity = state
-                        .db(move |conn| Ok(load_identity(conn, &email)?))
+                    let view_as = session
+                        .get::<String>(view_as::SESSION_VIEW_AS)
+                        .ok()
+                        .flatten();
+                    let (identity, viewed) = state
+                        .db(move |conn| {
+                            let identity = load_identity(conn, &email)?;
+                            // Only staff may view as someone; the person viewed must still
+                            // have a role.
+                            let viewed = match view_as {
+                                Some(target) if identity.is_staff => {
+                                    Some(load_identity(conn, &target)?)
+                                        .filter(Identity::has_any_role)
+                                }
+                                _ => None,
+                            };
+                            Ok((identity, viewed))
+                        })
                         .await?;
                     if now_ts - seen > 60 {
                         let _ = session.insert(SESSION_SEEN, now_ts.to_string());
                     }
-                    identity.has_any_role().then_some(identity)
+                    match viewed {
+                        Some(viewed) => {
+                            viewing_as = Some(identity.email.clone());
+                            Some(viewed)
+                        }
+                        None => identity.has_any_role().then_some(identity),
+                    }
                 }
                 (Some(_), _) => {
                     // Idle too long, older than 24 h (or malformed): signed out, a new
@@ -263,6 +296,7 @@ impl FromRequest for PageCtx {
                         user: None,
                         csrf: token,
                         now,
+                        viewing_as: None,
                     });
                 }
                 _ => None,
@@ -272,6 +306,7 @@ impl FromRequest for PageCtx {
                 user,
                 csrf,
                 now,
+                viewing_as,
             })
         })
     }

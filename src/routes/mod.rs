@@ -36,6 +36,7 @@ pub mod proconnect;
 pub mod requests;
 pub mod search;
 pub mod tokens;
+pub mod view_as;
 
 use actix_web::web;
 
@@ -53,6 +54,7 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         api::ROUTES,
         editeur_space::ROUTES,
         search::ROUTES,
+        view_as::ROUTES,
     ]
     .concat()
 }
@@ -69,6 +71,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     api::configure(cfg);
     editeur_space::configure(cfg);
     search::configure(cfg);
+    view_as::configure(cfg);
     core::configure(cfg);
     cfg.default_service(web::to(assets::not_found));
 }

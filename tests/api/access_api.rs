@@ -44,6 +44,16 @@ pub fn case(route: (&str, &str), f: &Fixture) -> Option<Case> {
                 Login, Allowed, Allowed, Forbidden, Forbidden, Forbidden, Forbidden,
             ],
         ),
+        ("post", "/voir-en-tant-que") => (
+            "/voir-en-tant-que".into(),
+            vec![("email", "equipe@mushroom-software.fr")],
+            [
+                Login, Allowed, Allowed, Forbidden, Forbidden, Forbidden, Forbidden,
+            ],
+        ),
+        ("post", "/voir-en-tant-que/fin") => {
+            ("/voir-en-tant-que/fin".into(), vec![], [Status(303); 7])
+        }
         _ => return None,
     })
 }

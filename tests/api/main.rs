@@ -35,4 +35,5 @@ mod sirene;
 mod smtp;
 mod staff_search;
 mod tokens;
+mod view_as;
 mod webhook;

@@ -1,0 +1,88 @@
+//! « Voir en tant que »: staff see a person's space with a banner, every action is refused by
+//! the server and logged, and they come back to their own account.
+
+use diesel::prelude::*;
+use qf_backoffice::db::schema::{api_keys, events};
+use qf_backoffice::demo::DEMO_INSTRUCTEUR;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn staff_view_as_an_editeur_read_only_and_come_back() {
+    let app = TestApp::spawn_with_demo().await;
+    let staff = app.signed_in(DEMO_INSTRUCTEUR).await;
+    let (_, person) = staff
+        .get_text("/personnes/equipe@mushroom-software.fr")
+        .await;
+    assert!(person.contains("Voir en tant que"));
+    let response = staff
+        .post_form(
+            "/voir-en-tant-que",
+            &[("email", "equipe@mushroom-software.fr")],
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 303);
+
+    let (status, space) = staff.get_text("/editeur").await;
+    assert_eq!(status, 200);
+    assert!(space.contains("data-testid=\"view-as-banner\""));
+    assert!(space.contains("equipe@mushroom-software.fr"));
+    assert!(space.contains("Mushroom Software"));
+    // Staff pages are not the éditeur's.
+    assert_eq!(staff.get("/instruction").await.status().as_u16(), 403);
+
+    // Every action is refused, whatever the route, and logged.
+    let response = staff
+        .post_form("/editeur/cles", &[("name", "Tentative")])
+        .await;
+    assert_eq!(response.status().as_u16(), 403);
+    assert!(response.text().await.unwrap().contains("Lecture seule"));
+    let response = staff
+        .post_form("/admin/comptes/sessions/terminer", &[])
+        .await;
+    assert_eq!(response.status().as_u16(), 403);
+    let keys: i64 = app
+        .with_conn(|conn| api_keys::table.count().get_result(conn).unwrap())
+        .await;
+    assert_eq!(keys, 0);
+    let logged: Vec<String> = app
+        .with_conn(|conn| {
+            events::table
+                .filter(events::action.like("view_as.%"))
+                .filter(events::actor.eq(DEMO_INSTRUCTEUR))
+                .order(events::occurred_at.asc())
+                .select(events::action)
+                .load(conn)
+                .unwrap()
+        })
+        .await;
+    assert_eq!(
+        logged,
+        vec!["view_as.start", "view_as.refused", "view_as.refused"]
+    );
+
+    // Back to one's own account.
+    let response = staff.post_form("/voir-en-tant-que/fin", &[]).await;
+    assert_eq!(response.status().as_u16(), 303);
+    let (status, page) = staff.get_text("/instruction").await;
+    assert_eq!(status, 200);
+    assert!(!page.contains("view-as-banner"));
+    assert_eq!(staff.get("/editeur").await.status().as_u16(), 403);
+
+    // Not for others; not as a staff member.
+    let editeur = app.signed_in("equipe@mushroom-software.fr").await;
+    let response = editeur
+        .post_form(
+            "/voir-en-tant-que",
+            &[("email", "equipe@arpege-citoyen.fr")],
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 403);
+    let response = staff
+        .post_form(
+            "/voir-en-tant-que",
+            &[("email", qf_backoffice::demo::DEMO_ADMIN)],
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 400);
+}

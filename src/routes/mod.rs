@@ -21,6 +21,7 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod collectivites;
+pub mod dashboard;
 pub mod datapass;
 pub mod editeur_space;
 pub mod editeurs;
@@ -55,6 +56,7 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         editeur_space::ROUTES,
         search::ROUTES,
         view_as::ROUTES,
+        dashboard::ROUTES,
     ]
     .concat()
 }
@@ -72,6 +74,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     editeur_space::configure(cfg);
     search::configure(cfg);
     view_as::configure(cfg);
+    dashboard::configure(cfg);
     core::configure(cfg);
     cfg.default_service(web::to(assets::not_found));
 }

@@ -54,6 +54,13 @@ pub fn case(route: (&str, &str), f: &Fixture) -> Option<Case> {
         ("post", "/voir-en-tant-que/fin") => {
             ("/voir-en-tant-que/fin".into(), vec![], [Status(303); 7])
         }
+        ("get", "/tableau-de-bord") => (
+            "/tableau-de-bord".into(),
+            vec![],
+            [
+                Login, Allowed, Allowed, Forbidden, Forbidden, Forbidden, Forbidden,
+            ],
+        ),
         _ => return None,
     })
 }

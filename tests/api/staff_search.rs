@@ -118,3 +118,39 @@ async fn staff_find_requests_tokens_collectivites_editeurs_and_people_ranked() {
     let editeur = app.signed_in("equipe@mushroom-software.fr").await;
     assert_eq!(editeur.get("/recherche?q=a").await.status().as_u16(), 403);
 }
+
+#[tokio::test]
+async fn the_dashboard_draws_its_charts_on_the_server() {
+    let app = TestApp::spawn_with_demo().await;
+    let staff = app.signed_in(DEMO_INSTRUCTEUR).await;
+    let (status, html) = staff.get_text("/tableau-de-bord").await;
+    assert_eq!(status, 200);
+    for chart in [
+        "chart-expiries",
+        "chart-weeks",
+        "chart-delay",
+        "chart-editeurs",
+    ] {
+        assert!(
+            html.contains(&format!("data-testid=\"{chart}\"")),
+            "{chart}"
+        );
+    }
+    assert_eq!(html.matches("<svg").count(), 4);
+    // 18 monthly bars; the target line at 3 business days.
+    let expiries = &html[html.find("chart-expiries").unwrap()..html.find("chart-weeks").unwrap()];
+    assert_eq!(expiries.matches("<rect").count(), 18);
+    assert!(html.contains("data-target=\"3\""));
+    // The demo's expiring tokens show up in the monthly bars.
+    let total: i64 = expiries
+        .match_indices("data-value=\"")
+        .map(|(i, m)| {
+            let rest = &expiries[i + m.len()..];
+            rest[..rest.find('"').unwrap()].parse::<i64>().unwrap()
+        })
+        .sum();
+    assert!(total > 0);
+    assert!(html.contains("Mushroom Software"));
+    assert!(!html.contains("<script>"));
+    assert!(!html.contains("style=\""));
+}

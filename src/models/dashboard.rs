@@ -1,0 +1,183 @@
+//! Figures of the staff dashboard: requests received and decided per week, time to decision
+//! in business days (median, 90th percentile) against the 3-business-day target, and clients
+//! per éditeur. Token expiries per month come from `models::tokens::expiries_by_month`.
+
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::{collectivites, editeurs, habilitation_requests, hubee_subscriptions};
+use crate::domain::calendar::{is_business_day, paris_date};
+
+/// Weeks shown in the weekly chart.
+pub const WEEKS: i64 = 12;
+/// The instruction target, in business days.
+pub const TARGET_BUSINESS_DAYS: i64 = 3;
+
+/// (Monday of the week, received, decided), oldest first.
+pub type WeekRow = (NaiveDate, i64, i64);
+
+/// Monday of the week of `day`.
+pub fn monday(day: NaiveDate) -> NaiveDate {
+    day - Duration::days(day.weekday().num_days_from_monday() as i64)
+}
+
+/// Business days from `from` to `to` (0 when decided on a non-working day or the same day).
+pub fn business_days_between(from: NaiveDate, to: NaiveDate) -> i64 {
+    let mut n = 0;
+    let mut day = from;
+    while day < to {
+        day = day.succ_opt().unwrap_or(to);
+        if is_business_day(day) {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The value at `pct` percent of sorted `values` (nearest rank).
+pub fn percentile(sorted: &[i64], pct: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((pct / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+/// What the dashboard shows.
+#[derive(Debug, serde::Serialize)]
+pub struct Figures {
+    pub weeks: Vec<WeekRow>,
+    pub decision_days_median: Option<i64>,
+    pub decision_days_p90: Option<i64>,
+    pub decisions_counted: usize,
+    pub within_target: usize,
+    /// (éditeur name, clients, clients with an active HubEE subscription).
+    pub editeurs: Vec<(String, i64, i64)>,
+}
+
+/// Computes the figures as of `today` (Paris day).
+pub fn figures(conn: &mut DbConnection, today: NaiveDate) -> QueryResult<Figures> {
+    let first_monday = monday(today) - Duration::weeks(WEEKS - 1);
+    let since = first_monday.and_hms_opt(0, 0, 0).unwrap_or_default() - Duration::days(1);
+    let rows: Vec<(
+        NaiveDateTime,
+        Option<NaiveDateTime>,
+        Option<NaiveDateTime>,
+        String,
+        Option<NaiveDateTime>,
+    )> = habilitation_requests::table
+        .filter(
+            habilitation_requests::created_at
+                .ge(since)
+                .or(habilitation_requests::last_event_at.ge(since)),
+        )
+        .select((
+            habilitation_requests::created_at,
+            habilitation_requests::last_submitted_at,
+            habilitation_requests::last_validated_at,
+            habilitation_requests::state,
+            habilitation_requests::last_event_at,
+        ))
+        .load(conn)?;
+    let mut weeks: Vec<WeekRow> = (0..WEEKS)
+        .map(|i| (first_monday + Duration::weeks(i), 0, 0))
+        .collect();
+    let mut durations = Vec::new();
+    for (created, submitted, validated, state, last_event) in rows {
+        let received = paris_date(submitted.unwrap_or(created));
+        let decided = match state.as_str() {
+            "validated" => validated.or(last_event),
+            "refused" => last_event,
+            _ => None,
+        }
+        .map(paris_date);
+        if let Some(w) = weeks.iter_mut().find(|w| monday(received) == w.0) {
+            w.1 += 1;
+        }
+        if let Some(decided) = decided {
+            if let Some(w) = weeks.iter_mut().find(|w| monday(decided) == w.0) {
+                w.2 += 1;
+            }
+            if decided >= first_monday && decided >= received {
+                durations.push(business_days_between(received, decided));
+            }
+        }
+    }
+    durations.sort_unstable();
+    let clients: Vec<(String, String, String)> = editeurs::table
+        .inner_join(
+            habilitation_requests::table.on(habilitation_requests::editeur_id
+                .eq(editeurs::id.nullable())
+                .or(habilitation_requests::form_uid.eq_any(
+                    crate::db::schema::editeur_forms::table
+                        .filter(crate::db::schema::editeur_forms::editeur_id.eq(editeurs::id))
+                        .select(crate::db::schema::editeur_forms::form_uid),
+                ))),
+        )
+        .select((
+            editeurs::id,
+            editeurs::name,
+            habilitation_requests::collectivite_id,
+        ))
+        .distinct()
+        .load(conn)?;
+    let active: Vec<String> = hubee_subscriptions::table
+        .inner_join(collectivites::table)
+        .filter(hubee_subscriptions::status.eq("ACTIF"))
+        .select(collectivites::id)
+        .load(conn)?;
+    let mut per_editeur: Vec<(String, String, i64, i64)> = Vec::new();
+    for (id, name, collectivite) in clients {
+        let is_active = active.contains(&collectivite) as i64;
+        match per_editeur.iter_mut().find(|e| e.0 == id) {
+            Some(e) => {
+                e.2 += 1;
+                e.3 += is_active;
+            }
+            None => per_editeur.push((id, name, 1, is_active)),
+        }
+    }
+    per_editeur.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.1.cmp(&b.1)));
+    Ok(Figures {
+        weeks,
+        decision_days_median: percentile(&durations, 50.0),
+        decision_days_p90: percentile(&durations, 90.0),
+        decisions_counted: durations.len(),
+        within_target: durations
+            .iter()
+            .filter(|d| **d <= TARGET_BUSINESS_DAYS)
+            .count(),
+        editeurs: per_editeur
+            .into_iter()
+            .map(|(_, name, n, a)| (name, n, a))
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn business_days_skip_weekends_and_holidays() {
+        // Friday 2026-12-18 → Monday 21: 1 business day.
+        assert_eq!(business_days_between(d(2026, 12, 18), d(2026, 12, 21)), 1);
+        // Thursday 24 → Monday 28 December, Christmas in between: 1.
+        assert_eq!(business_days_between(d(2026, 12, 24), d(2026, 12, 28)), 1);
+        assert_eq!(business_days_between(d(2026, 12, 21), d(2026, 12, 21)), 0);
+    }
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let v = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+        assert_eq!(percentile(&v, 50.0), Some(5));
+        assert_eq!(percentile(&v, 90.0), Some(9));
+        assert_eq!(percentile(&[], 50.0), None);
+        assert_eq!(percentile(&[4], 90.0), Some(4));
+    }
+}

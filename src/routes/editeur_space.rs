@@ -15,6 +15,7 @@ use crate::state::AppState;
 
 route_table! {
     get "/editeur" => home,
+    get "/editeur/clients.csv" => csv_export,
     post "/editeur/cles" => create_key,
     get "/editeur/cles/{id}/revoquer" => confirm_revoke,
     post "/editeur/cles/{id}/revoquer" => revoke_key,
@@ -215,6 +216,43 @@ pub async fn home(
         },
     )
     .await
+}
+
+/// `GET /editeur/clients.csv`: the clients of the current view and search, as the API's CSV.
+pub async fn csv_export(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    query: web::Query<SpaceQuery>,
+) -> Result<HttpResponse, AppError> {
+    let user = page.user()?.clone();
+    let editeur_id = editeur_for(&user, query.editeur.as_deref())?;
+    let filter = ClientFilter {
+        view: View::from_code(query.vue.trim()),
+        search: query.q.trim().to_owned(),
+        ..ClientFilter::default()
+    };
+    let base = state.settings.form_base_url.clone();
+    let today = crate::domain::calendar::paris_date(page.now);
+    let rows = state
+        .db(move |conn| {
+            Ok(editeur_clients::all(
+                conn,
+                &editeur_id,
+                &filter,
+                today,
+                &base,
+            )?)
+        })
+        .await?;
+    let body = super::api::clients_to_csv(&rows)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("CSV : {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"clients.csv\"",
+        ))
+        .body(body))
 }
 
 /// `POST /editeur/cles`: creates a key and shows it, once, on the answer page.

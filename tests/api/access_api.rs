@@ -26,6 +26,7 @@ pub fn case(route: (&str, &str), f: &Fixture) -> Option<Case> {
         ("get", "/api/v1/openapi.json") => ("/api/v1/openapi.json".into(), vec![], public),
         ("get", "/api/documentation") => ("/api/documentation".into(), vec![], public),
         ("get", "/editeur") => ("/editeur".into(), vec![], members),
+        ("get", "/editeur/clients.csv") => ("/editeur/clients.csv".into(), vec![], members),
         ("post", "/editeur/cles") => ("/editeur/cles".into(), vec![("name", "Matrice")], members),
         ("get", "/editeur/cles/{id}/revoquer") => (
             format!("/editeur/cles/{}/revoquer", f.api_key_a),

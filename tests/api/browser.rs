@@ -13,13 +13,13 @@ use serde_json::json;
 use crate::helpers::TestApp;
 
 /// A chromedriver process, killed on drop.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
 }
 
 impl Driver {
-    fn start() -> Driver {
+    pub(crate) fn start() -> Driver {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -55,7 +55,7 @@ impl Drop for Driver {
 }
 
 /// Clicks the element the locator finds.
-async fn click(client: &fantoccini::Client, locator: Locator<'_>) {
+pub(crate) async fn click(client: &fantoccini::Client, locator: Locator<'_>) {
     client
         .find(locator)
         .await
@@ -66,7 +66,7 @@ async fn click(client: &fantoccini::Client, locator: Locator<'_>) {
 }
 
 /// The text of the element the locator finds.
-async fn text_of(client: &fantoccini::Client, locator: Locator<'_>) -> String {
+pub(crate) async fn text_of(client: &fantoccini::Client, locator: Locator<'_>) -> String {
     client
         .find(locator)
         .await
@@ -76,7 +76,7 @@ async fn text_of(client: &fantoccini::Client, locator: Locator<'_>) -> String {
         .unwrap()
 }
 
-async fn browser(driver: &Driver) -> fantoccini::Client {
+pub(crate) async fn browser(driver: &Driver) -> fantoccini::Client {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let profile = tempfile::tempdir().unwrap().keep();
     let capabilities = json!({
@@ -268,7 +268,7 @@ async fn staff_follow_a_request_decided_on_datapass_in_chromium() {
     );
 }
 
-async fn sign_in_browser(app: &TestApp, client: &fantoccini::Client, email: &str) {
+pub(crate) async fn sign_in_browser(app: &TestApp, client: &fantoccini::Client, email: &str) {
     let token = app.login_token(email, qf_backoffice::models::now()).await;
     client
         .goto(&format!("{}/connexion/lien?jeton={token}", app.address))

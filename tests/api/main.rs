@@ -10,6 +10,7 @@ mod access_kit;
 mod access_tokens;
 mod auth;
 mod browser;
+mod browser_spaces;
 mod cli;
 mod datapass;
 mod demo;

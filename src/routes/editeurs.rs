@@ -247,7 +247,7 @@ async fn render_show(
     forms: ShowForms<'_>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.to_owned();
-    let (editeur, prefilled, members, clients) = state
+    let (editeur, prefilled, members, clients, keys) = state
         .db(move |conn| {
             let editeur = editeurs::find(conn, &id)?.ok_or(AppError::NotFound)?;
             Ok((
@@ -255,6 +255,7 @@ async fn render_show(
                 editeurs::forms(conn, &id)?,
                 editeurs::members(conn, &id)?,
                 editeurs::clients(conn, &id)?,
+                crate::models::api_keys::for_editeur(conn, &id)?,
             ))
         })
         .await?;
@@ -276,6 +277,7 @@ async fn render_show(
     context.insert("apis", &apis);
     context.insert("forms", &prefilled);
     context.insert("members", &members);
+    context.insert("api_keys", &keys);
     context.insert("clients", &clients);
     context.insert("client_count", &client_count);
     context.insert("edit", &edit);

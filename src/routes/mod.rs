@@ -23,6 +23,7 @@ pub mod auth;
 pub mod collectivites;
 pub mod dashboard;
 pub mod datapass;
+pub mod editeur_keys;
 pub mod editeur_space;
 pub mod editeurs;
 pub mod health;
@@ -57,6 +58,7 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
         search::ROUTES,
         view_as::ROUTES,
         dashboard::ROUTES,
+        editeur_keys::ROUTES,
     ]
     .concat()
 }
@@ -75,6 +77,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     search::configure(cfg);
     view_as::configure(cfg);
     dashboard::configure(cfg);
+    editeur_keys::configure(cfg);
     core::configure(cfg);
     cfg.default_service(web::to(assets::not_found));
 }

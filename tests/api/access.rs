@@ -40,6 +40,8 @@ pub struct Fixture {
     pub member_target: String,
     /// A live API key of éditeur A (Mushroom Software).
     pub api_key_a: String,
+    /// Éditeur A's id.
+    pub editeur_a: String,
 }
 
 /// A concrete request for a route: (path, form fields, expectation per role).
@@ -269,6 +271,7 @@ pub async fn setup(app: &TestApp) -> (Fixture, Vec<(&'static str, String)>) {
             .unwrap();
             Fixture {
                 api_key_a: api_key.id,
+                editeur_a: editeur_a.clone(),
                 request_a: "demo-request-000".into(),
                 email_id,
                 staff_target: staff_members::table

@@ -8,6 +8,9 @@ use crate::access::{Case, Expect, Fixture};
 /// The request and expectations for one route of this area, if it is one of its routes.
 pub fn case(route: (&str, &str), f: &Fixture) -> Option<Case> {
     use Expect::*;
+    let admin_only = [
+        Login, Forbidden, Allowed, Forbidden, Forbidden, Forbidden, Forbidden,
+    ];
     let members = [
         Login, Forbidden, Forbidden, Allowed, Allowed, Forbidden, Forbidden,
     ];
@@ -61,6 +64,21 @@ pub fn case(route: (&str, &str), f: &Fixture) -> Option<Case> {
             [
                 Login, Allowed, Allowed, Forbidden, Forbidden, Forbidden, Forbidden,
             ],
+        ),
+        ("post", "/editeurs/{id}/cles") => (
+            format!("/editeurs/{}/cles", f.editeur_a),
+            vec![("name", "Matrice admin")],
+            admin_only,
+        ),
+        ("get", "/editeurs/{id}/cles/{key}/revoquer") => (
+            format!("/editeurs/{}/cles/{}/revoquer", f.editeur_a, f.api_key_a),
+            vec![],
+            admin_only,
+        ),
+        ("post", "/editeurs/{id}/cles/{key}/revoquer") => (
+            format!("/editeurs/{}/cles/{}/revoquer", f.editeur_a, f.api_key_a),
+            vec![],
+            admin_only,
         ),
         _ => return None,
     })

@@ -181,3 +181,53 @@ async fn a_demandeur_finds_everything_on_its_home_and_prolongs_from_there() {
     let (_, after) = user.get_text("/").await;
     assert!(!after.contains("data-testid=\"home-prolong\""), "{after}");
 }
+
+#[tokio::test]
+async fn admins_create_and_revoke_an_editeurs_keys_from_its_page() {
+    let app = TestApp::spawn_with_demo().await;
+    let editeur = crate::editeur_api::editeur_of(&app, MUSHROOM).await;
+    let admin = app.signed_in(qf_backoffice::demo::DEMO_ADMIN).await;
+    let staff = app.signed_in(qf_backoffice::demo::DEMO_INSTRUCTEUR).await;
+    let path = format!("/editeurs/{editeur}/cles");
+    assert_eq!(
+        staff
+            .post_form(&path, &[("name", "Non")])
+            .await
+            .status()
+            .as_u16(),
+        403
+    );
+    let response = admin.post_form(&path, &[("name", "Support")]).await;
+    assert_eq!(response.status().as_u16(), 200);
+    let key = key_in(&response.text().await.unwrap()).unwrap();
+    assert_eq!(
+        api_get(&app, "/api/v1/clients", Some(&key))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    let (_, page) = admin.get_text(&format!("/editeurs/{editeur}")).await;
+    assert!(!page.contains(&key));
+    let key_id = values(&page, "data-key")[0].clone();
+    let revoke = format!("/editeurs/{editeur}/cles/{key_id}/revoquer");
+    assert_eq!(admin.get(&revoke).await.status().as_u16(), 200);
+    assert_eq!(admin.post_form(&revoke, &[]).await.status().as_u16(), 303);
+    assert_eq!(
+        api_get(&app, "/api/v1/clients", Some(&key))
+            .await
+            .status()
+            .as_u16(),
+        401
+    );
+    // A key of another éditeur is out of reach through this one.
+    let other = crate::editeur_api::editeur_of(&app, ARPEGE).await;
+    assert_eq!(
+        admin
+            .get(&format!("/editeurs/{other}/cles/{key_id}/revoquer"))
+            .await
+            .status()
+            .as_u16(),
+        404
+    );
+}

@@ -44,6 +44,15 @@ pub fn percentile(sorted: &[i64], pct: f64) -> Option<i64> {
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
+/// Created, submitted, validated, state and last event of a request.
+type RequestTimes = (
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    String,
+    Option<NaiveDateTime>,
+);
+
 /// What the dashboard shows.
 #[derive(Debug, serde::Serialize)]
 pub struct Figures {
@@ -60,13 +69,7 @@ pub struct Figures {
 pub fn figures(conn: &mut DbConnection, today: NaiveDate) -> QueryResult<Figures> {
     let first_monday = monday(today) - Duration::weeks(WEEKS - 1);
     let since = first_monday.and_hms_opt(0, 0, 0).unwrap_or_default() - Duration::days(1);
-    let rows: Vec<(
-        NaiveDateTime,
-        Option<NaiveDateTime>,
-        Option<NaiveDateTime>,
-        String,
-        Option<NaiveDateTime>,
-    )> = habilitation_requests::table
+    let rows: Vec<RequestTimes> = habilitation_requests::table
         .filter(
             habilitation_requests::created_at
                 .ge(since)

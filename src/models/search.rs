@@ -34,6 +34,19 @@ fn prefix_pattern(text: &str) -> String {
     contains[1..].to_owned()
 }
 
+/// E-mail, role, given and family names of a contact; id, D-number, state and collectivité
+/// of its request.
+type ContactMatch = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<i64>,
+    String,
+    String,
+);
+
 /// The results for `q`, best first, at most 50.
 pub fn search(conn: &mut DbConnection, q: &str) -> QueryResult<Vec<Hit>> {
     let q = q.trim();
@@ -49,22 +62,24 @@ pub fn search(conn: &mut DbConnection, q: &str) -> QueryResult<Vec<Hit>> {
         .strip_prefix('D')
         .or_else(|| compact.strip_prefix('d'))
         .unwrap_or(&compact);
-    if !number.is_empty() && number.len() <= 18 && number.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(n) = number.parse::<i64>() {
-            let rows: Vec<(String, Option<i64>, String, String)> = habilitation_requests::table
-                .inner_join(collectivites::table)
-                .filter(habilitation_requests::datapass_id.eq(n))
-                .select((
-                    habilitation_requests::id,
-                    habilitation_requests::datapass_id,
-                    habilitation_requests::state,
-                    collectivites::name,
-                ))
-                .limit(PER_KIND)
-                .load(conn)?;
-            for row in rows {
-                hits.push(request_hit(row, 100));
-            }
+    if !number.is_empty()
+        && number.len() <= 18
+        && number.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(n) = number.parse::<i64>()
+    {
+        let rows: Vec<(String, Option<i64>, String, String)> = habilitation_requests::table
+            .inner_join(collectivites::table)
+            .filter(habilitation_requests::datapass_id.eq(n))
+            .select((
+                habilitation_requests::id,
+                habilitation_requests::datapass_id,
+                habilitation_requests::state,
+                collectivites::name,
+            ))
+            .limit(PER_KIND)
+            .load(conn)?;
+        for row in rows {
+            hits.push(request_hit(row, 100));
         }
     }
 
@@ -182,16 +197,7 @@ pub fn search(conn: &mut DbConnection, q: &str) -> QueryResult<Vec<Hit>> {
             });
         }
     }
-    let contact_rows: Vec<(
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        String,
-        Option<i64>,
-        String,
-        String,
-    )> = request_contacts::table
+    let contact_rows: Vec<ContactMatch> = request_contacts::table
         .inner_join(habilitation_requests::table.inner_join(collectivites::table))
         .filter(
             request_contacts::email

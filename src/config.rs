@@ -116,6 +116,24 @@ pub struct Settings {
     /// The HubEE API (`HUBEE_AUTH_URL`, `HUBEE_API_URL`, `HUBEE_CLIENT_ID`,
     /// `HUBEE_CLIENT_SECRET`, all or none); `None`: subscriptions are managed by hand.
     pub hubee: Option<HubeeSettings>,
+    /// The formulaire QF's private API, used to activate collectivités.
+    pub form_api: FormApiSettings,
+}
+
+/// How to reach the formulaire QF's API (`FORM_API_*`).
+#[derive(Clone, Debug)]
+pub struct FormApiSettings {
+    /// `FORM_API_URL` (default `FORM_BASE_URL`), without trailing slash.
+    pub url: String,
+    /// `FORM_API_KEY`: the bearer key of `POST /api/collectivites`; `None`: no activation
+    /// is sent (approvals still queue it, sent once a key is configured).
+    pub key: Option<Secret>,
+    /// `FORM_API_RETRY_DELAY` (default 30 s): first retry delay, doubled, at most one hour.
+    pub retry_delay: Duration,
+    /// `FORM_CHECK_INTERVAL` (default 1 h): how often active forms are checked online.
+    pub check_interval: Duration,
+    /// Timeout of each call (10 s).
+    pub timeout: Duration,
 }
 
 /// How to reach HubEE, and how often to retry and sync.
@@ -333,14 +351,7 @@ impl Settings {
             ));
         } else {
             let url_of = |name: &'static str| -> Result<String, ConfigError> {
-                let value = get(name).unwrap_or_default();
-                let parsed = url::Url::parse(value.trim()).map_err(|_| {
-                    ConfigError::new(name, format!("« {value} » n'est pas une URL absolue"))
-                })?;
-                if !matches!(parsed.scheme(), "http" | "https") {
-                    return Err(ConfigError::new(name, "l'URL doit commencer par https://"));
-                }
-                Ok(value.trim().trim_end_matches('/').to_owned())
+                service_url(name, &get(name).unwrap_or_default())
             };
             let interval = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
                 match get(name) {
@@ -366,7 +377,33 @@ impl Settings {
                 sync_interval: interval("HUBEE_SYNC_INTERVAL", 3600)?,
             })
         };
+        let form_api_url = match get("FORM_API_URL") {
+            None => form_base_url.clone(),
+            Some(value) => service_url("FORM_API_URL", &value)?,
+        };
+        let form_api = FormApiSettings {
+            url: form_api_url,
+            key: get("FORM_API_KEY")
+                .map(|k| k.trim().to_owned())
+                .filter(|k| !k.is_empty())
+                .map(Secret::new),
+            retry_delay: match get("FORM_API_RETRY_DELAY") {
+                None => Duration::from_secs(30),
+                Some(v) => parse_seconds("FORM_API_RETRY_DELAY", Some(v), 30.0)?,
+            },
+            check_interval: match get("FORM_CHECK_INTERVAL") {
+                None => Duration::from_secs(3600),
+                Some(v) => parse_interval(&v).ok_or_else(|| {
+                    ConfigError::new(
+                        "FORM_CHECK_INTERVAL",
+                        format!("« {v} » n'est pas une durée (ex. 30, 5m, 1h)"),
+                    )
+                })?,
+            },
+            timeout: Duration::from_secs(10),
+        };
         Ok(Settings {
+            form_api,
             database,
             bind,
             public_url,
@@ -412,6 +449,37 @@ pub fn parse_database_url(value: &str) -> Result<DatabaseLocation, ConfigError> 
     Err(err(format!(
         "schéma « {scheme} » non pris en charge : utilisez sqlite://<fichier> ou postgres://<utilisateur>@<hôte>/<base>"
     )))
+}
+
+/// The base URL of a service the back office calls (HubEE, the formulaire QF's API):
+/// `https://`, or `http://` on a loopback address only; without trailing slash.
+fn service_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
+    let parsed = url::Url::parse(value.trim()).map_err(|_| {
+        ConfigError::new(variable, format!("« {value} » n'est pas une URL absolue"))
+    })?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => {
+            return Err(ConfigError::new(
+                variable,
+                "l'URL doit commencer par https:// (http:// n'est accepté que sur 127.0.0.1 ou localhost)",
+            ));
+        }
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(ConfigError::new(
+            variable,
+            "l'URL ne doit contenir ni paramètres (?) ni ancre (#)",
+        ));
+    }
+    Ok(value.trim().trim_end_matches('/').to_owned())
 }
 
 /// An absolute http(s) URL (`PUBLIC_URL`, `FORM_BASE_URL`), without trailing slash.
@@ -650,6 +718,31 @@ mod tests {
                 "REMINDER_INTERVAL"
             );
         }
+    }
+
+    #[test]
+    fn form_api_defaults_to_the_form_and_accepts_loopback_http_only() {
+        let s = settings(&[("FORM_BASE_URL", "https://qf.exemple.gouv.fr/")]).unwrap();
+        assert_eq!(s.form_api.url, "https://qf.exemple.gouv.fr");
+        assert!(s.form_api.key.is_none());
+        assert_eq!(s.form_api.retry_delay, Duration::from_secs(30));
+        let s = settings(&[
+            ("FORM_API_URL", "http://127.0.0.1:4000/"),
+            ("FORM_API_KEY", "cle-privee"),
+            ("FORM_API_RETRY_DELAY", "1"),
+        ])
+        .unwrap();
+        assert_eq!(s.form_api.url, "http://127.0.0.1:4000");
+        assert_eq!(s.form_api.retry_delay, Duration::from_secs(1));
+        assert!(!format!("{:?}", s.form_api).contains("cle-privee"));
+        for bad in ["http://qf.exemple.fr", "ftp://127.0.0.1", "pas une url"] {
+            assert_eq!(
+                settings(&[("FORM_API_URL", bad)]).unwrap_err().variable,
+                "FORM_API_URL",
+                "{bad}"
+            );
+        }
+        assert!(settings(&[("FORM_API_URL", "http://localhost:8000")]).is_ok());
     }
 
     #[test]

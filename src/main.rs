@@ -344,7 +344,7 @@ async fn hubee_sync(settings: Settings) -> anyhow::Result<()> {
         anyhow::bail!("HubEE n'est pas configuré");
     };
     let provisioned =
-        qf_backoffice::hubee::provision_due(&state.pool, &client, hubee.retry_delay).await?;
+        qf_backoffice::hubee::provision_due(&state, &client, hubee.retry_delay).await?;
     let report = qf_backoffice::hubee::sync(&state.pool, &client).await?;
     println!(
         "HubEE : {provisioned} abonnement(s) envoyé(s), {} lu(s), {} mis à jour, {} écart(s).",

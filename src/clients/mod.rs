@@ -1,5 +1,7 @@
 //! Clients of outside services, each with a configurable base URL: Sirene (never an error
-//! for the caller: an outage is "unknown") and HubEE (errors say whether to retry).
+//! for the caller: an outage is "unknown"), HubEE and the formulaire QF (errors say whether to
+//! retry).
 
+pub mod form;
 pub mod hubee;
 pub mod sirene;

@@ -538,6 +538,13 @@ fn apply_payload(
         }
     };
     replace_contacts(conn, &request_id, data)?;
+    crate::provisioning::record_payload_facts(
+        conn,
+        &request_id,
+        &data.data,
+        data.service_provider.as_ref(),
+        now,
+    )?;
 
     let mut token = None;
     if event != RequestEvent::Create {

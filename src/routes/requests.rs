@@ -39,12 +39,14 @@ struct Loaded {
     contacts: Vec<RequestContact>,
     file: Option<(String, i64)>,
     timeline: Vec<events::Event>,
+    form_state: crate::provisioning::FormState,
 }
 
 async fn load(state: &AppState, page: &PageCtx, id: &str) -> Result<Loaded, AppError> {
     let user = page.user()?.clone();
     let id = id.to_owned();
     let with_timeline = user.is_staff;
+    let form_api = state.form.can_activate();
     state
         .db(move |conn| {
             let request = requests::find(conn, &id)?.ok_or(AppError::NotFound)?;
@@ -94,7 +96,10 @@ async fn load(state: &AppState, page: &PageCtx, id: &str) -> Result<Loaded, AppE
             } else {
                 Vec::new()
             };
+            let form_state =
+                crate::provisioning::form_state(conn, &request.collectivite_id, form_api)?;
             Ok(Loaded {
+                form_state,
                 request,
                 collectivite,
                 editeur,
@@ -246,6 +251,7 @@ pub async fn render_show(
     context.insert("editeur", &loaded.editeur);
     context.insert("token", &loaded.token);
     context.insert("hubee", &loaded.hubee);
+    context.insert("form_state", &loaded.form_state);
     context.insert("contacts", &contacts);
     context.insert("timeline", &loaded.timeline);
     context.insert("file", &loaded.file);

@@ -145,7 +145,7 @@ async fn an_approval_creates_the_subscription_in_hubee_with_the_exact_request() 
     );
     assert_eq!(
         String::from_utf8_lossy(&token.body),
-        "grant_type=client_credentials"
+        "grant_type=client_credentials&scope=ADMIN"
     );
 }
 

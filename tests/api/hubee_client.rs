@@ -50,7 +50,7 @@ async fn mount_token(server: &MockServer, token: &str, times: u64) {
         .and(header("authorization", basic_auth().as_str()))
         .and(header("content-type", "application/x-www-form-urlencoded"))
         .and(header("accept", "application/json"))
-        .and(body_string("grant_type=client_credentials"))
+        .and(body_string("grant_type=client_credentials&scope=ADMIN"))
         .respond_with(ResponseTemplate::new(200).set_body_json(token_json(token, 3600)))
         .expect(times)
         .mount(server)

@@ -301,13 +301,13 @@ pub fn state_of(row: Option<&FormActivation>, api_configured: bool) -> FormState
             Some("Le formulaire ne sert pas encore cette collectivité.".to_owned()),
         ),
         Some(r) if r.state == DONE => ("pending", "Activation en cours", "info", None),
-        Some(r) if r.state == FAILED => (
-            "refused",
-            "Refusée",
-            "error",
+        Some(r) if r.state == FAILED => ("refused", "Refusée", "error", r.last_error.clone()),
+        Some(r) => (
+            "pending",
+            "Activation en cours",
+            "info",
             r.last_error.clone(),
         ),
-        Some(r) => ("pending", "Activation en cours", "info", r.last_error.clone()),
     };
     FormState {
         code,
@@ -352,18 +352,17 @@ pub fn hold_approval_mail(
 
 /// Whether the collectivité's subscription waits for HubEE's organization step.
 fn organization_unknown(conn: &mut DbConnection, collectivite_id: &str) -> QueryResult<bool> {
-    let row: Option<(Option<String>, Option<String>, Option<String>)> =
-        hubee_subscriptions::table
-            .left_join(hubee_provisioning::table)
-            .filter(hubee_subscriptions::collectivite_id.eq(collectivite_id))
-            .filter(hubee_subscriptions::process_code.eq(PROCESS_CODE))
-            .select((
-                hubee_subscriptions::hubee_id,
-                hubee_provisioning::organization.nullable(),
-                hubee_provisioning::state.nullable(),
-            ))
-            .first(conn)
-            .optional()?;
+    let row: Option<(Option<String>, Option<String>, Option<String>)> = hubee_subscriptions::table
+        .left_join(hubee_provisioning::table)
+        .filter(hubee_subscriptions::collectivite_id.eq(collectivite_id))
+        .filter(hubee_subscriptions::process_code.eq(PROCESS_CODE))
+        .select((
+            hubee_subscriptions::hubee_id,
+            hubee_provisioning::organization.nullable(),
+            hubee_provisioning::state.nullable(),
+        ))
+        .first(conn)
+        .optional()?;
     Ok(matches!(row, Some((None, None, Some(state))) if state == crate::hubee::PENDING))
 }
 
@@ -696,8 +695,10 @@ mod tests {
 
     #[test]
     fn reads_modalities_and_the_service_provider() {
-        let data: HashMap<String, Value> =
-            HashMap::from([("modalities".to_owned(), json!(["formulaire_qf", " Params "]))]);
+        let data: HashMap<String, Value> = HashMap::from([(
+            "modalities".to_owned(),
+            json!(["formulaire_qf", " Params "]),
+        )]);
         assert_eq!(modalities_of(&data), vec!["formulaire_qf", "params"]);
         let data: HashMap<String, Value> =
             HashMap::from([("modalities".to_owned(), json!("params, formulaire_qf"))]);
@@ -736,10 +737,16 @@ mod tests {
         let online = state_of(Some(&row(DONE, Some(true), None)), true);
         assert!(online.is_online());
         assert_eq!(online.checked_at.as_deref(), Some("29/11/2026 à 10:05"));
-        assert_eq!(state_of(Some(&row(PENDING, None, None)), true).label, "Activation en cours");
+        assert_eq!(
+            state_of(Some(&row(PENDING, None, None)), true).label,
+            "Activation en cours"
+        );
         let refused = state_of(Some(&row(FAILED, None, Some("SIRET invalide"))), true);
         assert_eq!(refused.label, "Refusée");
         assert_eq!(refused.reason.as_deref(), Some("SIRET invalide"));
-        assert_eq!(state_of(Some(&row(DONE, Some(false), None)), true).code, "offline");
+        assert_eq!(
+            state_of(Some(&row(DONE, Some(false), None)), true).code,
+            "offline"
+        );
     }
 }

@@ -275,7 +275,10 @@ mod tests {
             refusal_message(r#"{"error": "Invalid siret"}"#, "k"),
             "Invalid siret"
         );
-        assert_eq!(refusal_message("mauvaise clé sekret", "sekret"), "mauvaise clé ***");
+        assert_eq!(
+            refusal_message("mauvaise clé sekret", "sekret"),
+            "mauvaise clé ***"
+        );
         assert_eq!(refusal_message("  ", "k"), "aucun motif donné.");
     }
 
@@ -290,7 +293,11 @@ mod tests {
             .is_retryable()
         );
         assert!(!FormError::NotConfigured.is_retryable());
-        let client = FormClient::new("https://f.example", Some(Secret::new("sekret")), Duration::from_secs(1));
+        let client = FormClient::new(
+            "https://f.example",
+            Some(Secret::new("sekret")),
+            Duration::from_secs(1),
+        );
         assert!(!format!("{client:?}").contains("sekret"));
     }
 }

@@ -413,7 +413,10 @@ impl HubeeClient {
     }
 
     /// Creates an organization (`POST …/organizations`). "Already exists" counts as success.
-    pub async fn create_organization(&self, organization: &NewOrganization) -> Result<(), HubeeError> {
+    pub async fn create_organization(
+        &self,
+        organization: &NewOrganization,
+    ) -> Result<(), HubeeError> {
         let url = self.endpoints()?.organizations.clone();
         let body = serde_json::to_vec(organization).map_err(|error| {
             HubeeError::InvalidResponse(format!("organisation impossible à encoder ({error})."))
@@ -464,13 +467,17 @@ impl HubeeClient {
                             && s.subscriber.company_register
                                 == subscription.subscriber.company_register
                     })
-                    .max_by_key(|s| wanted.is_some() && s.subscriber.branch_code.as_deref() == wanted)
+                    .max_by_key(|s| {
+                        wanted.is_some() && s.subscriber.branch_code.as_deref() == wanted
+                    })
                     .and_then(|s| s.id.clone());
-                found.map(|id| (id, true)).ok_or_else(|| HubeeError::Rejected {
-                    status: 400,
-                    message: "HubEE dit que l'abonnement existe déjà mais ne le renvoie pas."
-                        .to_owned(),
-                })
+                found
+                    .map(|id| (id, true))
+                    .ok_or_else(|| HubeeError::Rejected {
+                        status: 400,
+                        message: "HubEE dit que l'abonnement existe déjà mais ne le renvoie pas."
+                            .to_owned(),
+                    })
             }
             Err(error) => Err(error),
         }

@@ -261,8 +261,11 @@ pub async fn provision_due(
             let outcome = match &claimed.subscription.hubee_id {
                 None => create_with_organization(state, client, &claimed).await,
                 Some(id) => {
-                    let remote =
-                        remote_of(&claimed.subscription, &claimed.siret, claimed.cog.as_deref());
+                    let remote = remote_of(
+                        &claimed.subscription,
+                        &claimed.siret,
+                        claimed.cog.as_deref(),
+                    );
                     client.update_subscription(id, &remote).await
                 }
             };
@@ -340,7 +343,14 @@ async fn create_with_organization(
             let mut conn = record_state.pool.get()?;
             let now = crate::models::now();
             crate::db::transaction(&mut conn, |conn| -> anyhow::Result<()> {
-                record_organization(conn, &subscription_id, &collectivite_id, found, &organization_id, now)?;
+                record_organization(
+                    conn,
+                    &subscription_id,
+                    &collectivite_id,
+                    found,
+                    &organization_id,
+                    now,
+                )?;
                 crate::provisioning::release_approval_mails(
                     conn,
                     &record_state,
@@ -414,7 +424,9 @@ fn record_organization(
         },
         ("collectivite", collectivite_id),
         Some(if found {
-            format!("organisation HubEE {organization_id} existante : la collectivité avait un compte HubEE")
+            format!(
+                "organisation HubEE {organization_id} existante : la collectivité avait un compte HubEE"
+            )
         } else {
             format!("organisation HubEE {organization_id} créée")
         }),
@@ -669,7 +681,10 @@ fn reconcile(
         if item.access_mode.is_some() && remote_delegation != local.delegation_editeur_siret {
             changes.push(format!(
                 "délégation {} → {}",
-                local.delegation_editeur_siret.as_deref().unwrap_or("aucune"),
+                local
+                    .delegation_editeur_siret
+                    .as_deref()
+                    .unwrap_or("aucune"),
                 remote_delegation.as_deref().unwrap_or("aucune")
             ));
             update_delegation = Some(remote_delegation);
@@ -679,20 +694,22 @@ fn reconcile(
             continue;
         }
         diesel::update(hubee_subscriptions::table.find(&local.id))
-            .set((
-                hubee_subscriptions::status
-                    .eq(update_status.unwrap_or_else(|| local.status.clone())),
-                hubee_subscriptions::activation_date
-                    .eq(update_activation.unwrap_or(local.activation_date)),
-                hubee_subscriptions::end_date.eq(update_end.unwrap_or(local.end_date)),
-                hubee_subscriptions::access_mode
-                    .eq(update_mode.unwrap_or_else(|| local.access_mode.clone())),
-                hubee_subscriptions::hubee_id.eq(local.hubee_id.clone().or(item.id.clone())),
-                hubee_subscriptions::delegation_editeur_siret.eq(
-                    update_delegation.unwrap_or_else(|| local.delegation_editeur_siret.clone()),
+            .set(
+                (
+                    hubee_subscriptions::status
+                        .eq(update_status.unwrap_or_else(|| local.status.clone())),
+                    hubee_subscriptions::activation_date
+                        .eq(update_activation.unwrap_or(local.activation_date)),
+                    hubee_subscriptions::end_date.eq(update_end.unwrap_or(local.end_date)),
+                    hubee_subscriptions::access_mode
+                        .eq(update_mode.unwrap_or_else(|| local.access_mode.clone())),
+                    hubee_subscriptions::hubee_id.eq(local.hubee_id.clone().or(item.id.clone())),
+                    hubee_subscriptions::delegation_editeur_siret
+                        .eq(update_delegation
+                            .unwrap_or_else(|| local.delegation_editeur_siret.clone())),
+                    hubee_subscriptions::updated_at.eq(now),
                 ),
-                hubee_subscriptions::updated_at.eq(now),
-            ))
+            )
             .execute(conn)?;
         if hubee_id_missing {
             changes.push("identifiant HubEE rattaché".to_owned());
@@ -744,8 +761,7 @@ pub fn spawn_jobs(state: actix_web::web::Data<crate::state::AppState>) {
     let retry = settings.retry_delay;
     tokio::spawn(async move {
         loop {
-            if let Err(e) = provision_due(&provisioning_state, &provisioning_client, retry).await
-            {
+            if let Err(e) = provision_due(&provisioning_state, &provisioning_client, retry).await {
                 tracing::warn!(error = %format!("{e:#}"), "provisionnement HubEE");
             }
             tokio::select! {

@@ -287,7 +287,13 @@ pub async fn page(
     let form_api = state.form.can_activate();
     let collectivite_id = collectivite.id.clone();
     let form_state = state
-        .db(move |conn| Ok(crate::provisioning::form_state(conn, &collectivite_id, form_api)?))
+        .db(move |conn| {
+            Ok(crate::provisioning::form_state(
+                conn,
+                &collectivite_id,
+                form_api,
+            )?)
+        })
         .await?;
     let mut context = page.context();
     context.insert("form_state", &form_state);

@@ -75,7 +75,10 @@ async fn collectivite_id(app: &TestApp) -> String {
 }
 
 /// (state, attempts, last error, live) of the form activation.
-async fn activation(app: &TestApp, id: &str) -> Option<(String, i32, Option<String>, Option<bool>)> {
+async fn activation(
+    app: &TestApp,
+    id: &str,
+) -> Option<(String, i32, Option<String>, Option<bool>)> {
     let id = id.to_owned();
     app.with_conn(move |conn| {
         form_activations::table
@@ -132,10 +135,18 @@ async fn a_signed_approval_makes_the_form_live_without_anyone_acting() {
     let form = FormStandIn::start(3).await;
     let vars = all_env(Some(&hubee), &form);
     let app = spawn(&vars).await;
-    assert_eq!(form.lookup(COG).await, 503, "the stand-in starts with an outage");
+    assert_eq!(
+        form.lookup(COG).await,
+        503,
+        "the stand-in starts with an outage"
+    );
     assert_eq!(form.lookup(COG).await, 503);
     assert_eq!(form.lookup(COG).await, 503);
-    assert_eq!(form.lookup(COG).await, 404, "not active before the approval");
+    assert_eq!(
+        form.lookup(COG).await,
+        404,
+        "not active before the approval"
+    );
 
     approve(&app, 501, |event, at| payload(event, 501, at, SIRET)).await;
     // Nobody acts: the workers do it all.
@@ -172,7 +183,10 @@ async fn a_signed_approval_makes_the_form_live_without_anyone_acting() {
             .position(|(m, p)| m == method && p == path)
             .unwrap_or_else(|| panic!("{method} {path} in {calls:?}"))
     };
-    let org_get = position("GET", &format!("/referential/v1/organizations/SI-{SIRET}-{COG}"));
+    let org_get = position(
+        "GET",
+        &format!("/referential/v1/organizations/SI-{SIRET}-{COG}"),
+    );
     let org_post = position("POST", "/referential/v1/organizations");
     let sub_post = position("POST", "/referential/v1/subscriptions");
     assert!(org_get < org_post && org_post < sub_post, "{calls:?}");
@@ -256,8 +270,10 @@ async fn an_existing_organization_and_subscription_are_adopted_and_the_form_409_
     let form = FormStandIn::start(0).await;
     let organization = format!("SI-{SIRET}-{COG}");
     hubee.with(|h| {
-        h.organizations
-            .insert(organization.clone(), json!({"id": organization, "type": "SI"}));
+        h.organizations.insert(
+            organization.clone(),
+            json!({"id": organization, "type": "SI"}),
+        );
         // One per page: the one to adopt is on the second page.
         h.page_size = 1;
         for (id, cog, status) in [("ancien", "69999", "Actif"), ("existant", COG, "Inactif")] {
@@ -275,7 +291,10 @@ async fn an_existing_organization_and_subscription_are_adopted_and_the_form_409_
     });
     let vars = all_env(Some(&hubee), &form);
     let app = spawn(&vars).await;
-    approve(&app, 502, |event, at| payload_without_editeur(event, 502, at)).await;
+    approve(&app, 502, |event, at| {
+        payload_without_editeur(event, 502, at)
+    })
+    .await;
 
     let row = eventually("the adoption", async || {
         let row = hubee_row(&app).await;
@@ -284,7 +303,10 @@ async fn an_existing_organization_and_subscription_are_adopted_and_the_form_409_
     .await;
     assert_eq!(row.0.as_deref(), Some("existant"), "adopted from page 2");
     assert_eq!(row.1.as_deref(), Some("found"));
-    assert!(row.4, "an existing organization: the collectivité had a HubEE account");
+    assert!(
+        row.4,
+        "an existing organization: the collectivité had a HubEE account"
+    );
     let calls = hubee.with(|h| h.calls.clone());
     assert!(
         !calls
@@ -293,10 +315,16 @@ async fn an_existing_organization_and_subscription_are_adopted_and_the_form_409_
         "an existing organization is not created again: {calls:?}"
     );
     assert!(
-        calls.iter().any(|(m, p)| m == "GET" && p.contains("page=1")),
+        calls
+            .iter()
+            .any(|(m, p)| m == "GET" && p.contains("page=1")),
         "every page is read: {calls:?}"
     );
-    assert_eq!(hubee.with(|h| h.subscriptions.len()), 2, "nothing duplicated");
+    assert_eq!(
+        hubee.with(|h| h.subscriptions.len()),
+        2,
+        "nothing duplicated"
+    );
 
     let id = collectivite_id(&app).await;
     let activation = eventually("the activation", async || {
@@ -312,7 +340,10 @@ async fn an_existing_organization_and_subscription_are_adopted_and_the_form_409_
     let mails = approval_mails(&app).await;
     assert_eq!(mails.len(), 1);
     let text = &mails[0].2;
-    assert!(text.contains("Votre collectivité a déjà un compte HubEE"), "{text}");
+    assert!(
+        text.contains("Votre collectivité a déjà un compte HubEE"),
+        "{text}"
+    );
     assert!(!text.contains("Créez votre compte"), "{text}");
     assert!(text.contains("uniquement la démarche « Formulaire QF »"));
     assert!(mails[0].0.is_empty(), "no contact technique in copy");
@@ -339,12 +370,21 @@ async fn a_refusal_from_the_form_is_shown_to_staff_and_retried_by_hand() {
     let staff = app.signed_in(DEMO_INSTRUCTEUR).await;
     let (_, page) = staff.get_text(&format!("/collectivites/{id}")).await;
     assert!(page.contains("data-form-state=\"refused\""), "{page}");
-    assert!(page.contains("n&#x27;est pas une collectivité éligible") || page.contains("n'est pas une collectivité éligible"), "{page}");
+    assert!(
+        page.contains("n&#x27;est pas une collectivité éligible")
+            || page.contains("n'est pas une collectivité éligible"),
+        "{page}"
+    );
     let (_, kit) = staff.get_text(&format!("/collectivites/{SIRET}/kit")).await;
-    assert!(kit.contains("data-testid=\"form-not-live\""), "the kit warns");
+    assert!(
+        kit.contains("data-testid=\"form-not-live\""),
+        "the kit warns"
+    );
     // The demandeur sees it too.
     let demandeur = app.signed_in(DEMANDEUR).await;
-    let (_, kit) = demandeur.get_text(&format!("/collectivites/{SIRET}/kit")).await;
+    let (_, kit) = demandeur
+        .get_text(&format!("/collectivites/{SIRET}/kit"))
+        .await;
     assert!(kit.contains("data-testid=\"form-not-live\""));
 
     // Fixed on the form's side; staff retry.
@@ -405,7 +445,10 @@ async fn a_restart_while_calls_are_pending_loses_nothing() {
                     .then_some(())
             })
             .await;
-            assert!(approval_mails(&app).await.is_empty(), "held until HubEE answers");
+            assert!(
+                approval_mails(&app).await.is_empty(),
+                "held until HubEE answers"
+            );
             let TestApp { db, .. } = app;
             db
         });
@@ -430,7 +473,10 @@ async fn a_restart_while_calls_are_pending_loses_nothing() {
     .await;
     assert_eq!(row.0.as_deref(), Some("hubee-sub-1"));
     assert_eq!(hubee.with(|h| h.subscriptions.len()), 1);
-    assert_eq!(hubee.with(|h| h.subscriptions[0]["datapassId"].clone()), 504);
+    assert_eq!(
+        hubee.with(|h| h.subscriptions[0]["datapassId"].clone()),
+        504
+    );
     let mails = eventually("the approval e-mail", async || {
         let mails = approval_mails(&app).await;
         (!mails.is_empty()).then_some(mails)
@@ -507,7 +553,10 @@ fn each_approval_email_variant_matches_its_snapshot() {
             continue;
         }
         let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-            panic!("missing snapshot {} (UPDATE_SNAPSHOTS=1 writes it)", path.display())
+            panic!(
+                "missing snapshot {} (UPDATE_SNAPSHOTS=1 writes it)",
+                path.display()
+            )
         });
         assert_eq!(rendered, expected, "snapshot {name} differs");
     }

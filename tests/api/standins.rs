@@ -286,11 +286,14 @@ impl FormStandIn {
 
     /// The public lookup, as anyone would do it.
     pub async fn lookup(&self, code_cog: &str) -> u16 {
-        reqwest::get(format!("{}/api/collectivites/{code_cog}", self.server.uri()))
-            .await
-            .expect("stand-in answers")
-            .status()
-            .as_u16()
+        reqwest::get(format!(
+            "{}/api/collectivites/{code_cog}",
+            self.server.uri()
+        ))
+        .await
+        .expect("stand-in answers")
+        .status()
+        .as_u16()
     }
 }
 
@@ -348,7 +351,10 @@ impl Respond for FormResponder {
                     errors.insert("editor".into(), json!(["must be given, or null"]));
                 }
                 if data.refuse.contains(&siret) {
-                    errors.insert("siret".into(), json!(["n'est pas une collectivité éligible"]));
+                    errors.insert(
+                        "siret".into(),
+                        json!(["n'est pas une collectivité éligible"]),
+                    );
                 }
                 if !errors.is_empty() {
                     return ResponseTemplate::new(422).set_body_json(json!({"errors": errors}));

@@ -337,6 +337,13 @@ async fn an_existing_organization_and_subscription_are_adopted_and_the_form_409_
     assert_eq!(posts[0]["editor"], Value::Null);
     assert_eq!(form.with(|f| f.collectivites.len()), 1);
 
+    // The sync reads every page too.
+    let client = app.state.hubee.clone().unwrap();
+    let report = qf_backoffice::hubee::sync(&app.state.pool, &client)
+        .await
+        .unwrap();
+    assert_eq!(report.read, 2, "both pages read");
+
     let mails = approval_mails(&app).await;
     assert_eq!(mails.len(), 1);
     let text = &mails[0].2;
@@ -483,6 +490,46 @@ async fn a_restart_while_calls_are_pending_loses_nothing() {
     })
     .await;
     assert_eq!(mails.len(), 1, "sent once");
+}
+
+#[tokio::test]
+async fn a_request_without_the_formulaire_qf_modality_provisions_nothing() {
+    let hubee = HubeeStandIn::start(0).await;
+    let form = FormStandIn::start(0).await;
+    let vars = all_env(Some(&hubee), &form);
+    let app = spawn(&vars).await;
+    approve(&app, 505, |event, at| {
+        let mut body = payload(event, 505, at, SIRET);
+        body["data"]["data"]["modalities"] = json!(["params"]);
+        body
+    })
+    .await;
+    let id = collectivite_id(&app).await;
+    // The approval e-mail is not held: nothing will come from HubEE.
+    let mails = eventually("the approval e-mail", async || {
+        let mails = approval_mails(&app).await;
+        (!mails.is_empty()).then_some(mails)
+    })
+    .await;
+    assert_eq!(mails.len(), 1);
+    assert!(activation(&app, &id).await.is_none());
+    let subscriptions: i64 = app
+        .with_conn(|conn| {
+            hubee_subscriptions::table
+                .inner_join(collectivites::table)
+                .filter(collectivites::siret.eq(SIRET))
+                .count()
+                .get_result(conn)
+                .unwrap()
+        })
+        .await;
+    assert_eq!(subscriptions, 0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(form.with(|f| f.posts.is_empty()));
+    assert!(hubee.with(|h| h.organizations.is_empty() && h.subscriptions.is_empty()));
+    let staff = app.signed_in(DEMO_INSTRUCTEUR).await;
+    let (_, page) = staff.get_text(&format!("/collectivites/{id}")).await;
+    assert!(page.contains("data-form-state=\"not_requested\""));
 }
 
 /// Renders the approval e-mail of one variant: subject, then the text body.

@@ -46,6 +46,9 @@ enum Command {
     /// Lit les abonnements FormulaireQF dans HubEE, met à jour le back-office, envoie les
     /// changements en attente et affiche ce qui a changé et les écarts.
     HubeeSync,
+    /// Envoie au formulaire QF les activations de collectivités en attente, vérifie quels
+    /// formulaires sont en ligne et affiche le résultat.
+    FormSync,
     /// Crée un membre de l'équipe API Particulier (instructeur, ou administrateur avec --admin).
     CreateStaff {
         /// Adresse e-mail du membre.
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
             } => serve(settings, !no_demo_data, !no_scheduler).await,
             Command::Reminders { now, no_send } => reminders(settings, now, no_send).await,
             Command::HubeeSync => hubee_sync(settings).await,
+            Command::FormSync => form_sync(settings).await,
             Command::Migrate => migrate(settings).await,
             Command::DemoData => demo_data(settings).await,
             Command::CreateStaff { email, admin } => create_staff(settings, email, admin).await,
@@ -330,6 +334,21 @@ async fn reminders(settings: Settings, now: Option<String>, no_send: bool) -> an
         let delivered = qf_backoffice::mail::sender::sweep(&state.pool, &state.mailer).await?;
         println!("{delivered} e-mail(s) envoyé(s).");
     }
+    Ok(())
+}
+
+async fn form_sync(settings: Settings) -> anyhow::Result<()> {
+    let retry_delay = settings.form_api.retry_delay;
+    let state = startup::build_state(settings).await?;
+    if !state.form.can_activate() {
+        println!("FORM_API_KEY n'est pas configurée : aucune activation envoyée.");
+    }
+    let activated =
+        qf_backoffice::provisioning::activate_due(&state.pool, &state.form, retry_delay).await?;
+    let online = qf_backoffice::provisioning::check_live(&state.pool, &state.form, None).await?;
+    println!(
+        "Formulaire QF : {activated} collectivité(s) activée(s), {online} formulaire(s) en ligne."
+    );
     Ok(())
 }
 

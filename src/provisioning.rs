@@ -490,10 +490,9 @@ pub async fn activate_due(
         }
         for (id, body, attempts) in batch {
             let outcome = if body.code_cog.is_empty() {
-                Err(FormError::Rejected {
-                    status: 0,
-                    message: "la collectivité n'a pas de code commune (COG) : renseignez-le puis relancez l'activation.".to_owned(),
-                })
+                Err(FormError::Incomplete(
+                    "la collectivité n'a pas de code commune (COG) : renseignez-le puis relancez l'activation.".to_owned(),
+                ))
             } else {
                 client.activate(&body).await
             };
@@ -559,13 +558,7 @@ fn record_outcome(
         }
         Err(error) => {
             let give_up = !error.is_retryable() || attempts >= MAX_ATTEMPTS;
-            let message: String = match &error {
-                FormError::Rejected { status: 0, message } => message.clone(),
-                other => other.to_string(),
-            }
-            .chars()
-            .take(500)
-            .collect();
+            let message: String = error.to_string().chars().take(500).collect();
             diesel::update(form_activations::table.find(id))
                 .set((
                     form_activations::state.eq(if give_up { FAILED } else { PENDING }),

@@ -52,6 +52,9 @@ pub enum FormError {
     /// An answer that cannot be read.
     #[error("Réponse du formulaire QF illisible : {0}")]
     InvalidResponse(String),
+    /// The back office lacks something the form needs: nothing was sent.
+    #[error("Activation impossible : {0}")]
+    Incomplete(String),
 }
 
 impl FormError {

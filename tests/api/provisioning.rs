@@ -532,6 +532,40 @@ async fn a_request_without_the_formulaire_qf_modality_provisions_nothing() {
     assert!(page.contains("data-form-state=\"not_requested\""));
 }
 
+#[tokio::test]
+async fn an_unreachable_form_is_retried_with_a_growing_delay() {
+    // A port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let vars = vec![
+        ("DATAPASS_WEBHOOK_SECRET", SECRET.to_owned()),
+        ("FORM_BASE_URL", url),
+        ("FORM_API_KEY", "cle".to_owned()),
+        ("FORM_API_RETRY_DELAY", "0.2".to_owned()),
+    ];
+    let app = spawn(&vars).await;
+    approve(&app, 506, |event, at| payload(event, 506, at, SIRET)).await;
+    let id = collectivite_id(&app).await;
+    let (state, attempts, error, _) = eventually("two failed attempts", async || {
+        activation(&app, &id).await.filter(|a| a.1 >= 2)
+    })
+    .await;
+    assert_eq!(state, "pending", "an outage is retried, never dropped");
+    assert!(error.unwrap_or_default().contains("injoignable"));
+    let next: chrono::NaiveDateTime = app
+        .with_conn(move |conn| {
+            form_activations::table
+                .find(&id)
+                .select(form_activations::next_attempt_at)
+                .first(conn)
+                .unwrap()
+        })
+        .await;
+    assert!(next > qf_backoffice::models::now(), "the next try waits");
+    assert!(attempts < 10, "with a growing delay: {attempts}");
+}
+
 /// Renders the approval e-mail of one variant: subject, then the text body.
 fn render_variant(editeur: bool, had_hubee_account: bool) -> String {
     let tera = qf_backoffice::state::load_templates().expect("templates");

@@ -350,6 +350,15 @@ pub fn hold_approval_mail(
     Ok(true)
 }
 
+/// Whether the approval e-mail of a request is held until HubEE answers.
+pub fn approval_mail_held(conn: &mut DbConnection, request_id: &str) -> QueryResult<bool> {
+    let held: i64 = pending_approval_mails::table
+        .filter(pending_approval_mails::request_id.eq(request_id))
+        .count()
+        .get_result(conn)?;
+    Ok(held > 0)
+}
+
 /// Whether the collectivité's subscription waits for HubEE's organization step.
 fn organization_unknown(conn: &mut DbConnection, collectivite_id: &str) -> QueryResult<bool> {
     let row: Option<(Option<String>, Option<String>, Option<String>)> = hubee_subscriptions::table

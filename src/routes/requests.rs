@@ -40,6 +40,8 @@ struct Loaded {
     file: Option<(String, i64)>,
     timeline: Vec<events::Event>,
     form_state: crate::provisioning::FormState,
+    /// The approval e-mail waits for HubEE's answer on the organization.
+    approval_mail_held: bool,
 }
 
 async fn load(state: &AppState, page: &PageCtx, id: &str) -> Result<Loaded, AppError> {
@@ -98,7 +100,9 @@ async fn load(state: &AppState, page: &PageCtx, id: &str) -> Result<Loaded, AppE
             };
             let form_state =
                 crate::provisioning::form_state(conn, &request.collectivite_id, form_api)?;
+            let approval_mail_held = crate::provisioning::approval_mail_held(conn, &request.id)?;
             Ok(Loaded {
+                approval_mail_held,
                 form_state,
                 request,
                 collectivite,
@@ -252,6 +256,7 @@ pub async fn render_show(
     context.insert("token", &loaded.token);
     context.insert("hubee", &loaded.hubee);
     context.insert("form_state", &loaded.form_state);
+    context.insert("approval_mail_held", &loaded.approval_mail_held);
     context.insert("contacts", &contacts);
     context.insert("timeline", &loaded.timeline);
     context.insert("file", &loaded.file);

@@ -456,6 +456,23 @@ async fn a_restart_while_calls_are_pending_loses_nothing() {
                 approval_mails(&app).await.is_empty(),
                 "held until HubEE answers"
             );
+            let staff = app.signed_in(DEMO_INSTRUCTEUR).await;
+            let request_id: String = app
+                .with_conn(|conn| {
+                    use qf_backoffice::db::schema::habilitation_requests as hr;
+                    hr::table
+                        .filter(hr::datapass_id.eq(504))
+                        .select(hr::id)
+                        .first(conn)
+                        .unwrap()
+                })
+                .await;
+            let (_, page) = staff.get_text(&format!("/demandes/{request_id}")).await;
+            assert!(
+                page.contains("data-testid=\"approval-mail-held\""),
+                "{page}"
+            );
+            assert!(page.contains("data-form-state=\"pending\""), "{page}");
             let TestApp { db, .. } = app;
             db
         });

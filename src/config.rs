@@ -377,16 +377,18 @@ impl Settings {
                 sync_interval: interval("HUBEE_SYNC_INTERVAL", 3600)?,
             })
         };
+        let form_api_key = get("FORM_API_KEY")
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty());
         let form_api_url = match get("FORM_API_URL") {
+            // The key never travels in clear text: the default must pass the same check.
+            None if form_api_key.is_some() => service_url("FORM_API_URL", &form_base_url)?,
             None => form_base_url.clone(),
             Some(value) => service_url("FORM_API_URL", &value)?,
         };
         let form_api = FormApiSettings {
             url: form_api_url,
-            key: get("FORM_API_KEY")
-                .map(|k| k.trim().to_owned())
-                .filter(|k| !k.is_empty())
-                .map(Secret::new),
+            key: form_api_key.map(Secret::new),
             retry_delay: match get("FORM_API_RETRY_DELAY") {
                 None => Duration::from_secs(30),
                 Some(v) => parse_seconds("FORM_API_RETRY_DELAY", Some(v), 30.0)?,
@@ -743,6 +745,17 @@ mod tests {
             );
         }
         assert!(settings(&[("FORM_API_URL", "http://localhost:8000")]).is_ok());
+        // With a key, a clear-text default is refused too.
+        assert!(settings(&[("FORM_BASE_URL", "http://qf.exemple.fr")]).is_ok());
+        assert_eq!(
+            settings(&[
+                ("FORM_BASE_URL", "http://qf.exemple.fr"),
+                ("FORM_API_KEY", "k")
+            ])
+            .unwrap_err()
+            .variable,
+            "FORM_API_URL"
+        );
     }
 
     #[test]

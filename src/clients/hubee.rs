@@ -733,6 +733,7 @@ pub struct NewOrganization {
     pub email: String,
     pub name: String,
     pub country: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub postal_code: Option<String>,
     /// The commune code (COG).
     pub territory: String,
@@ -750,7 +751,8 @@ impl NewOrganization {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NewSubscription {
-    /// The DataPass number, as a number.
+    /// The DataPass number, as a number (absent for a request typed in by staff).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub datapass_id: Option<i64>,
     pub process_code: String,
     pub subscriber: Subscriber,
@@ -768,7 +770,9 @@ pub struct NewSubscription {
 #[serde(rename_all = "camelCase")]
 pub struct NewLocalAdministrator {
     pub email: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub first_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_name: Option<String>,
 }
 

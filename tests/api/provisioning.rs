@@ -337,12 +337,42 @@ async fn an_existing_organization_and_subscription_are_adopted_and_the_form_409_
     assert_eq!(posts[0]["editor"], Value::Null);
     assert_eq!(form.with(|f| f.collectivites.len()), 1);
 
-    // The sync reads every page too.
+    // The administrator activates it on the portal, in API mode delegated to an éditeur: the
+    // sync, which reads every page, follows.
+    hubee.with(|h| {
+        let adopted = h
+            .subscriptions
+            .iter_mut()
+            .find(|s| s["id"] == "existant")
+            .unwrap();
+        adopted["status"] = json!("Actif");
+        adopted["accessMode"] = json!("API");
+        adopted["activateDateTime"] = json!("2026-12-01T00:00:00Z");
+        adopted["delegationActor"] = json!({"type": "EDT", "companyRegister": "41234567800012"});
+    });
     let client = app.state.hubee.clone().unwrap();
     let report = qf_backoffice::hubee::sync(&app.state.pool, &client)
         .await
         .unwrap();
     assert_eq!(report.read, 2, "both pages read");
+    let local: (String, String, Option<chrono::NaiveDate>, Option<String>) = app
+        .with_conn(|conn| {
+            hubee_subscriptions::table
+                .filter(hubee_subscriptions::hubee_id.eq("existant"))
+                .select((
+                    hubee_subscriptions::status,
+                    hubee_subscriptions::access_mode,
+                    hubee_subscriptions::activation_date,
+                    hubee_subscriptions::delegation_editeur_siret,
+                ))
+                .first(conn)
+                .unwrap()
+        })
+        .await;
+    assert_eq!(local.0, "ACTIF");
+    assert_eq!(local.1, "API");
+    assert_eq!(local.2, chrono::NaiveDate::from_ymd_opt(2026, 12, 1));
+    assert_eq!(local.3.as_deref(), Some("41234567800012"));
 
     let mails = approval_mails(&app).await;
     assert_eq!(mails.len(), 1);

@@ -284,6 +284,25 @@ pub fn form_state(
     Ok(state_of(row.as_ref(), api_configured))
 }
 
+/// The form state of each collectivité given, by id (every id present).
+pub fn form_states(
+    conn: &mut DbConnection,
+    collectivite_ids: &[String],
+    api_configured: bool,
+) -> QueryResult<HashMap<String, FormState>> {
+    let rows: Vec<FormActivation> = form_activations::table
+        .filter(form_activations::collectivite_id.eq_any(collectivite_ids))
+        .select(FormActivation::as_select())
+        .load(conn)?;
+    Ok(collectivite_ids
+        .iter()
+        .map(|id| {
+            let row = rows.iter().find(|r| &r.collectivite_id == id);
+            (id.clone(), state_of(row, api_configured))
+        })
+        .collect())
+}
+
 /// The form state of an activation row (None: never requested).
 pub fn state_of(row: Option<&FormActivation>, api_configured: bool) -> FormState {
     let checked_at = row

@@ -249,6 +249,14 @@ async fn a_signed_approval_makes_the_form_live_without_anyone_acting() {
         let (status, page) = visitor.get_text(&format!("/demandes/{request_id}")).await;
         assert_eq!(status, 200, "{who}");
         assert!(page.contains("data-form-state=\"online\""), "{who}: {page}");
+        // And on their dashboard, on the request's row.
+        let (_, home) = visitor.get_text("/").await;
+        let row = home
+            .split(&format!("data-request=\"{request_id}\""))
+            .nth(1)
+            .and_then(|rest| rest.split("</tr>").next())
+            .unwrap_or_else(|| panic!("{who} sees the request on the dashboard: {home}"));
+        assert!(row.contains("data-form-state=\"online\""), "{who}: {row}");
     }
 }
 

@@ -369,6 +369,11 @@ async fn create_with_organization(
             ));
         }
     }
+    if subscription.datapass_id.is_none() {
+        return Err(HubeeError::Incomplete(
+            "la demande n'a pas de numéro DataPass, exigé par HubEE pour un abonnement : créez l'abonnement sur le portail HubEE ou rattachez la demande à DataPass.".to_owned(),
+        ));
+    }
     let now = crate::models::now().format("%Y-%m-%dT%H:%M:%S").to_string();
     let new = NewSubscription {
         datapass_id: subscription.datapass_id,

@@ -621,6 +621,82 @@ async fn an_unreachable_form_is_retried_with_a_growing_delay() {
     assert!(attempts < 10, "with a growing delay: {attempts}");
 }
 
+#[tokio::test]
+async fn a_staff_decision_on_a_typed_in_request_provisions_too() {
+    let hubee = HubeeStandIn::start(0).await;
+    let form = FormStandIn::start(0).await;
+    let vars = all_env(Some(&hubee), &form);
+    let app = spawn(&vars).await;
+    let staff = app.signed_in(DEMO_INSTRUCTEUR).await;
+    let csrf = staff.csrf().await;
+    let response = staff
+        .client
+        .post(format!(
+            "{}/demandes/nouvelle?csrf_token={csrf}",
+            app.address
+        ))
+        .multipart(crate::instruction::request_form(
+            SIRET,
+            Some(("deliberation.pdf", crate::instruction::tiny_pdf())),
+            "",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let response = staff
+        .post_form(&format!("{location}/decision"), &[("action", "approve")])
+        .await;
+    assert_eq!(response.status().as_u16(), 303);
+
+    let id = collectivite_id(&app).await;
+    eventually("the form online", async || {
+        activation(&app, &id)
+            .await
+            .filter(|a| a.3 == Some(true))
+            .map(|_| ())
+    })
+    .await;
+    assert_eq!(form.with(|f| f.posts[0]["editor"].clone()), Value::Null);
+    // HubEE: the organization is created; without a DataPass number the subscription cannot
+    // be, and staff are told why.
+    let row = eventually("the HubEE refusal", async || {
+        let row = hubee_row(&app).await;
+        (row.2 == "failed").then_some(row)
+    })
+    .await;
+    assert_eq!(row.1.as_deref(), Some("created"));
+    assert!(hubee.with(|h| h.subscriptions.is_empty()));
+    let subscription: String = app
+        .with_conn(|conn| {
+            hubee_subscriptions::table
+                .inner_join(collectivites::table)
+                .filter(collectivites::siret.eq(SIRET))
+                .select(hubee_subscriptions::id)
+                .first(conn)
+                .unwrap()
+        })
+        .await;
+    let (_, page) = staff
+        .get_text(&format!("/abonnements/{subscription}"))
+        .await;
+    assert!(page.contains("pas de numéro DataPass"), "{page}");
+    // The approval e-mail went out once HubEE answered on the organization.
+    let mails: Vec<String> = app
+        .with_conn(|conn| {
+            outbox::table
+                .filter(outbox::template.eq("decision_approved"))
+                .filter(outbox::to_addresses.eq("agent@saint-exemple.fr"))
+                .select(outbox::text_body)
+                .load(conn)
+                .unwrap()
+        })
+        .await;
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].contains("Créez votre compte"), "{}", mails[0]);
+}
+
 /// Renders the approval e-mail of one variant: subject, then the text body.
 fn render_variant(editeur: bool, had_hubee_account: bool) -> String {
     let tera = qf_backoffice::state::load_templates().expect("templates");

@@ -118,6 +118,27 @@ pub struct Settings {
     pub hubee: Option<HubeeSettings>,
     /// The formulaire QF's private API, used to activate collectivités.
     pub form_api: FormApiSettings,
+    /// `DATAPASS_URL` (default `https://datapass.api.gouv.fr`): DataPass's pages for people
+    /// (a demande, its instruction page), without trailing slash.
+    pub datapass_url: String,
+    /// DataPass's pull API (`DATAPASS_API_URL`, `DATAPASS_CLIENT_ID`,
+    /// `DATAPASS_CLIENT_SECRET`); `None` without credentials: no reconciliation.
+    pub datapass_api: Option<DataPassApiSettings>,
+}
+
+/// How to reach DataPass's pull API, and how often to reconcile.
+#[derive(Clone, Debug)]
+pub struct DataPassApiSettings {
+    /// `DATAPASS_API_URL` (default `<DATAPASS_URL>/api/v1`).
+    pub api_url: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// `DATAPASS_TIMEOUT` (default 30 s): each request, body included.
+    pub timeout: Duration,
+    /// `DATAPASS_SYNC_INTERVAL` (default 1 h).
+    pub sync_interval: Duration,
+    /// `DATAPASS_PAGE_SIZE` (default 500, at most 1000): demandes asked per page.
+    pub page_size: usize,
 }
 
 /// How to reach the formulaire QF's API (`FORM_API_*`).
@@ -154,6 +175,9 @@ pub struct HubeeSettings {
 
 /// Default public address of the QF form.
 pub const DEFAULT_FORM_BASE_URL: &str = "https://quotient-familial.numerique.gouv.fr";
+
+/// DataPass, for people (and the default base of its API).
+pub const DEFAULT_DATAPASS_URL: &str = "https://datapass.api.gouv.fr";
 
 impl Settings {
     /// Whether the public address is https (then cookies are `Secure`).
@@ -351,7 +375,7 @@ impl Settings {
             ));
         } else {
             let url_of = |name: &'static str| -> Result<String, ConfigError> {
-                service_url(name, &get(name).unwrap_or_default())
+                parse_service_url(name, &get(name).unwrap_or_default())
             };
             let interval = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
                 match get(name) {
@@ -382,9 +406,9 @@ impl Settings {
             .filter(|k| !k.is_empty());
         let form_api_url = match get("FORM_API_URL") {
             // The key never travels in clear text: the default must pass the same check.
-            None if form_api_key.is_some() => service_url("FORM_API_URL", &form_base_url)?,
+            None if form_api_key.is_some() => parse_service_url("FORM_API_URL", &form_base_url)?,
             None => form_base_url.clone(),
-            Some(value) => service_url("FORM_API_URL", &value)?,
+            Some(value) => parse_service_url("FORM_API_URL", &value)?,
         };
         let form_api = FormApiSettings {
             url: form_api_url,
@@ -404,6 +428,67 @@ impl Settings {
             },
             timeout: Duration::from_secs(10),
         };
+        let datapass_url = parse_service_url(
+            "DATAPASS_URL",
+            get("DATAPASS_URL")
+                .as_deref()
+                .unwrap_or(DEFAULT_DATAPASS_URL),
+        )?;
+        let datapass_api = match (get("DATAPASS_CLIENT_ID"), get("DATAPASS_CLIENT_SECRET")) {
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "DATAPASS_CLIENT_SECRET",
+                    "manquante : DATAPASS_CLIENT_ID et DATAPASS_CLIENT_SECRET vont ensemble",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "DATAPASS_CLIENT_ID",
+                    "manquante : DATAPASS_CLIENT_ID et DATAPASS_CLIENT_SECRET vont ensemble",
+                ));
+            }
+            (Some(client_id), Some(secret)) => {
+                let api_url = match get("DATAPASS_API_URL") {
+                    Some(url) => parse_service_url("DATAPASS_API_URL", &url)?,
+                    None => format!("{datapass_url}/api/v1"),
+                };
+                let duration =
+                    |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+                        match get(name) {
+                            None => Ok(Duration::from_secs(default)),
+                            Some(v) => parse_interval(&v).ok_or_else(|| {
+                                ConfigError::new(
+                                    name,
+                                    format!("« {v} » n'est pas une durée (ex. 30, 5m, 1h)"),
+                                )
+                            }),
+                        }
+                    };
+                let page_size = match get("DATAPASS_PAGE_SIZE") {
+                    None => 500,
+                    Some(v) => v
+                        .trim()
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=1000).contains(n))
+                        .ok_or_else(|| {
+                            ConfigError::new(
+                                "DATAPASS_PAGE_SIZE",
+                                format!("« {v} » n'est pas un nombre entre 1 et 1000"),
+                            )
+                        })?,
+                };
+                Some(DataPassApiSettings {
+                    api_url,
+                    client_id: client_id.trim().to_owned(),
+                    client_secret: Secret::new(secret),
+                    timeout: duration("DATAPASS_TIMEOUT", 30)?,
+                    sync_interval: duration("DATAPASS_SYNC_INTERVAL", 3600)?,
+                    page_size,
+                })
+            }
+        };
         Ok(Settings {
             form_api,
             database,
@@ -422,6 +507,8 @@ impl Settings {
             form_allow_http_localhost_redirect,
             reminder_interval,
             hubee,
+            datapass_url,
+            datapass_api,
         })
     }
 }
@@ -453,11 +540,31 @@ pub fn parse_database_url(value: &str) -> Result<DatabaseLocation, ConfigError> 
     )))
 }
 
-/// The base URL of a service the back office calls (HubEE, the formulaire QF's API):
-/// `https://`, or `http://` on a loopback address only; without trailing slash.
-fn service_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
-    let parsed = url::Url::parse(value.trim()).map_err(|_| {
-        ConfigError::new(variable, format!("« {value} » n'est pas une URL absolue"))
+/// An absolute http(s) URL (`PUBLIC_URL`, `FORM_BASE_URL`), without trailing slash.
+fn parse_http_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
+    let parsed = url::Url::parse(value.trim()).map_err(|e| {
+        ConfigError::new(
+            variable,
+            format!("« {value} » n'est pas une URL absolue ({e})"),
+        )
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(ConfigError::new(
+            variable,
+            "l'URL doit commencer par http:// ou https://",
+        ));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+/// An outside service's base URL: `https://`, or `http://` on the loopback interface only
+/// (tests and local stand-ins); no credentials, parameters or anchor; no trailing slash.
+pub fn parse_service_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
+    let parsed = url::Url::parse(value.trim()).map_err(|e| {
+        ConfigError::new(
+            variable,
+            format!("« {value} » n'est pas une URL absolue ({e})"),
+        )
     })?;
     let loopback = match parsed.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
@@ -471,31 +578,20 @@ fn service_url(variable: &'static str, value: &str) -> Result<String, ConfigErro
         _ => {
             return Err(ConfigError::new(
                 variable,
-                "l'URL doit commencer par https:// (http:// n'est accepté que sur 127.0.0.1 ou localhost)",
+                "l'URL doit commencer par https:// (http:// seulement sur 127.0.0.1 ou localhost)",
             ));
         }
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(ConfigError::new(
+            variable,
+            "l'URL ne doit pas contenir d'identifiants",
+        ));
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(ConfigError::new(
             variable,
             "l'URL ne doit contenir ni paramètres (?) ni ancre (#)",
-        ));
-    }
-    Ok(value.trim().trim_end_matches('/').to_owned())
-}
-
-/// An absolute http(s) URL (`PUBLIC_URL`, `FORM_BASE_URL`), without trailing slash.
-fn parse_http_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
-    let parsed = url::Url::parse(value.trim()).map_err(|e| {
-        ConfigError::new(
-            variable,
-            format!("« {value} » n'est pas une URL absolue ({e})"),
-        )
-    })?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(ConfigError::new(
-            variable,
-            "l'URL doit commencer par http:// ou https://",
         ));
     }
     Ok(parsed.as_str().trim_end_matches('/').to_owned())

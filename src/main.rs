@@ -49,6 +49,10 @@ enum Command {
     /// Envoie au formulaire QF les activations de collectivités en attente, vérifie quels
     /// formulaires sont en ligne et affiche le résultat.
     FormSync,
+    /// Relit toutes les demandes API Particulier sur l'API DataPass, crée celles qui manquent,
+    /// aligne états, habilitations, contacts et jetons, puis affiche ce qui a changé et les
+    /// écarts. Sort en erreur si DataPass est injoignable ou refuse le client.
+    DatapassSync,
     /// Crée un membre de l'équipe API Particulier (instructeur, ou administrateur avec --admin).
     CreateStaff {
         /// Adresse e-mail du membre.
@@ -103,6 +107,7 @@ fn main() -> ExitCode {
             Command::Reminders { now, no_send } => reminders(settings, now, no_send).await,
             Command::HubeeSync => hubee_sync(settings).await,
             Command::FormSync => form_sync(settings).await,
+            Command::DatapassSync => datapass_sync(settings).await,
             Command::Migrate => migrate(settings).await,
             Command::DemoData => demo_data(settings).await,
             Command::CreateStaff { email, admin } => create_staff(settings, email, admin).await,
@@ -154,6 +159,13 @@ async fn serve(settings: Settings, demo_allowed: bool, scheduler: bool) -> anyho
     if scheduler {
         let interval = state.settings.reminder_interval;
         qf_backoffice::jobs::reminders::spawn_scheduler(state.clone(), interval);
+        if state.datapass.is_some() {
+            qf_backoffice::instruction::sync::spawn_scheduler(state.clone());
+        } else {
+            tracing::info!(
+                "synchronisation DataPass désactivée (DATAPASS_CLIENT_ID et DATAPASS_CLIENT_SECRET absents)"
+            );
+        }
     } else {
         tracing::info!("balayage des rappels désactivé (--no-scheduler)");
     }
@@ -376,6 +388,36 @@ async fn hubee_sync(settings: Settings) -> anyhow::Result<()> {
     }
     for issue in &report.issues {
         println!("  écart : {issue}");
+    }
+    Ok(())
+}
+
+async fn datapass_sync(settings: Settings) -> anyhow::Result<()> {
+    if settings.datapass_api.is_none() {
+        anyhow::bail!(
+            "DataPass n'est pas configuré : définissez DATAPASS_CLIENT_ID et DATAPASS_CLIENT_SECRET (et DATAPASS_API_URL hors production)"
+        );
+    }
+    let state = startup::build_state(settings).await?;
+    let Some(client) = state.datapass.clone() else {
+        anyhow::bail!("DataPass n'est pas configuré");
+    };
+    let report = qf_backoffice::instruction::sync::run(&state, &client)
+        .await
+        .map_err(|e| anyhow::anyhow!("synchronisation DataPass impossible : {e}"))?;
+    println!("{}", report.summary_fr());
+    for failure in &report.failed {
+        println!("  en échec : {failure}");
+    }
+    let delivered = qf_backoffice::mail::sender::sweep(&state.pool, &state.mailer).await?;
+    if delivered > 0 {
+        println!("{delivered} e-mail(s) envoyé(s).");
+    }
+    if !report.failed.is_empty() {
+        anyhow::bail!(
+            "{} demande(s) DataPass n'ont pas pu être enregistrées",
+            report.failed.len()
+        );
     }
     Ok(())
 }

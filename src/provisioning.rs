@@ -124,7 +124,7 @@ pub fn on_request_approved(
     conn: &mut DbConnection,
     request: &crate::models::requests::HabilitationRequest,
     at: NaiveDateTime,
-) -> Result<(), crate::instruction::InstructionError> {
+) -> QueryResult<()> {
     let (wants_form, editor) = request_wants_form(conn, &request.id)?;
     if !wants_form {
         return Ok(());
@@ -195,7 +195,7 @@ pub fn request_by_staff(
     collectivite_id: &str,
     actor: &str,
     now: NaiveDateTime,
-) -> Result<bool, crate::instruction::InstructionError> {
+) -> QueryResult<bool> {
     let request: Option<crate::models::requests::HabilitationRequest> =
         habilitation_requests::table
             .filter(habilitation_requests::collectivite_id.eq(collectivite_id))

@@ -120,6 +120,17 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
         settings.form_api.key.clone(),
         settings.form_api.timeout,
     );
+    let datapass = match &settings.datapass_api {
+        Some(api) => Some(Arc::new(crate::clients::datapass::DataPassClient::new(
+            crate::clients::datapass::DataPassApiConfig {
+                api_url: api.api_url.clone(),
+                client_id: api.client_id.clone(),
+                client_secret: api.client_secret.clone(),
+                timeout: api.timeout,
+            },
+        )?)),
+        None => None,
+    };
     Ok(web::Data::new(AppState {
         form,
         form_wakeup: Arc::new(tokio::sync::Notify::new()),
@@ -131,6 +142,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
         sirene,
         hubee,
         hubee_wakeup: Arc::new(tokio::sync::Notify::new()),
+        datapass,
         mailer,
         session_key,
     }))

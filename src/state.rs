@@ -34,6 +34,8 @@ pub struct AppState {
     pub form: crate::clients::form::FormClient,
     /// Wakes the form activation loop when an activation is queued.
     pub form_wakeup: Arc<tokio::sync::Notify>,
+    /// DataPass's pull API client, when credentials are configured.
+    pub datapass: Option<Arc<crate::clients::datapass::DataPassClient>>,
 }
 
 impl AppState {

@@ -331,6 +331,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    datapass_mirror (request_id) {
+        request_id -> Text,
+        datapass_state -> Text,
+        last_event -> Nullable<Text>,
+        last_event_at -> Nullable<Timestamp>,
+        last_synced_at -> Nullable<Timestamp>,
+        modification_expected_at -> Nullable<Timestamp>,
+        modification_expected_by -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    datapass_differences (id) {
+        id -> Text,
+        request_id -> Nullable<Text>,
+        datapass_id -> BigInt,
+        source -> Text,
+        kind -> Text,
+        local_value -> Nullable<Text>,
+        datapass_value -> Nullable<Text>,
+        resolution -> Text,
+        detected_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    datapass_sync_runs (id) {
+        id -> Text,
+        started_at -> Timestamp,
+        finished_at -> Timestamp,
+        read_count -> Integer,
+        created_count -> Integer,
+        updated_count -> Integer,
+        unchanged_count -> Integer,
+        difference_count -> Integer,
+        error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(editeur_forms -> editeurs (editeur_id));
 diesel::joinable!(habilitation_requests -> collectivites (collectivite_id));
 diesel::joinable!(habilitation_requests -> editeurs (editeur_id));
@@ -346,6 +387,7 @@ diesel::joinable!(hubee_provisioning -> hubee_subscriptions (subscription_id));
 diesel::joinable!(deliberation_files -> habilitation_requests (request_id));
 diesel::joinable!(request_provisioning_facts -> habilitation_requests (request_id));
 diesel::joinable!(form_activations -> collectivites (collectivite_id));
+diesel::joinable!(datapass_mirror -> habilitation_requests (request_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     collectivites,
@@ -373,4 +415,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     request_provisioning_facts,
     form_activations,
     pending_approval_mails,
+    datapass_mirror,
+    datapass_differences,
+    datapass_sync_runs,
 );

@@ -11,17 +11,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use super::{Actor, InstructionError, apply_event};
+use super::mirror::{MirrorError, Source, mirror};
 use crate::db::DbConnection;
-use crate::db::schema::{
-    collectivites, editeur_forms, habilitation_requests, request_contacts, webhook_applied,
-    webhook_deliveries,
-};
+use crate::db::schema::{webhook_applied, webhook_deliveries};
 use crate::domain::request_state::RequestEvent;
-use crate::domain::siret::Siret;
-use crate::models::collectivites::Collectivite;
-use crate::models::requests::{HabilitationRequest, RequestContact, roles};
-use crate::models::{events, new_id};
+use crate::models::new_id;
 
 /// The model types this back office handles.
 pub const MODEL_TYPES: [&str; 2] = [
@@ -96,22 +90,53 @@ pub struct Payload {
     pub data: RequestData,
 }
 
-/// The request as DataPass describes it.
+/// `null` read as the type's default (DataPass sends `null` for empty lists and maps).
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// The request as DataPass describes it, in a webhook's `data` or as one demande of the pull
+/// API (which spells `organisation` and `habilitations`, and adds `reopening` and `events`).
 #[derive(Debug, Deserialize)]
 pub struct RequestData {
+    /// The request number (the pull API's `id`; the webhook repeats it as `model_id`).
+    #[serde(default)]
+    pub id: Option<Value>,
+    /// The DataPass definition (pull API).
+    #[serde(default)]
+    pub definition_id: Option<String>,
+    /// DataPass's state after the event: the truth.
     #[serde(default)]
     pub state: Option<String>,
+    /// Whether this is the modification of a validated request (pull API).
+    #[serde(default)]
+    pub reopening: Option<bool>,
     #[serde(default)]
     pub form_uid: Option<String>,
     /// The form's fields, flat.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub data: HashMap<String, Value>,
+    #[serde(alias = "organisation")]
     pub organization: Organization,
     pub applicant: Applicant,
     #[serde(default)]
     pub service_provider: Option<Value>,
-    #[serde(default)]
+    /// The habilitations (`authorizations` in webhooks, `habilitations` in the pull API).
+    #[serde(default, alias = "habilitations", deserialize_with = "null_as_default")]
     pub authorizations: Vec<Value>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub last_submitted_at: Option<String>,
+    #[serde(default)]
+    pub last_validated_at: Option<String>,
+    /// The request's events (pull API): `name`, `created_at`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub events: Vec<Value>,
 }
 
 /// The organisation (collectivité).
@@ -172,8 +197,11 @@ pub enum Outcome {
     Ignored,
     /// Already applied: the stored answer was sent again.
     Duplicate,
-    /// Not a DataPass payload (400) or not applicable (422).
+    /// Not a DataPass payload (400).
     Rejected,
+    /// A DataPass payload that cannot be stored (an invalid SIRET, an unknown state): answered
+    /// 200 so that DataPass does not disable the webhook, kept for staff to see and replay.
+    Failed,
 }
 
 impl Outcome {
@@ -184,7 +212,13 @@ impl Outcome {
             Outcome::Ignored => "ignored",
             Outcome::Duplicate => "duplicate",
             Outcome::Rejected => "rejected",
+            Outcome::Failed => "failed",
         }
+    }
+
+    /// Whether staff may apply the delivery again.
+    pub fn replayable(outcome: &str) -> bool {
+        matches!(outcome, "rejected" | "failed")
     }
 }
 
@@ -201,6 +235,8 @@ pub struct Processed {
     pub fired_at: Option<i64>,
     /// Set when an approval was applied (for the validation e-mail).
     pub approved_token: Option<String>,
+    /// Differences between DataPass and the back office recorded by this delivery.
+    pub differences: usize,
 }
 
 impl Processed {
@@ -214,37 +250,9 @@ impl Processed {
             model_id: None,
             fired_at: None,
             approved_token: None,
+            differences: 0,
         }
     }
-}
-
-fn text(data: &HashMap<String, Value>, key: &str) -> Option<String> {
-    match data.get(key)? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn scopes(data: &HashMap<String, Value>) -> String {
-    match data.get("scopes") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join(","),
-        Some(Value::String(s)) => s.clone(),
-        _ => String::new(),
-    }
-}
-
-fn insee_field(payload: Option<&Value>, field: &str) -> Option<String> {
-    let etablissement = payload?.get("etablissement").unwrap_or(payload?);
-    etablissement
-        .get("adresseEtablissement")
-        .and_then(|a| a.get(field))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
 }
 
 /// Processes one verified body inside a transaction: parse, deduplicate, apply, remember.
@@ -311,56 +319,26 @@ pub fn process(
         "{}:{}:{}",
         payload.model_id, payload.event, payload.fired_at
     );
-    let outcome = crate::db::transaction(conn, |conn| -> Result<_, ApplyFailure> {
-        if let Some((status, body, request_id)) = webhook_applied::table
-            .find(&key)
-            .select((
-                webhook_applied::http_status,
-                webhook_applied::response_body,
-                webhook_applied::request_id,
-            ))
-            .first::<(i32, String, Option<String>)>(conn)
-            .optional()?
-        {
-            let body = serde_json::from_str(&body).unwrap_or(Value::Null);
-            return Ok((
-                Answer {
-                    status: u16::try_from(status).unwrap_or(200),
-                    body,
-                },
-                Outcome::Duplicate,
-                request_id,
-                None,
-            ));
-        }
-        let (answer, outcome, request_id, token) =
-            apply_payload(conn, &payload, event, fired_at, received_at)?;
-        if let (Some(state), Some(request_id), Some(token)) = (state, &request_id, &token) {
-            let facts = super::mail_facts(conn, request_id, Some(token))?;
-            super::queue_decision_email(conn, state, event, &facts, None, received_at)
-                .map_err(|e| ApplyFailure::Internal(e.to_string()))?;
-        }
-        diesel::insert_into(webhook_applied::table)
-            .values((
-                webhook_applied::dedup_key.eq(&key),
-                webhook_applied::request_id.eq(&request_id),
-                webhook_applied::http_status.eq(i32::from(answer.status)),
-                webhook_applied::response_body.eq(answer.body.to_string()),
-                webhook_applied::applied_at.eq(received_at),
-            ))
-            .execute(conn)?;
-        Ok((answer, outcome, request_id, token))
-    });
+    let source = Source::Webhook { event, fired_at };
+    // A concurrent first delivery about the same unknown request may win its creation: the
+    // loser is rolled back and tried once more, and then finds the request.
+    let mut outcome = apply_once(conn, state, &key, &payload, source, received_at);
+    if matches!(&outcome, Err(ApplyFailure::Database(e)) if is_unique_violation(e))
+        && !already_applied(conn, &key)
+    {
+        outcome = apply_once(conn, state, &key, &payload, source, received_at);
+    }
     match outcome {
-        Ok((answer, outcome, request_id, token)) => {
-            processed.answer = answer;
-            processed.outcome = outcome;
-            processed.request_id = request_id;
-            processed.approved_token = token;
+        Ok(applied) => {
+            processed.answer = applied.answer;
+            processed.outcome = applied.outcome;
+            processed.request_id = applied.request_id;
+            processed.approved_token = applied.token;
+            processed.differences = applied.differences;
         }
-        Err(ApplyFailure::Rejected(answer, request_id)) => {
+        Err(ApplyFailure::Failed(answer)) => {
             processed.answer = answer;
-            processed.request_id = request_id;
+            processed.outcome = Outcome::Failed;
         }
         Err(ApplyFailure::Internal(message)) => {
             tracing::error!(error = %message, "webhook DataPass : erreur interne");
@@ -368,10 +346,7 @@ pub fn process(
         }
         Err(ApplyFailure::Database(e)) => {
             // A concurrent identical delivery won the unique key: answer as it did.
-            if let diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            ) = e
+            if is_unique_violation(&e)
                 && let Ok(Some((status, body))) = webhook_applied::table
                     .find(&key)
                     .select((webhook_applied::http_status, webhook_applied::response_body))
@@ -392,9 +367,132 @@ pub fn process(
     processed
 }
 
+fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+fn already_applied(conn: &mut DbConnection, key: &str) -> bool {
+    webhook_applied::table
+        .find(key)
+        .select(webhook_applied::dedup_key)
+        .first::<String>(conn)
+        .optional()
+        .ok()
+        .flatten()
+        .is_some()
+}
+
+/// What one application of a payload gave.
+struct Application {
+    answer: Answer,
+    outcome: Outcome,
+    request_id: Option<String>,
+    token: Option<String>,
+    differences: usize,
+}
+
+/// One transaction: the stored answer of a duplicate, or the payload mirrored, its e-mail
+/// queued and its answer remembered.
+fn apply_once(
+    conn: &mut DbConnection,
+    state: Option<&crate::state::AppState>,
+    key: &str,
+    payload: &Payload,
+    source: Source,
+    received_at: NaiveDateTime,
+) -> Result<Application, ApplyFailure> {
+    crate::db::transaction(conn, |conn| -> Result<_, ApplyFailure> {
+        if let Some((status, body, request_id)) = webhook_applied::table
+            .find(key)
+            .select((
+                webhook_applied::http_status,
+                webhook_applied::response_body,
+                webhook_applied::request_id,
+            ))
+            .first::<(i32, String, Option<String>)>(conn)
+            .optional()?
+        {
+            let body = serde_json::from_str(&body).unwrap_or(Value::Null);
+            return Ok(Application {
+                answer: Answer {
+                    status: u16::try_from(status).unwrap_or(200),
+                    body,
+                },
+                outcome: Outcome::Duplicate,
+                request_id,
+                token: None,
+                differences: 0,
+            });
+        }
+        let mirrored = mirror(conn, payload.model_id, &payload.data, source, received_at)
+            .map_err(|e| match e {
+                MirrorError::Database(e) => ApplyFailure::Database(e),
+                other => ApplyFailure::Failed(Answer {
+                    status: 200,
+                    body: json!({
+                        "status": "failed",
+                        "error": other.code(),
+                        "message": format!("{other} : livraison conservée, l'équipe peut la rejouer"),
+                    }),
+                }),
+            })?;
+        let event = match source {
+            Source::Webhook { event, .. } => Some(event),
+            Source::Sync { .. } => None,
+        };
+        let token = match (&mirrored.token, event) {
+            (Some((id, _)), Some(RequestEvent::Approve)) => Some(id.clone()),
+            _ => None,
+        };
+        if let (Some(state), Some(token)) = (state, &token) {
+            let facts = super::mail_facts(conn, &mirrored.request_id, Some(token))?;
+            super::queue_decision_email(
+                conn,
+                state,
+                RequestEvent::Approve,
+                &facts,
+                None,
+                received_at,
+            )
+            .map_err(|e| ApplyFailure::Internal(e.to_string()))?;
+        }
+        let (answer, outcome) = if mirrored.stale {
+            (
+                Answer::ok(json!({"status": "ignored", "reason": "stale_event"})),
+                Outcome::Ignored,
+            )
+        } else {
+            match &token {
+                Some(id) => (Answer::ok(json!({"token_id": id})), Outcome::Applied),
+                None => (Answer::ok(json!({"status": "ok"})), Outcome::Applied),
+            }
+        };
+        diesel::insert_into(webhook_applied::table)
+            .values((
+                webhook_applied::dedup_key.eq(key),
+                webhook_applied::request_id.eq(Some(&mirrored.request_id)),
+                webhook_applied::http_status.eq(i32::from(answer.status)),
+                webhook_applied::response_body.eq(answer.body.to_string()),
+                webhook_applied::applied_at.eq(received_at),
+            ))
+            .execute(conn)?;
+        Ok(Application {
+            answer,
+            outcome,
+            request_id: Some(mirrored.request_id),
+            token,
+            differences: mirrored.differences,
+        })
+    })
+}
+
 /// Why a payload was not applied (the transaction is rolled back).
 enum ApplyFailure {
-    Rejected(Answer, Option<String>),
+    /// Kept as failed, answered 200.
+    Failed(Answer),
     Database(diesel::result::Error),
     Internal(String),
 }
@@ -403,270 +501,6 @@ impl From<diesel::result::Error> for ApplyFailure {
     fn from(e: diesel::result::Error) -> Self {
         ApplyFailure::Database(e)
     }
-}
-
-impl From<InstructionError> for ApplyFailure {
-    fn from(e: InstructionError) -> Self {
-        match e {
-            InstructionError::Database(e) => ApplyFailure::Database(e),
-            other => {
-                ApplyFailure::Rejected(Answer::error(422, other.code(), &other.to_string()), None)
-            }
-        }
-    }
-}
-
-type ApplyResult = (Answer, Outcome, Option<String>, Option<String>);
-
-fn apply_payload(
-    conn: &mut DbConnection,
-    payload: &Payload,
-    event: RequestEvent,
-    fired_at: NaiveDateTime,
-    now: NaiveDateTime,
-) -> Result<ApplyResult, ApplyFailure> {
-    let data = &payload.data;
-    let siret = Siret::parse(&data.organization.siret).map_err(|e| {
-        ApplyFailure::Rejected(
-            Answer::error(422, "invalid_siret", &format!("SIRET invalide : {e}")),
-            None,
-        )
-    })?;
-    let existing: Option<HabilitationRequest> = habilitation_requests::table
-        .filter(habilitation_requests::datapass_id.eq(payload.model_id))
-        .select(HabilitationRequest::as_select())
-        .first(conn)
-        .optional()?;
-
-    if let Some(request) = &existing
-        && request.last_event_at.is_some_and(|last| fired_at < last)
-    {
-        // Older than what is known: never move the request back in time.
-        events::record(
-            conn,
-            now,
-            "datapass",
-            "webhook.stale",
-            ("request", &request.id),
-            Some(format!(
-                "événement {} du {fired_at} ignoré (plus ancien)",
-                payload.event
-            )),
-        )?;
-        return Ok((
-            Answer::ok(json!({"status": "ignored", "reason": "stale_event"})),
-            Outcome::Ignored,
-            Some(request.id.clone()),
-            None,
-        ));
-    }
-
-    let collectivite_id = upsert_collectivite(conn, &siret, &data.organization, now)?;
-    let form_uid = data
-        .form_uid
-        .clone()
-        .unwrap_or_else(|| crate::demo::GENERIC_FORM_UID.to_owned());
-    let editeur_id: Option<String> = editeur_forms::table
-        .filter(editeur_forms::form_uid.eq(&form_uid))
-        .select(editeur_forms::editeur_id)
-        .first(conn)
-        .optional()?;
-
-    let request_id = match (&existing, event) {
-        (None, RequestEvent::Create) => {
-            let id = new_id();
-            diesel::insert_into(habilitation_requests::table)
-                .values(HabilitationRequest {
-                    id: id.clone(),
-                    datapass_id: Some(payload.model_id),
-                    collectivite_id: collectivite_id.clone(),
-                    form_uid: form_uid.clone(),
-                    editeur_id: editeur_id.clone(),
-                    state: "draft".into(),
-                    reopening: false,
-                    scopes: scopes(&data.data),
-                    purpose: text(&data.data, "cadre_juridique_nature"),
-                    deliberation_url: text(&data.data, "cadre_juridique_url"),
-                    last_reason: None,
-                    created_at: fired_at,
-                    last_submitted_at: None,
-                    last_validated_at: None,
-                    last_event_at: Some(fired_at),
-                    updated_at: now,
-                })
-                .execute(conn)?;
-            events::record(
-                conn,
-                fired_at,
-                "datapass",
-                "request.create",
-                ("request", &id),
-                Some(format!("D{} reçue de DataPass", payload.model_id)),
-            )?;
-            id
-        }
-        (Some(_), RequestEvent::Create) => {
-            return Err(ApplyFailure::Rejected(
-                Answer::error(422, "already_exists", "la demande existe déjà"),
-                existing.as_ref().map(|r| r.id.clone()),
-            ));
-        }
-        (None, _) => {
-            return Err(ApplyFailure::Rejected(
-                Answer::error(
-                    422,
-                    "unknown_request",
-                    "demande inconnue : l'événement create n'a pas encore été reçu",
-                ),
-                None,
-            ));
-        }
-        (Some(request), _) => {
-            diesel::update(habilitation_requests::table.find(&request.id))
-                .set((
-                    habilitation_requests::collectivite_id.eq(&collectivite_id),
-                    habilitation_requests::form_uid.eq(&form_uid),
-                    habilitation_requests::editeur_id.eq(&editeur_id),
-                    habilitation_requests::scopes.eq(scopes(&data.data)),
-                    habilitation_requests::purpose.eq(text(&data.data, "cadre_juridique_nature")),
-                    habilitation_requests::deliberation_url
-                        .eq(text(&data.data, "cadre_juridique_url")),
-                    habilitation_requests::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-            request.id.clone()
-        }
-    };
-    replace_contacts(conn, &request_id, data)?;
-    crate::provisioning::record_payload_facts(
-        conn,
-        &request_id,
-        &data.data,
-        data.service_provider.as_ref(),
-        now,
-    )?;
-
-    let mut token = None;
-    if event != RequestEvent::Create {
-        let reason = text(&data.data, "reason").or_else(|| {
-            event
-                .requires_reason()
-                .then(|| "Motif communiqué par DataPass au demandeur.".to_owned())
-        });
-        let actor = Actor {
-            name: "datapass",
-            at: fired_at,
-        };
-        let applied =
-            apply_event(conn, &request_id, event, reason.as_deref(), &actor).map_err(|e| {
-                match ApplyFailure::from(e) {
-                    ApplyFailure::Rejected(answer, _) => {
-                        ApplyFailure::Rejected(answer, Some(request_id.clone()))
-                    }
-                    other => other,
-                }
-            })?;
-        token = applied.token_id;
-    }
-    let answer = match &token {
-        Some(id) => Answer::ok(json!({"token_id": id})),
-        None => Answer::ok(json!({"status": "ok"})),
-    };
-    Ok((answer, Outcome::Applied, Some(request_id), token))
-}
-
-fn upsert_collectivite(
-    conn: &mut DbConnection,
-    siret: &Siret,
-    organization: &Organization,
-    now: NaiveDateTime,
-) -> QueryResult<String> {
-    let existing: Option<String> = collectivites::table
-        .filter(collectivites::siret.eq(siret.as_str()))
-        .select(collectivites::id)
-        .first(conn)
-        .optional()?;
-    if let Some(id) = existing {
-        return Ok(id);
-    }
-    let cog = insee_field(
-        organization.insee_payload.as_ref(),
-        "codeCommuneEtablissement",
-    );
-    let id = new_id();
-    diesel::insert_into(collectivites::table)
-        .values(Collectivite {
-            id: id.clone(),
-            siret: siret.as_str().to_owned(),
-            name: organization
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("Collectivité {}", siret.as_str())),
-            kind: "commune".into(),
-            departement: cog.as_ref().map(|c| {
-                if c.starts_with("97") {
-                    c.chars().take(3).collect()
-                } else {
-                    c.chars().take(2).collect()
-                }
-            }),
-            cog,
-            postal_code: insee_field(
-                organization.insee_payload.as_ref(),
-                "codePostalEtablissement",
-            ),
-            active: true,
-            had_hubee_account: false,
-            created_at: now,
-            updated_at: now,
-        })
-        .execute(conn)?;
-    Ok(id)
-}
-
-fn replace_contacts(
-    conn: &mut DbConnection,
-    request_id: &str,
-    data: &RequestData,
-) -> QueryResult<()> {
-    let mut contacts = vec![RequestContact {
-        id: new_id(),
-        request_id: request_id.to_owned(),
-        role: roles::DEMANDEUR.to_owned(),
-        email: crate::mail::normalize_address(&data.applicant.email),
-        given_name: data.applicant.given_name.clone(),
-        family_name: data.applicant.family_name.clone(),
-        phone_number: data.applicant.phone_number.clone(),
-        job_title: data.applicant.job_title.clone(),
-    }];
-    for role in [
-        roles::CONTACT_METIER,
-        roles::CONTACT_TECHNIQUE,
-        roles::DPD,
-        roles::RESPONSABLE_TRAITEMENT,
-    ] {
-        if let Some(email) = text(&data.data, &format!("{role}_email")) {
-            contacts.push(RequestContact {
-                id: new_id(),
-                request_id: request_id.to_owned(),
-                role: role.to_owned(),
-                email: crate::mail::normalize_address(&email),
-                given_name: text(&data.data, &format!("{role}_given_name")),
-                family_name: text(&data.data, &format!("{role}_family_name")),
-                phone_number: text(&data.data, &format!("{role}_phone_number")),
-                job_title: text(&data.data, &format!("{role}_job_title")),
-            });
-        }
-    }
-    diesel::delete(request_contacts::table.filter(request_contacts::request_id.eq(request_id)))
-        .execute(conn)?;
-    // One row at a time: batch inserts are not portable through the multi-backend connection.
-    for contact in &contacts {
-        diesel::insert_into(request_contacts::table)
-            .values(contact)
-            .execute(conn)?;
-    }
-    Ok(())
 }
 
 /// Logs a delivery (in its own statement, so a rolled-back application still leaves a trace).

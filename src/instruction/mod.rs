@@ -3,7 +3,9 @@
 //! token issued or prolonged, the HubEE subscription created `Inactif`.
 
 pub mod datapass;
+pub mod mirror;
 pub mod queue;
+pub mod sync;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -102,9 +104,9 @@ pub fn apply_event(
     let mut token_id = None;
     let mut prolonged = false;
     if event == RequestEvent::Approve {
-        let (id, was_prolonged) = approve_side_effects(conn, &request, from.reopening, at)?;
+        let (id, action) = issue_or_prolong(conn, &request, at)?;
         token_id = Some(id);
-        prolonged = was_prolonged;
+        prolonged = action == TokenAction::Prolonged;
     }
     if event == RequestEvent::Revoke {
         revoke_side_effects(conn, &request, reason, at)?;
@@ -174,44 +176,65 @@ pub fn apply_event(
     })
 }
 
-/// Records the habilitation, issues (or, for a reopening, prolongs) the token, and creates
-/// the HubEE subscription `Inactif` when the collectivité has none.
-fn approve_side_effects(
+/// What an approval did to the request's token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenAction {
+    /// A new habilitation and its token.
+    Issued,
+    /// The token in force, its expiry moved to 18 months after the validation.
+    Prolonged,
+    /// The token in force already runs that long (the same approval seen again).
+    Kept,
+}
+
+impl TokenAction {
+    /// For the event log.
+    pub fn label_fr(self) -> &'static str {
+        match self {
+            TokenAction::Issued => "émis",
+            TokenAction::Prolonged => "prolongé",
+            TokenAction::Kept => "inchangé",
+        }
+    }
+}
+
+/// The token of an approval validated at `validated_at`: the request's token in force
+/// prolonged to 18 months after that day (same id), or a new habilitation and token — and the
+/// HubEE subscription `Inactif` when the collectivité has none. Idempotent.
+pub(crate) fn issue_or_prolong(
     conn: &mut DbConnection,
     request: &HabilitationRequest,
-    reopening: bool,
-    at: NaiveDateTime,
-) -> Result<(String, bool), InstructionError> {
-    let today = at.date();
-    let expires_on = crate::domain::token::expiry_date(today);
+    validated_at: NaiveDateTime,
+) -> QueryResult<(String, TokenAction)> {
+    let expires_on = crate::domain::token::expiry_date(validated_at.date());
     let existing: Option<(Habilitation, Token)> = habilitations::table
         .inner_join(tokens::table)
         .filter(habilitations::request_id.eq(&request.id))
         .filter(habilitations::state.eq("active"))
+        .filter(tokens::revoked_at.is_null())
         .order(tokens::issued_at.desc())
         .select((Habilitation::as_select(), Token::as_select()))
         .first(conn)
         .optional()?;
 
-    let (token_id, prolonged) = match existing {
-        Some((habilitation, token)) if reopening && token.revoked_at.is_none() => {
-            diesel::update(tokens::table.find(&token.id))
-                .set((tokens::expires_on.eq(expires_on), tokens::updated_at.eq(at)))
-                .execute(conn)?;
+    let outcome = match existing {
+        Some((_, token)) if token.expires_on >= expires_on => (token.id, TokenAction::Kept),
+        Some((habilitation, token)) => {
+            crate::models::tokens::set_expiry(conn, &token.id, expires_on, validated_at)?;
             diesel::update(habilitations::table.find(&habilitation.id))
-                .set(habilitations::validated_at.eq(at))
+                .set(habilitations::validated_at.eq(validated_at))
                 .execute(conn)?;
             events::record(
                 conn,
-                at,
+                validated_at,
                 "system",
                 "token.prolong",
                 ("token", &token.id),
                 Some(format!("expiration {} → {expires_on}", token.expires_on)),
             )?;
-            (token.id, true)
+            (token.id, TokenAction::Prolonged)
         }
-        _ => {
+        None => {
             let habilitation_id = new_id();
             diesel::insert_into(habilitations::table)
                 .values(Habilitation {
@@ -221,9 +244,9 @@ fn approve_side_effects(
                     datapass_authorization_id: None,
                     slug: request.datapass_id.map(|d| format!("{d}-formulaire-qf")),
                     state: "active".into(),
-                    validated_at: at,
+                    validated_at,
                     revoked_at: None,
-                    created_at: at,
+                    created_at: validated_at,
                 })
                 .execute(conn)?;
             let token_id = new_id();
@@ -237,28 +260,28 @@ fn approve_side_effects(
                     } else {
                         request.scopes.clone()
                     },
-                    issued_at: at,
+                    issued_at: validated_at,
                     expires_on,
                     revoked_at: None,
                     revocation_reason: None,
-                    created_at: at,
-                    updated_at: at,
+                    created_at: validated_at,
+                    updated_at: validated_at,
                     next_reminder_on: crate::domain::reminders::next_due_on(expires_on, None),
                 })
                 .execute(conn)?;
             events::record(
                 conn,
-                at,
+                validated_at,
                 "system",
                 "token.issue",
                 ("token", &token_id),
                 Some(format!("expire le {expires_on}")),
             )?;
-            (token_id, false)
+            (token_id, TokenAction::Issued)
         }
     };
-    crate::provisioning::on_request_approved(conn, request, at)?;
-    Ok((token_id, prolonged))
+    crate::provisioning::on_request_approved(conn, request, validated_at)?;
+    Ok(outcome)
 }
 
 /// Creates the collectivité's `FormulaireQF` subscription, status `Inactif`, if it has none.
@@ -266,7 +289,7 @@ pub(crate) fn ensure_subscription(
     conn: &mut DbConnection,
     request: &HabilitationRequest,
     at: NaiveDateTime,
-) -> Result<(), InstructionError> {
+) -> QueryResult<()> {
     let existing: i64 = hubee_subscriptions::table
         .filter(hubee_subscriptions::collectivite_id.eq(&request.collectivite_id))
         .filter(hubee_subscriptions::process_code.eq(PROCESS_CODE))
@@ -325,12 +348,12 @@ pub(crate) fn ensure_subscription(
 }
 
 /// Revokes the request's habilitation and its token.
-fn revoke_side_effects(
+pub(crate) fn revoke_side_effects(
     conn: &mut DbConnection,
     request: &HabilitationRequest,
     reason: Option<&str>,
     at: NaiveDateTime,
-) -> Result<(), InstructionError> {
+) -> QueryResult<()> {
     let habilitation_ids: Vec<String> = habilitations::table
         .filter(habilitations::request_id.eq(&request.id))
         .filter(habilitations::state.eq("active"))

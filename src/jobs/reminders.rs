@@ -7,7 +7,9 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{collectivites, habilitations, request_contacts, token_reminders, tokens};
+use crate::db::schema::{
+    collectivites, habilitation_requests, habilitations, request_contacts, token_reminders, tokens,
+};
 use crate::domain::reminders::{due_stage, headline_fr, next_due_on};
 use crate::domain::token::days_left;
 use crate::models::requests::roles;
@@ -54,10 +56,13 @@ pub fn sweep(
     let mut skipped: Vec<String> = Vec::new();
     loop {
         let due: Vec<DueToken> = tokens::table
-            .inner_join(habilitations::table)
+            .inner_join(habilitations::table.inner_join(habilitation_requests::table))
             .inner_join(collectivites::table)
             .filter(tokens::next_reminder_on.le(today))
             .filter(tokens::revoked_at.is_null())
+            // Paused while the habilitation is being modified (its approval prolongs the
+            // token; a refusal or cancellation resumes the reminders where they stand).
+            .filter(habilitation_requests::reopening.eq(false))
             .filter(tokens::id.ne_all(&skipped))
             .order((tokens::next_reminder_on.asc(), tokens::id.asc()))
             .limit(BATCH)

@@ -532,12 +532,12 @@ pub async fn provision(
         .db(move |conn| {
             crate::db::transaction(conn, |conn| {
                 collectivites::find(conn, &target)?.ok_or(AppError::NotFound)?;
-                crate::provisioning::request_by_staff(conn, &target, &user.email, now).map_err(
-                    |e| match e {
-                        crate::instruction::InstructionError::Database(e) => AppError::Database(e),
-                        other => AppError::Internal(anyhow::anyhow!("{other}")),
-                    },
-                )
+                Ok(crate::provisioning::request_by_staff(
+                    conn,
+                    &target,
+                    &user.email,
+                    now,
+                )?)
             })
         })
         .await?;

@@ -198,6 +198,10 @@ pub async fn delivery(
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
         .unwrap_or_else(|| delivery.payload.clone());
     let mut context = page.context();
+    context.insert(
+        "replayable",
+        &datapass::Outcome::replayable(&delivery.outcome),
+    );
     context.insert("delivery", &delivery);
     context.insert("payload_pretty", &pretty);
     state.render("instruction/delivery.html", context)
@@ -216,13 +220,13 @@ pub async fn reapply_delivery(
     let target = id.clone();
     let new_id = state
         .db(move |conn| {
-            let (payload, status): (String, i32) = webhook_deliveries::table
+            let (payload, outcome): (String, String) = webhook_deliveries::table
                 .find(&target)
-                .select((webhook_deliveries::payload, webhook_deliveries::http_status))
+                .select((webhook_deliveries::payload, webhook_deliveries::outcome))
                 .first(conn)
                 .optional()?
                 .ok_or(AppError::NotFound)?;
-            if status < 400 {
+            if !datapass::Outcome::replayable(&outcome) {
                 return Err(AppError::BadRequest(
                     "Seule une livraison en échec peut être rejouée.".into(),
                 ));
@@ -346,6 +350,28 @@ pub async fn decide(
             ));
         }
     };
+    // A request from DataPass is decided on DataPass, never here.
+    let target = id.clone();
+    let from_datapass = state
+        .db(move |conn| {
+            Ok(requests::find(conn, &target)?
+                .ok_or(AppError::NotFound)?
+                .datapass_id)
+        })
+        .await?;
+    if let Some(number) = from_datapass {
+        return super::requests::render_show(
+            &state,
+            &page,
+            &id,
+            StatusCode::CONFLICT,
+            Some(&format!(
+                "La demande D{number} vient de DataPass : la décision se prend sur DataPass ({}/instruction/demandes/{number}), qui tient ensuite le back-office à jour.",
+                state.settings.datapass_url
+            )),
+        )
+        .await;
+    }
     // The reason: typed text, or the chosen template's text.
     let template_id = form.template_id.clone();
     let mut reason = form.reason.trim().to_owned();

@@ -20,6 +20,7 @@ pub mod accounts;
 pub mod assets;
 pub mod auth;
 pub mod collectivites;
+pub mod datapass;
 pub mod editeurs;
 pub mod health;
 pub mod home;
@@ -38,6 +39,7 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
     [
         core::ROUTES,
         instruction::ROUTES,
+        datapass::ROUTES,
         collectivites::ROUTES,
         editeurs::ROUTES,
         kit::ROUTES,
@@ -50,6 +52,7 @@ pub fn all_routes() -> Vec<(&'static str, &'static str)> {
 /// The whole router.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     instruction::configure(cfg);
+    datapass::configure(cfg);
     collectivites::configure(cfg);
     editeurs::configure(cfg);
     kit::configure(cfg);

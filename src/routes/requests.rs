@@ -7,7 +7,8 @@ use diesel::prelude::*;
 
 use crate::auth::PageCtx;
 use crate::db::schema::{
-    collectivites, deliberation_files, editeur_forms, editeurs, hubee_subscriptions, tokens,
+    collectivites, datapass_differences, datapass_mirror, deliberation_files, editeur_forms,
+    editeurs, hubee_subscriptions, tokens,
 };
 use crate::domain::checks::{Check, CheckInput, ContactFact, SireneFact, run_checks};
 use crate::domain::request_state::{RequestEvent, RequestState, apply};
@@ -42,6 +43,20 @@ struct Loaded {
     form_state: crate::provisioning::FormState,
     /// The approval e-mail waits for HubEE's answer on the organization.
     approval_mail_held: bool,
+    mirror: Option<MirrorView>,
+    differences: Vec<crate::routes::datapass::DifferenceRow>,
+}
+
+/// What the back office knows of the request on DataPass.
+#[derive(Clone, Debug, Queryable, Selectable, serde::Serialize)]
+#[diesel(table_name = datapass_mirror)]
+struct MirrorView {
+    datapass_state: String,
+    last_event: Option<String>,
+    last_event_at: Option<chrono::NaiveDateTime>,
+    last_synced_at: Option<chrono::NaiveDateTime>,
+    modification_expected_at: Option<chrono::NaiveDateTime>,
+    modification_expected_by: Option<String>,
 }
 
 async fn load(state: &AppState, page: &PageCtx, id: &str) -> Result<Loaded, AppError> {
@@ -101,6 +116,21 @@ async fn load(state: &AppState, page: &PageCtx, id: &str) -> Result<Loaded, AppE
             let form_state =
                 crate::provisioning::form_state(conn, &request.collectivite_id, form_api)?;
             let approval_mail_held = crate::provisioning::approval_mail_held(conn, &request.id)?;
+            let mirror: Option<MirrorView> = datapass_mirror::table
+                .find(&request.id)
+                .select(MirrorView::as_select())
+                .first(conn)
+                .optional()?;
+            let differences = if with_timeline {
+                datapass_differences::table
+                    .filter(datapass_differences::request_id.eq(&request.id))
+                    .order(datapass_differences::detected_at.desc())
+                    .limit(10)
+                    .select(crate::routes::datapass::DifferenceRow::as_select())
+                    .load(conn)?
+            } else {
+                Vec::new()
+            };
             Ok(Loaded {
                 approval_mail_held,
                 form_state,
@@ -113,6 +143,8 @@ async fn load(state: &AppState, page: &PageCtx, id: &str) -> Result<Loaded, AppE
                 contacts,
                 file,
                 timeline,
+                mirror,
+                differences,
             })
         })
         .await
@@ -181,8 +213,10 @@ pub async fn render_show(
             .db(|conn| Ok(super::instruction::list_templates(conn)?))
             .await?;
         let current = crate::instruction::status_of(&loaded.request).ok();
+        // A request from DataPass is decided on DataPass: no local decision form.
+        let local = loaded.request.datapass_id.is_none();
         let can = |event: RequestEvent| {
-            current.is_some_and(|s| apply(Some(s), event, Some("motif")).is_ok())
+            local && current.is_some_and(|s| apply(Some(s), event, Some("motif")).is_ok())
         };
         context.insert("can_approve", &can(RequestEvent::Approve));
         context.insert("can_refuse", &can(RequestEvent::Refuse));
@@ -249,6 +283,33 @@ pub async fn render_show(
                 .map_or("Inconnu", |s| s.label_fr()),
         );
     }
+    if let Some(number) = request.datapass_id {
+        let base = &state.settings.datapass_url;
+        context.insert(
+            "datapass_instruction_url",
+            &format!("{base}/instruction/demandes/{number}"),
+        );
+        context.insert("datapass_demande_url", &format!("{base}/demandes/{number}"));
+    }
+    if let Some(mirror) = &loaded.mirror {
+        context.insert(
+            "datapass_state_label",
+            mirror
+                .datapass_state
+                .parse::<RequestState>()
+                .map_or("Inconnu", RequestState::label_fr),
+        );
+    }
+    context.insert("mirror", &loaded.mirror);
+    context.insert("differences", &loaded.differences);
+    context.insert(
+        "difference_labels",
+        &loaded
+            .differences
+            .iter()
+            .map(|d| crate::routes::datapass::kind_label_fr(&d.kind))
+            .collect::<Vec<_>>(),
+    );
     context.insert("request", request);
     context.insert("state_label", state_label);
     context.insert("collectivite", &loaded.collectivite);

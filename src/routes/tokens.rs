@@ -452,6 +452,13 @@ pub async fn prolong(
         .map(|(_, _, label)| *label)
         .collect();
     let details = form.changements.trim().to_owned();
+    // A request from DataPass is modified on DataPass: the demandeur is sent there.
+    if !changed.is_empty()
+        && let Some(number) = ctx.datapass_id
+    {
+        return announce_datapass_modification(&state, &page, ctx, number, &changed, &details)
+            .await;
+    }
     if !changed.is_empty() && details.is_empty() {
         return render_prolongation(
             &state,
@@ -543,6 +550,117 @@ pub async fn prolong(
     )))
 }
 
+/// The "something changed" answer for a request from DataPass: records that a modification is
+/// expected (shown to staff), e-mails the demandeur the link and the steps (once), and shows
+/// the same on the outcome page. Reminders pause once DataPass reopens the request.
+async fn announce_datapass_modification(
+    state: &web::Data<AppState>,
+    page: &PageCtx,
+    ctx: TokenContext,
+    number: i64,
+    changed: &[&str],
+    details: &str,
+) -> Result<HttpResponse, AppError> {
+    let user = page.user()?.clone();
+    let now = page.now;
+    let worker = state.clone();
+    let token_id = ctx.token.id.clone();
+    let changed = changed.join(", ");
+    let details = details.to_owned();
+    let datapass_url = format!("{}/demandes/{number}", state.settings.datapass_url);
+    let queued = state
+        .db(move |conn| {
+            use crate::db::schema::datapass_mirror;
+            crate::db::transaction(conn, |conn| {
+                let fresh = model::context(conn, &ctx.token.id)?.ok_or(AppError::NotFound)?;
+                if prolongation_state(&fresh, &user, now.date()) != "open" {
+                    return Ok(false);
+                }
+                let known: Option<Option<chrono::NaiveDateTime>> = datapass_mirror::table
+                    .find(&fresh.request_id)
+                    .select(datapass_mirror::modification_expected_at)
+                    .first(conn)
+                    .optional()?;
+                match known {
+                    // Announced already (a second click): nothing more to send.
+                    Some(Some(_)) => return Ok(false),
+                    Some(None) => {
+                        diesel::update(datapass_mirror::table.find(&fresh.request_id))
+                            .set((
+                                datapass_mirror::modification_expected_at.eq(Some(now)),
+                                datapass_mirror::modification_expected_by.eq(Some(&user.email)),
+                            ))
+                            .execute(conn)?;
+                    }
+                    None => {
+                        diesel::insert_into(datapass_mirror::table)
+                            .values((
+                                datapass_mirror::request_id.eq(&fresh.request_id),
+                                datapass_mirror::datapass_state.eq(&fresh.request_state),
+                                datapass_mirror::modification_expected_at.eq(Some(now)),
+                                datapass_mirror::modification_expected_by.eq(Some(&user.email)),
+                                datapass_mirror::updated_at.eq(now),
+                            ))
+                            .execute(conn)?;
+                    }
+                }
+                let note = if details.is_empty() {
+                    format!("modification annoncée ({changed}), à ouvrir sur DataPass")
+                } else {
+                    format!("modification annoncée ({changed}), à ouvrir sur DataPass : {details}")
+                };
+                events::record(
+                    conn,
+                    now,
+                    &user.email,
+                    "token.prolongation_datapass",
+                    ("token", &fresh.token.id),
+                    Some(note.clone()),
+                )?;
+                events::record(
+                    conn,
+                    now,
+                    &user.email,
+                    "request.modification_expected",
+                    ("request", &fresh.request_id),
+                    Some(note),
+                )?;
+                let Some(demandeur) = fresh.demandeur.clone() else {
+                    return Ok(false);
+                };
+                let cc: Vec<String> = fresh
+                    .contact_technique
+                    .iter()
+                    .filter(|c| **c != demandeur)
+                    .cloned()
+                    .collect();
+                let mut context = tera::Context::new();
+                context.insert("ctx", &fresh);
+                context.insert("changed", &changed);
+                context.insert("datapass_url", &datapass_url);
+                context.insert(
+                    "token_url",
+                    &format!(
+                        "{}/jetons/{}/prolongation/confirmee",
+                        worker.settings.public_url, fresh.token.id
+                    ),
+                );
+                let mut email =
+                    worker.render_email("prolongation_datapass", vec![demandeur], cc, context)?;
+                email.related = Some(("token".into(), fresh.token.id.clone()));
+                crate::mail::outbox::enqueue(conn, &email, now)?;
+                Ok(true)
+            })
+        })
+        .await?;
+    if queued {
+        state.mailer.notify();
+    }
+    Ok(see_other(&format!(
+        "/jetons/{token_id}/prolongation/confirmee"
+    )))
+}
+
 /// `GET /jetons/{id}/prolongation/confirmee`: the outcome, with the token's current date.
 pub async fn prolongation_done(
     state: web::Data<AppState>,
@@ -551,7 +669,26 @@ pub async fn prolongation_done(
 ) -> Result<HttpResponse, AppError> {
     let user = page.user()?.clone();
     let ctx = load_visible(&state, &user, &path).await?;
+    let request_id = ctx.request_id.clone();
+    let expected: Option<chrono::NaiveDateTime> = state
+        .db(move |conn| {
+            use crate::db::schema::datapass_mirror;
+            Ok(datapass_mirror::table
+                .find(&request_id)
+                .select(datapass_mirror::modification_expected_at)
+                .first::<Option<chrono::NaiveDateTime>>(conn)
+                .optional()?
+                .flatten())
+        })
+        .await?;
     let mut context = page.context();
     insert_token_facts(&mut context, &ctx, page.now.date());
+    context.insert("modification_expected", &expected.is_some());
+    if let Some(number) = ctx.datapass_id {
+        context.insert(
+            "datapass_demande_url",
+            &format!("{}/demandes/{number}", state.settings.datapass_url),
+        );
+    }
     state.render("tokens/prolongation_done.html", context)
 }

@@ -12,6 +12,7 @@ pub fn case(route: (&str, &str), f: &Fixture) -> Option<Case> {
         // Webhooks authenticate by signature, not by session: an unsigned call is 401 for all.
         ("post", "/webhooks/datapass") => ("/webhooks/datapass".into(), vec![], [Status(401); 7]),
         ("get", "/webhooks/livraisons") => ("/webhooks/livraisons".into(), vec![], staff_only),
+        ("get", "/datapass/ecarts") => ("/datapass/ecarts".into(), vec![], staff_only),
         ("get", "/webhooks/livraisons/{id}") => (
             "/webhooks/livraisons/inconnue".into(),
             vec![],

@@ -164,7 +164,7 @@ async fn home_page_shows_the_dsfr_styled_header_in_chromium() {
 
 #[tokio::test]
 #[ignore = "needs chromium and chromedriver: run by .ci/run (cargo test --test api -- --ignored)"]
-async fn staff_approve_a_request_received_by_webhook_in_chromium() {
+async fn staff_follow_a_request_decided_on_datapass_in_chromium() {
     let smtp = crate::smtp::SmtpServer::start().await;
     let smtp_url = smtp.url();
     let app = TestApp::spawn_with(&[
@@ -206,10 +206,22 @@ async fn staff_approve_a_request_received_by_webhook_in_chromium() {
         .await
         .unwrap();
     assert_eq!(state.text().await.unwrap().to_lowercase(), "soumise");
-    click(&client, Locator::Css("#valider button[type=submit]")).await;
-    // The page reloads after the POST: poll until the new page shows the new state.
+    // Decided on DataPass: the page offers the link, no local decision form.
+    client
+        .find(Locator::Css("[data-testid=decide-on-datapass] a"))
+        .await
+        .expect("the link to DataPass's instruction page");
+    assert!(client.find(Locator::Id("valider")).await.is_err());
+    // DataPass approves; the page, reloaded, follows.
+    let (status, _) = crate::webhook::deliver(
+        &app,
+        &crate::webhook::payload("approve", 777, 1_790_000_600, crate::webhook::SIRET),
+    )
+    .await;
+    assert_eq!(status, 200);
     let started = Instant::now();
     loop {
+        client.refresh().await.unwrap();
         let text = match client
             .find(Locator::Css("[data-testid=request-state]"))
             .await

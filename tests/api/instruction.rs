@@ -20,6 +20,36 @@ fn ids_in(html: &str) -> Vec<String> {
         .collect()
 }
 
+/// A request's (state, reopening) by its id.
+pub async fn state_by_id(app: &crate::helpers::TestApp, id: &str) -> Option<(String, bool)> {
+    let id = id.to_owned();
+    app.with_conn(move |conn| {
+        habilitation_requests::table
+            .find(id)
+            .select((
+                habilitation_requests::state,
+                habilitation_requests::reopening,
+            ))
+            .first(conn)
+            .optional()
+            .unwrap()
+    })
+    .await
+}
+
+/// Local decisions are for requests typed in by staff, which carry no DataPass number: this
+/// turns a request received from DataPass into one (the staff entry form is tested below).
+pub async fn typed_in_by_staff(app: &crate::helpers::TestApp, id: &str) {
+    let id = id.to_owned();
+    app.with_conn(move |conn| {
+        diesel::update(habilitation_requests::table.find(id))
+            .set(habilitation_requests::datapass_id.eq(None::<i64>))
+            .execute(conn)
+            .unwrap();
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn the_queue_puts_reopenings_first_then_by_deadline_and_filters() {
     let app = TestApp::spawn_with_demo().await;
@@ -138,6 +168,33 @@ async fn staff_decisions_need_a_reason_and_email_the_demandeur_with_the_editeur_
                 .unwrap()
         })
         .await;
+    // Received from DataPass: decided on DataPass, the page links there, a POST is refused.
+    let (status, page) = staff.get_text(&format!("/demandes/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("data-testid=\"decide-on-datapass\""));
+    assert!(
+        page.replace("&#x2F;", "/")
+            .contains("datapass.api.gouv.fr/instruction/demandes/601")
+    );
+    assert!(!page.contains("id=\"valider\""));
+    let response = staff
+        .post_form(
+            &format!("/demandes/{id}/decision"),
+            &[("action", "approve")],
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 409);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("se prend sur DataPass")
+    );
+    assert_eq!(state_of(&app, 601).await, Some(("submitted".into(), false)));
+
+    // The same request typed in by staff is decided here.
+    typed_in_by_staff(&app, &id).await;
     let (status, page) = staff.get_text(&format!("/demandes/{id}")).await;
     assert_eq!(status, 200);
     for code in [
@@ -168,7 +225,10 @@ async fn staff_decisions_need_a_reason_and_email_the_demandeur_with_the_editeur_
             .unwrap()
             .contains("Un motif est obligatoire")
     );
-    assert_eq!(state_of(&app, 601).await, Some(("submitted".into(), false)));
+    assert_eq!(
+        state_by_id(&app, &id).await,
+        Some(("submitted".into(), false))
+    );
 
     // With a reason: changes requested, e-mail with the reason.
     let response = staff
@@ -182,7 +242,7 @@ async fn staff_decisions_need_a_reason_and_email_the_demandeur_with_the_editeur_
         .await;
     assert_eq!(response.status().as_u16(), 303);
     assert_eq!(
-        state_of(&app, 601).await,
+        state_by_id(&app, &id).await,
         Some(("changes_requested".into(), false))
     );
     let mails: Vec<(String, String, String, String)> = app
@@ -226,7 +286,10 @@ async fn staff_decisions_need_a_reason_and_email_the_demandeur_with_the_editeur_
         )
         .await;
     assert_eq!(response.status().as_u16(), 303);
-    assert_eq!(state_of(&app, 601).await, Some(("validated".into(), false)));
+    assert_eq!(
+        state_by_id(&app, &id).await,
+        Some(("validated".into(), false))
+    );
     let token_id: String = app
         .with_conn(|conn| tokens::table.select(tokens::id).first(conn).unwrap())
         .await;
@@ -296,6 +359,7 @@ async fn approving_with_a_failed_check_needs_an_explicit_override() {
                 .unwrap()
         })
         .await;
+    typed_in_by_staff(&app, &id).await;
     let (_, page) = staff.get_text(&format!("/demandes/{id}")).await;
     assert!(
         page.contains("data-check=\"dpd_distinct\" data-status=\"failed\""),
@@ -318,7 +382,10 @@ async fn approving_with_a_failed_check_needs_an_explicit_override() {
         )
         .await;
     assert_eq!(response.status().as_u16(), 400);
-    assert_eq!(state_of(&app, 602).await, Some(("submitted".into(), false)));
+    assert_eq!(
+        state_by_id(&app, &id).await,
+        Some(("submitted".into(), false))
+    );
     let tokens_count: i64 = app
         .with_conn(|conn| tokens::table.count().get_result(conn).unwrap())
         .await;
@@ -335,7 +402,10 @@ async fn approving_with_a_failed_check_needs_an_explicit_override() {
         )
         .await;
     assert_eq!(response.status().as_u16(), 303);
-    assert_eq!(state_of(&app, 602).await, Some(("validated".into(), false)));
+    assert_eq!(
+        state_by_id(&app, &id).await,
+        Some(("validated".into(), false))
+    );
     let details: Option<String> = app
         .with_conn(|conn| {
             events::table
@@ -538,7 +608,8 @@ async fn staff_manage_reason_templates_and_use_them_in_decisions() {
                 .unwrap()
         })
         .await;
-    // Refuse request 031 with the template only.
+    // Refuse request 031 (typed in by staff) with the template only.
+    typed_in_by_staff(&app, "demo-request-031").await;
     let response = staff
         .post_form(
             "/demandes/demo-request-031/decision",

@@ -10,6 +10,7 @@ mod access_tokens;
 mod auth;
 mod browser;
 mod cli;
+mod datapass;
 mod demo;
 mod directory;
 mod health;

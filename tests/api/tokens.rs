@@ -292,9 +292,11 @@ async fn the_demandeur_prolongs_an_unchanged_token_by_18_months_and_keeps_its_id
 }
 
 #[tokio::test]
-async fn a_prolongation_with_changes_becomes_a_priority_modification_request() {
+async fn a_prolongation_with_changes_of_a_request_typed_in_by_staff_becomes_a_priority_modification_request()
+ {
     let app = TestApp::spawn_with_demo().await;
-    // Request 002 (Montreuil): 25 days left.
+    // Request 002 (Montreuil): 25 days left; typed in by staff, so modified here.
+    crate::instruction::typed_in_by_staff(&app, "demo-request-002").await;
     let token = token_of(2);
     let before = expiry(&app, &token).await.0;
     let demandeur = contact(&app, "demo-request-002", "demandeur").await;

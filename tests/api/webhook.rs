@@ -51,8 +51,26 @@ pub async fn spawn() -> TestApp {
     app
 }
 
+/// DataPass's state after an event, as its payload says (a reopening's refusal aside).
+pub fn state_after(event: &str) -> &'static str {
+    match event {
+        "create" | "reopen" => "draft",
+        "request_changes" => "changes_requested",
+        "approve" | "cancel_reopening" => "validated",
+        "refuse" => "refused",
+        "revoke" => "revoked",
+        "archive" => "archived",
+        _ => "submitted",
+    }
+}
+
 /// A DataPass payload as DataPass sends it (with a few fields we do not use).
 pub fn payload(event: &str, model_id: i64, fired_at: i64, siret: &str) -> Value {
+    payload_in(event, state_after(event), model_id, fired_at, siret)
+}
+
+/// A payload whose `data.state` is `state`.
+pub fn payload_in(event: &str, state: &str, model_id: i64, fired_at: i64, siret: &str) -> Value {
     json!({
         "event": event,
         "fired_at": fired_at,
@@ -61,7 +79,7 @@ pub fn payload(event: &str, model_id: i64, fired_at: i64, siret: &str) -> Value 
         "data": {
             "id": model_id,
             "public_id": "6b9e2c43-2f1c-4c39-9a0e-7f0b0b8a7c11",
-            "state": "submitted",
+            "state": state,
             "form_uid": "api-particulier-city-family-mushroom-software",
             "created_at": "2026-09-21T08:00:00Z",
             "last_submitted_at": null,
@@ -278,7 +296,7 @@ async fn a_refused_reopening_returns_to_validated_and_a_later_one_prolongs_the_t
     );
     assert_eq!(state_of(&app, 502).await, Some(("submitted".into(), true)));
     assert_eq!(
-        deliver(&app, &payload("refuse", 502, next(), SIRET))
+        deliver(&app, &payload_in("refuse", "validated", 502, next(), SIRET))
             .await
             .0,
         200
@@ -324,11 +342,22 @@ async fn a_refused_reopening_returns_to_validated_and_a_later_one_prolongs_the_t
     );
     assert_eq!(state_of(&app, 502).await, Some(("revoked".into(), false)));
     assert!(tokens_of(&app).await[0].2, "token revoked");
-    // And an illegal event now is refused with a code, the state unchanged.
+    // An event the rules would not allow is applied as DataPass says, never refused, and
+    // recorded as a difference for staff.
     let (status, answer) = deliver(&app, &payload("approve", 502, later + 120, SIRET)).await;
-    assert_eq!(status, 422);
-    assert_eq!(answer["error"], "invalid_transition");
-    assert_eq!(state_of(&app, 502).await, Some(("revoked".into(), false)));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(state_of(&app, 502).await, Some(("validated".into(), false)));
+    let kinds: Vec<String> = app
+        .with_conn(|conn| {
+            use qf_backoffice::db::schema::datapass_differences;
+            datapass_differences::table
+                .filter(datapass_differences::datapass_id.eq(502))
+                .select(datapass_differences::kind)
+                .load(conn)
+                .unwrap()
+        })
+        .await;
+    assert_eq!(kinds, ["transition"]);
 }
 
 #[tokio::test]
@@ -369,17 +398,15 @@ async fn replayed_deliveries_change_nothing_and_get_the_same_answer() {
 #[tokio::test]
 async fn out_of_order_events_never_move_a_request_back() {
     let app = spawn().await;
-    // submit arrives before create: refused for now (DataPass will retry), nothing created.
+    // submit arrives before create: the request is recorded from the payload.
     let submit = payload("submit", 504, T0 + 60, SIRET);
     let (status, answer) = deliver(&app, &submit).await;
-    assert_eq!(status, 422);
-    assert_eq!(answer["error"], "unknown_request");
-    assert_eq!(state_of(&app, 504).await, None);
-    // create arrives, then DataPass retries the submit: applied.
-    assert_eq!(
-        deliver(&app, &payload("create", 504, T0, SIRET)).await.0,
-        200
-    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(state_of(&app, 504).await, Some(("submitted".into(), false)));
+    // The late create is older: ignored; a retried submit gets the same answer.
+    let (status, answer) = deliver(&app, &payload("create", 504, T0, SIRET)).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["status"], "ignored");
     assert_eq!(deliver(&app, &submit).await.0, 200);
     assert_eq!(state_of(&app, 504).await, Some(("submitted".into(), false)));
     // request_changes at T0+300, then a late update from T0+120: ignored.
@@ -486,10 +513,12 @@ async fn malformed_bodies_get_400_with_a_code_and_the_setup_test_gets_200() {
 }
 
 #[tokio::test]
-async fn an_invalid_siret_is_refused_with_422_and_staff_can_reapply_failed_deliveries() {
+async fn an_invalid_siret_is_kept_as_failed_without_alarming_datapass_and_staff_can_replay_it() {
     let app = spawn().await;
+    // 200 so that DataPass does not disable the webhook; nothing stored but the delivery.
     let (status, answer) = deliver(&app, &payload("create", 508, T0, "21690123000019")).await;
-    assert_eq!(status, 422);
+    assert_eq!(status, 200);
+    assert_eq!(answer["status"], "failed");
     assert_eq!(answer["error"], "invalid_siret");
     assert_eq!(state_of(&app, 508).await, None);
 
@@ -506,18 +535,14 @@ async fn an_invalid_siret_is_refused_with_422_and_staff_can_reapply_failed_deliv
     })
     .await;
     let staff = app.signed_in("agent@beta.gouv.fr").await;
-    let (_, list) = staff.get_text("/webhooks/livraisons?statut=rejected").await;
+    let (_, list) = staff.get_text("/webhooks/livraisons?statut=failed").await;
     assert!(list.contains("invalid_siret"), "{list}");
 
-    // A submit that came before its create fails; once create arrives, staff re-apply it.
-    let (status, _) = deliver(&app, &payload("submit", 509, T0 + 60, SIRET)).await;
-    assert_eq!(status, 422);
-    deliver(&app, &payload("create", 509, T0, SIRET)).await;
     let failed_id: String = app
         .with_conn(|conn| {
             webhook_deliveries::table
-                .filter(webhook_deliveries::model_id.eq(509))
-                .filter(webhook_deliveries::outcome.eq("rejected"))
+                .filter(webhook_deliveries::model_id.eq(508))
+                .filter(webhook_deliveries::outcome.eq("failed"))
                 .select(webhook_deliveries::id)
                 .first(conn)
                 .unwrap()
@@ -528,16 +553,19 @@ async fn an_invalid_siret_is_refused_with_422_and_staff_can_reapply_failed_deliv
         .await;
     assert_eq!(status, 200);
     assert!(page.contains("Rejouer cette livraison"));
+    // Replayed, it fails again the same way (the SIRET is still invalid) and is logged anew.
     let response = staff
         .post_form(&format!("/webhooks/livraisons/{failed_id}/rejouer"), &[])
         .await;
     assert_eq!(response.status().as_u16(), 303);
-    assert_eq!(state_of(&app, 509).await, Some(("submitted".into(), false)));
     let (_, page) = staff
         .get_text(response.headers()["location"].to_str().unwrap())
         .await;
-    assert!(page.contains("applied (HTTP 200)"), "{page}");
+    assert!(page.contains("failed (HTTP 200)"), "{page}");
+    assert_eq!(state_of(&app, 508).await, None);
+
     // An applied delivery cannot be replayed.
+    deliver(&app, &payload("create", 509, T0, SIRET)).await;
     let applied_id: String = app
         .with_conn(|conn| {
             webhook_deliveries::table

@@ -697,6 +697,42 @@ async fn a_staff_decision_on_a_typed_in_request_provisions_too() {
     assert!(mails[0].contains("Créez votre compte"), "{}", mails[0]);
 }
 
+#[tokio::test]
+async fn a_request_validated_on_datapass_and_found_by_reconciliation_is_provisioned() {
+    let hubee = HubeeStandIn::start(0).await;
+    let form = FormStandIn::start(0).await;
+    let datapass = crate::datapass::stand_in(
+        &[crate::datapass::demande(
+            40_001,
+            "validated",
+            SIRET,
+            "2026-11-20T10:00:00Z",
+        )],
+        10,
+    )
+    .await;
+    let mut vars = crate::datapass::api_settings(&datapass, 10);
+    vars.extend(hubee.env());
+    vars.extend(form.env());
+    let app = TestApp::spawn_with(&env_of(&vars)).await;
+    let client = app.state.datapass.clone().expect("DataPass configured");
+    qf_backoffice::instruction::sync::run(&app.state, &client)
+        .await
+        .expect("sync runs");
+    // Corsica: the organization and the form get the COG 2A004, the form the département 2A.
+    eventually("the form online", async || {
+        (form.lookup("2A004").await == 200).then_some(())
+    })
+    .await;
+    assert_eq!(form.with(|f| f.posts[0]["departement"].clone()), "2A");
+    let subscription = eventually("the subscription in HubEE", async || {
+        hubee.with(|h| h.subscriptions.first().cloned())
+    })
+    .await;
+    assert_eq!(subscription["datapassId"], 40_001);
+    assert_eq!(subscription["subscriber"]["branchCode"], "2A004");
+}
+
 /// Renders the approval e-mail of one variant: subject, then the text body.
 fn render_variant(editeur: bool, had_hubee_account: bool) -> String {
     let tera = qf_backoffice::state::load_templates().expect("templates");

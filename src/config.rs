@@ -113,17 +113,42 @@ pub struct Settings {
     /// `REMINDER_INTERVAL` (seconds, or with a unit: `15m`, `1h`): how often the in-process
     /// scheduler sweeps renewal reminders.
     pub reminder_interval: Duration,
+    /// `SESSION_IDLE_TIMEOUT` (default 12 h): a session unused this long is over.
+    pub session_idle_timeout: Duration,
+    /// `SESSION_MAX_LIFETIME` (default 24 h): a session is over this long after sign-in,
+    /// however active.
+    pub session_max_lifetime: Duration,
+    /// `TRUSTED_PROXIES`: reverse proxies whose `X-Forwarded-For` gives the client IP.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// How long personal data is kept (`RETENTION_*`) and how often it is purged.
+    pub retention: RetentionSettings,
     /// The HubEE API (`HUBEE_AUTH_URL`, `HUBEE_API_URL`, `HUBEE_CLIENT_ID`,
     /// `HUBEE_CLIENT_SECRET`, all or none); `None`: subscriptions are managed by hand.
     pub hubee: Option<HubeeSettings>,
     /// The formulaire QF's private API, used to activate collectivités.
     pub form_api: FormApiSettings,
+    /// ProConnect sign-in (`PROCONNECT_ISSUER`, `PROCONNECT_CLIENT_ID`,
+    /// `PROCONNECT_CLIENT_SECRET`, all or none); `None`: e-mail links only.
+    pub proconnect: Option<ProConnectSettings>,
     /// `DATAPASS_URL` (default `https://datapass.api.gouv.fr`): DataPass's pages for people
     /// (a demande, its instruction page), without trailing slash.
     pub datapass_url: String,
     /// DataPass's pull API (`DATAPASS_API_URL`, `DATAPASS_CLIENT_ID`,
     /// `DATAPASS_CLIENT_SECRET`); `None` without credentials: no reconciliation.
     pub datapass_api: Option<DataPassApiSettings>,
+}
+
+/// How to reach ProConnect, the state's identity federation for professionals.
+#[derive(Clone, Debug)]
+pub struct ProConnectSettings {
+    /// `PROCONNECT_ISSUER`, without trailing slash (e.g. `https://proconnect.gouv.fr/api/v2`);
+    /// the discovery document is at `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// `PROCONNECT_MFA_IDPS`: the `idp_id`s of organisations that require a second factor,
+    /// comma-separated.
+    pub mfa_idps: Vec<String>,
 }
 
 /// How to reach DataPass's pull API, and how often to reconcile.
@@ -139,6 +164,32 @@ pub struct DataPassApiSettings {
     pub sync_interval: Duration,
     /// `DATAPASS_PAGE_SIZE` (default 500, at most 1000): demandes asked per page.
     pub page_size: usize,
+}
+
+/// Retention periods of personal data, enforced by the purge job.
+#[derive(Clone, Debug)]
+pub struct RetentionSettings {
+    /// `RETENTION_SIGN_IN` (default 30 days): sign-in attempts and links.
+    pub sign_in: Duration,
+    /// `RETENTION_WEBHOOK_BODIES` (default 90 days): webhook bodies (metadata kept).
+    pub webhook_bodies: Duration,
+    /// `RETENTION_EMAIL_BODIES` (default 365 days): bodies of sent e-mails (metadata kept).
+    pub email_bodies: Duration,
+    /// `PURGE_INTERVAL` (default 1 h): how often `serve`'s scheduler purges.
+    pub interval: Duration,
+}
+
+const DAY: u64 = 86_400;
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings {
+            sign_in: Duration::from_secs(30 * DAY),
+            webhook_bodies: Duration::from_secs(90 * DAY),
+            email_bodies: Duration::from_secs(365 * DAY),
+            interval: Duration::from_secs(3600),
+        }
+    }
 }
 
 /// How to reach the formulaire QF's API (`FORM_API_*`).
@@ -216,7 +267,8 @@ impl Settings {
         };
         let dsfr_dir = PathBuf::from(get("DSFR_DIR").unwrap_or_else(|| DEFAULT_DSFR_DIR.into()));
         let dsfr_download = parse_bool("DSFR_DOWNLOAD", get("DSFR_DOWNLOAD"), true)?;
-        let demo_data = parse_bool("DEMO_DATA", get("DEMO_DATA"), true)?;
+        // Demo data only when asked, or when no real e-mail can leave (no SMTP server).
+        let demo_data = parse_bool("DEMO_DATA", get("DEMO_DATA"), get("SMTP_URL").is_none())?;
         let pool_size = match get("DATABASE_POOL_SIZE") {
             None => 8,
             Some(v) => v
@@ -314,10 +366,14 @@ impl Settings {
                         format!("« {url} » n'est pas une URL absolue"),
                     )
                 })?;
-                if !matches!(parsed.scheme(), "http" | "https") {
+                let loopback =
+                    matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+                // The API key travels with every call: https only (plain http on this machine
+                // alone, for tests and local stand-ins).
+                if parsed.scheme() != "https" && !(parsed.scheme() == "http" && loopback) {
                     return Err(ConfigError::new(
                         "SIRENE_API_URL",
-                        "l'URL doit commencer par http:// ou https://",
+                        "l'URL doit commencer par https:// (http:// n'est accepté que vers localhost ou 127.0.0.1)",
                     ));
                 }
                 Some(url.trim().trim_end_matches('/').to_owned())
@@ -332,6 +388,47 @@ impl Settings {
                     format!("« {v} » n'est pas une durée (par exemple 900, 15m ou 1h ; entre 1 s et 1 jour)"),
                 )
             })?,
+        };
+        let duration = |variable: &'static str, default: u64, min: u64, max: u64| {
+            match get(variable) {
+                None => Ok(Duration::from_secs(default)),
+                Some(v) => parse_long_duration(&v)
+                    .filter(|d| (min..=max).contains(&d.as_secs()))
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            variable,
+                            format!(
+                                "« {v} » n'est pas une durée valide (par exemple 3600, 12h ou 30d ; entre {} et {})",
+                                human_duration(min),
+                                human_duration(max)
+                            ),
+                        )
+                    }),
+            }
+        };
+        let session_idle_timeout = duration("SESSION_IDLE_TIMEOUT", 12 * 3600, 60, 30 * DAY)?;
+        let session_max_lifetime = duration("SESSION_MAX_LIFETIME", DAY, 60, 30 * DAY)?;
+        let retention = RetentionSettings {
+            sign_in: duration("RETENTION_SIGN_IN", 30 * DAY, DAY, 3650 * DAY)?,
+            webhook_bodies: duration("RETENTION_WEBHOOK_BODIES", 90 * DAY, DAY, 3650 * DAY)?,
+            email_bodies: duration("RETENTION_EMAIL_BODIES", 365 * DAY, DAY, 3650 * DAY)?,
+            interval: duration("PURGE_INTERVAL", 3600, 60, DAY)?,
+        };
+        let trusted_proxies = match get("TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|ip| !ip.is_empty())
+                .map(|ip| {
+                    ip.parse::<std::net::IpAddr>().map_err(|_| {
+                        ConfigError::new(
+                            "TRUSTED_PROXIES",
+                            format!("« {ip} » n'est pas une adresse IP (liste séparée par des virgules, par exemple 10.0.0.2,10.0.0.3)"),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?,
         };
         let form_base_url = parse_http_url(
             "FORM_BASE_URL",
@@ -428,6 +525,7 @@ impl Settings {
             },
             timeout: Duration::from_secs(10),
         };
+        let proconnect = parse_proconnect(&get)?;
         let datapass_url = parse_service_url(
             "DATAPASS_URL",
             get("DATAPASS_URL")
@@ -506,11 +604,73 @@ impl Settings {
             form_base_url,
             form_allow_http_localhost_redirect,
             reminder_interval,
+            session_idle_timeout,
+            session_max_lifetime,
+            trusted_proxies,
+            retention,
             hubee,
+            proconnect,
             datapass_url,
             datapass_api,
         })
     }
+}
+
+/// The ProConnect variables: all three or none; the issuer in https, or http on loopback.
+fn parse_proconnect(
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<ProConnectSettings>, ConfigError> {
+    let vars = [
+        "PROCONNECT_ISSUER",
+        "PROCONNECT_CLIENT_ID",
+        "PROCONNECT_CLIENT_SECRET",
+    ];
+    let present: Vec<&str> = vars.iter().copied().filter(|v| get(v).is_some()).collect();
+    if present.is_empty() {
+        return Ok(None);
+    }
+    if let Some(missing) = vars.iter().find(|v| !present.contains(v)) {
+        return Err(ConfigError::new(
+            missing,
+            "manquante : les trois variables PROCONNECT_ISSUER, PROCONNECT_CLIENT_ID et PROCONNECT_CLIENT_SECRET vont ensemble",
+        ));
+    }
+    let issuer_text = get("PROCONNECT_ISSUER").unwrap_or_default();
+    let issuer = url::Url::parse(issuer_text.trim()).map_err(|_| {
+        ConfigError::new(
+            "PROCONNECT_ISSUER",
+            format!("« {issuer_text} » n'est pas une URL absolue"),
+        )
+    })?;
+    let loopback = match issuer.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    let secure = issuer.scheme() == "https" || (issuer.scheme() == "http" && loopback);
+    if !secure || issuer.query().is_some() || issuer.fragment().is_some() {
+        return Err(ConfigError::new(
+            "PROCONNECT_ISSUER",
+            "l'URL doit commencer par https:// (http:// seulement sur 127.0.0.1 ou localhost), sans paramètres ni ancre",
+        ));
+    }
+    let mfa_idps = get("PROCONNECT_MFA_IDPS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Ok(Some(ProConnectSettings {
+        issuer: issuer_text.trim().trim_end_matches('/').to_owned(),
+        client_id: get("PROCONNECT_CLIENT_ID")
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+        client_secret: Secret::new(get("PROCONNECT_CLIENT_SECRET").unwrap_or_default()),
+        mfa_idps,
+    }))
 }
 
 /// Parses `DATABASE_URL`: `sqlite://<path>` (or `sqlite:<path>`) or `postgres(ql)://…`.
@@ -616,6 +776,36 @@ fn parse_interval(value: &str) -> Option<Duration> {
         .then(|| Duration::from_secs(seconds))
 }
 
+/// A duration as seconds (`3600`) or with a unit (`30s`, `15m`, `12h`, `30d`).
+fn parse_long_duration(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    let (number, unit) = match value.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => value.split_at(i),
+        None => (value, "s"),
+    };
+    let n: u64 = number.parse().ok()?;
+    let factor = match unit.trim() {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" | "j" => DAY,
+        _ => return None,
+    };
+    n.checked_mul(factor).map(Duration::from_secs)
+}
+
+fn human_duration(seconds: u64) -> String {
+    if seconds.is_multiple_of(DAY) {
+        format!("{} j", seconds / DAY)
+    } else if seconds.is_multiple_of(3600) {
+        format!("{} h", seconds / 3600)
+    } else if seconds.is_multiple_of(60) {
+        format!("{} min", seconds / 60)
+    } else {
+        format!("{seconds} s")
+    }
+}
+
 fn parse_seconds(
     variable: &'static str,
     value: Option<String>,
@@ -677,6 +867,44 @@ mod tests {
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(s.public_url, "http://127.0.0.1:8080");
         assert!(s.demo_data);
+        assert_eq!(s.session_idle_timeout, Duration::from_secs(12 * 3600));
+        assert_eq!(s.session_max_lifetime, Duration::from_secs(24 * 3600));
+        assert_eq!(s.retention.sign_in, Duration::from_secs(30 * DAY));
+        assert_eq!(s.retention.webhook_bodies, Duration::from_secs(90 * DAY));
+        assert_eq!(s.retention.email_bodies, Duration::from_secs(365 * DAY));
+        assert!(s.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn demo_data_defaults_to_off_when_real_mail_can_leave() {
+        let s = settings(&[("SMTP_URL", "smtp://127.0.0.1:2525")]).unwrap();
+        assert!(!s.demo_data);
+        let s = settings(&[("SMTP_URL", "smtp://127.0.0.1:2525"), ("DEMO_DATA", "1")]).unwrap();
+        assert!(s.demo_data);
+    }
+
+    #[test]
+    fn session_retention_and_proxy_settings_are_checked() {
+        let s = settings(&[
+            ("SESSION_IDLE_TIMEOUT", "30m"),
+            ("SESSION_MAX_LIFETIME", "7d"),
+            ("RETENTION_SIGN_IN", "10d"),
+            ("TRUSTED_PROXIES", "10.0.0.2, ::1"),
+        ])
+        .unwrap();
+        assert_eq!(s.session_idle_timeout, Duration::from_secs(1800));
+        assert_eq!(s.session_max_lifetime, Duration::from_secs(7 * DAY));
+        assert_eq!(s.retention.sign_in, Duration::from_secs(10 * DAY));
+        assert_eq!(s.trusted_proxies.len(), 2);
+        for (variable, bad) in [
+            ("SESSION_IDLE_TIMEOUT", "demain"),
+            ("SESSION_MAX_LIFETIME", "0"),
+            ("RETENTION_SIGN_IN", "2h"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8"),
+        ] {
+            let error = settings(&[(variable, bad)]).unwrap_err();
+            assert_eq!(error.variable, variable);
+        }
     }
 
     #[test]
@@ -858,5 +1086,41 @@ mod tests {
     fn redacted_postgres_url_hides_password() {
         let loc = DatabaseLocation::Postgres("postgres://u:secret@h/db".into());
         assert!(!loc.redacted().contains("secret"));
+    }
+
+    #[test]
+    fn proconnect_all_or_none_and_secure_issuer() {
+        assert!(settings(&[]).unwrap().proconnect.is_none());
+        let full = |issuer: &'static str| {
+            settings(&[
+                ("PROCONNECT_ISSUER", issuer),
+                ("PROCONNECT_CLIENT_ID", "client"),
+                ("PROCONNECT_CLIENT_SECRET", "secret"),
+                ("PROCONNECT_MFA_IDPS", " idp-a, ,idp-b "),
+            ])
+        };
+        let s = full("https://proconnect.gouv.fr/api/v2/").unwrap();
+        let p = s.proconnect.unwrap();
+        assert_eq!(p.issuer, "https://proconnect.gouv.fr/api/v2");
+        assert_eq!(p.mfa_idps, vec!["idp-a", "idp-b"]);
+        assert!(!format!("{p:?}").contains("secret\""));
+        assert!(full("http://127.0.0.1:9999/api/v2").is_ok());
+        assert!(full("http://localhost:9999").is_ok());
+        for bad in [
+            "http://proconnect.gouv.fr",
+            "ftp://127.0.0.1",
+            "pas une url",
+        ] {
+            assert_eq!(
+                full(bad).unwrap_err().variable,
+                "PROCONNECT_ISSUER",
+                "{bad}"
+            );
+        }
+        let partial = settings(&[
+            ("PROCONNECT_ISSUER", "https://proconnect.gouv.fr/api/v2"),
+            ("PROCONNECT_CLIENT_ID", "client"),
+        ]);
+        assert_eq!(partial.unwrap_err().variable, "PROCONNECT_CLIENT_SECRET");
     }
 }

@@ -311,7 +311,7 @@ fn plan(index: usize) -> Option<Plan> {
 }
 
 fn load(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Summary> {
-    let today = now.date();
+    let today = crate::domain::calendar::paris_date(now);
     let mut summary = Summary::default();
 
     for (email, role) in [

@@ -19,5 +19,6 @@ pub mod models;
 pub mod provisioning;
 pub mod qr;
 pub mod routes;
+pub mod security;
 pub mod startup;
 pub mod state;

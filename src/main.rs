@@ -39,6 +39,14 @@ enum Command {
         #[arg(long)]
         no_send: bool,
     },
+    /// Supprime les données personnelles dont la durée de conservation est écoulée
+    /// (tentatives et liens de connexion, corps des webhooks et des e-mails envoyés, sessions
+    /// expirées) et affiche ce qui a été supprimé.
+    Purge {
+        /// Instant de référence, au format RFC 3339 (maintenant par défaut).
+        #[arg(long)]
+        now: Option<String>,
+    },
     /// Applique les migrations en attente de la base DATABASE_URL, puis s'arrête.
     Migrate,
     /// Charge les données de démonstration si la base est vide, puis s'arrête.
@@ -107,6 +115,7 @@ fn main() -> ExitCode {
             Command::Reminders { now, no_send } => reminders(settings, now, no_send).await,
             Command::HubeeSync => hubee_sync(settings).await,
             Command::FormSync => form_sync(settings).await,
+            Command::Purge { now } => purge(settings, now).await,
             Command::DatapassSync => datapass_sync(settings).await,
             Command::Migrate => migrate(settings).await,
             Command::DemoData => demo_data(settings).await,
@@ -140,8 +149,24 @@ fn init_tracing() {
 
 async fn serve(settings: Settings, demo_allowed: bool, scheduler: bool) -> anyhow::Result<()> {
     let load_demo = demo_allowed && settings.demo_data;
+    let smtp = settings.mail.smtp_url.is_some();
+    let demo_configured = settings.demo_data;
     let backend = settings.database.redacted();
     let app = Application::build(settings).await?;
+    // One line saying whether demo data applies, once the start-up cannot fail any more.
+    eprintln!(
+        "{}",
+        match (demo_allowed, demo_configured, smtp) {
+            (false, _, _) => "Données de démonstration : non (--no-demo-data).",
+            (true, true, false) =>
+                "Données de démonstration : oui sur une base vide (pas de SMTP_URL : aucun e-mail ne part, ils restent dans MAIL_OUTBOX_DIR).",
+            (true, true, true) =>
+                "Données de démonstration : oui sur une base vide (DEMO_DATA=1 demandé malgré SMTP_URL : leurs e-mails partiront).",
+            (true, false, true) =>
+                "Données de démonstration : non (SMTP_URL est défini : de vrais e-mails partiraient ; DEMO_DATA=1 pour les charger quand même).",
+            (true, false, false) => "Données de démonstration : non (DEMO_DATA=0).",
+        }
+    );
     let state = app.state();
     let public_url = state.settings.public_url.clone();
     if load_demo {
@@ -159,6 +184,7 @@ async fn serve(settings: Settings, demo_allowed: bool, scheduler: bool) -> anyho
     if scheduler {
         let interval = state.settings.reminder_interval;
         qf_backoffice::jobs::reminders::spawn_scheduler(state.clone(), interval);
+        qf_backoffice::jobs::purge::spawn_scheduler(state.clone());
         if state.datapass.is_some() {
             qf_backoffice::instruction::sync::spawn_scheduler(state.clone());
         } else {
@@ -389,6 +415,37 @@ async fn hubee_sync(settings: Settings) -> anyhow::Result<()> {
     for issue in &report.issues {
         println!("  écart : {issue}");
     }
+    Ok(())
+}
+
+async fn purge(settings: Settings, now: Option<String>) -> anyhow::Result<()> {
+    let now = match now {
+        None => models::now(),
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text.trim())
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "--now : « {text} » n'est pas une date RFC 3339 (ex. 2027-03-01T08:00:00Z)"
+                )
+            })?
+            .naive_utc(),
+    };
+    let retention = settings.retention.clone();
+    let max_lifetime = settings.session_max_lifetime;
+    let location = settings.database.clone();
+    let report = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let pool = db::build_pool(&location, 1)?;
+        let mut conn = pool.get()?;
+        db::run_migrations(&mut conn)?;
+        Ok(qf_backoffice::jobs::purge::purge(
+            &mut conn,
+            &retention,
+            max_lifetime,
+            now,
+        )?)
+    })
+    .await??;
+    tracing::info!("purge des données personnelles : {report}");
+    println!("Purge : {report}.");
     Ok(())
 }
 

@@ -9,7 +9,6 @@ use actix_web::{App, HttpServer, middleware, web};
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{CookieContentSecurity, PersistentSession, TtlExtensionPolicy};
-use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::SameSite;
 use actix_web::cookie::time::Duration as CookieDuration;
 
@@ -120,6 +119,10 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
         settings.form_api.key.clone(),
         settings.form_api.timeout,
     );
+    let proconnect = settings
+        .proconnect
+        .clone()
+        .map(crate::auth::proconnect::ProConnect::new);
     let datapass = match &settings.datapass_api {
         Some(api) => Some(Arc::new(crate::clients::datapass::DataPassClient::new(
             crate::clients::datapass::DataPassApiConfig {
@@ -141,6 +144,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
         dsfr_dir,
         sirene,
         hubee,
+        proconnect,
         hubee_wakeup: Arc::new(tokio::sync::Notify::new()),
         datapass,
         mailer,
@@ -170,8 +174,13 @@ pub fn spawn_dsfr_download(state: &web::Data<AppState>) {
 fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
     let key = state.session_key.clone();
     let secure = state.settings.is_https();
+    let store = crate::auth::session::DbSessionStore::new(
+        state.pool.clone(),
+        state.settings.session_max_lifetime,
+    );
+    let idle = CookieDuration::seconds(state.settings.session_idle_timeout.as_secs() as i64);
     let server = HttpServer::new(move || {
-        let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+        let sessions = SessionMiddleware::builder(store.clone(), key.clone())
             .cookie_name("qf_session".to_owned())
             .cookie_http_only(true)
             .cookie_same_site(SameSite::Lax)
@@ -179,8 +188,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .cookie_content_security(CookieContentSecurity::Private)
             .session_lifecycle(
                 PersistentSession::default()
-                    .session_ttl(CookieDuration::seconds(crate::auth::IDLE_TIMEOUT_SECONDS))
-                    .session_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
+                    .session_ttl(idle)
+                    .session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
             )
             .build();
         App::new()
@@ -188,13 +197,13 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
             .wrap(middleware::from_fn(crate::auth::csrf::guard))
             .wrap(sessions)
             .wrap(middleware::Compress::default())
+            .wrap(middleware::from_fn(crate::security::headers))
+            // The path only: query strings carry sign-in links and CSRF tokens.
             .wrap(
-                middleware::DefaultHeaders::new()
-                    .add(("X-Content-Type-Options", "nosniff"))
-                    .add(("X-Frame-Options", "DENY"))
-                    .add(("Referrer-Policy", "same-origin")),
+                middleware::Logger::new("%{method}xi %U %s %Dms")
+                    .custom_request_replace("method", |req| req.method().to_string())
+                    .exclude("/health"),
             )
-            .wrap(middleware::Logger::new("%r %s %Dms").exclude("/health"))
             .configure(crate::routes::configure)
     })
     .listen(listener)?

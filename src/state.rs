@@ -34,6 +34,8 @@ pub struct AppState {
     pub form: crate::clients::form::FormClient,
     /// Wakes the form activation loop when an activation is queued.
     pub form_wakeup: Arc<tokio::sync::Notify>,
+    /// The ProConnect client, when ProConnect is configured.
+    pub proconnect: Option<crate::auth::proconnect::ProConnect>,
     /// DataPass's pull API client, when credentials are configured.
     pub datapass: Option<Arc<crate::clients::datapass::DataPassClient>>,
 }
@@ -99,6 +101,51 @@ pub fn load_templates() -> anyhow::Result<tera::Tera> {
     }
     tera.add_raw_templates(sources)
         .map_err(|e| anyhow::anyhow!("gabarits : {}", crate::error::cause_chain(&e)))?;
+    tera.register_filter("web_link", web_link_filter);
     tera.autoescape_on(vec![".html"]);
     Ok(tera)
+}
+
+/// The URL to put in an `href` when `text` is an `https://` or `http://` address with a host;
+/// anything else (`javascript:`, `data:`, relative text) is shown as text, never as a link.
+pub fn web_link(text: &str) -> Option<String> {
+    let url = url::Url::parse(text.trim()).ok()?;
+    (matches!(url.scheme(), "https" | "http") && url.host_str().is_some_and(|h| !h.is_empty()))
+        .then(|| url.to_string())
+}
+
+/// Tera filter `web_link`: the safe `href` for a value, or an empty string.
+fn web_link_filter(
+    value: &tera::Value,
+    _: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    Ok(tera::Value::String(
+        value.as_str().and_then(web_link).unwrap_or_default(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::web_link;
+
+    #[test]
+    fn only_web_addresses_become_links() {
+        assert_eq!(
+            web_link(" https://ville.fr/deliberation.pdf ").as_deref(),
+            Some("https://ville.fr/deliberation.pdf")
+        );
+        assert!(web_link("http://ville.fr/d.pdf").is_some());
+        for hostile in [
+            "javascript:alert(document.cookie)",
+            "JaVaScRiPt:alert(1)",
+            " javascript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "vbscript:x",
+            "//evil.example/x",
+            "voir pièce jointe",
+            "file:///etc/passwd",
+        ] {
+            assert_eq!(web_link(hostile), None, "{hostile}");
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! CSRF protection: every state-changing request from a page must carry the session's token,
 //! as the `csrf_token` form field, the `csrf_token` query parameter (multipart forms) or the
-//! `X-CSRF-Token` header. Webhooks, authenticated by their own signature, are exempt.
+//! `X-CSRF-Token` header. Only the DataPass webhook, authenticated by its signature, is exempt.
 
 use actix_session::SessionExt;
 use actix_web::body::{BoxBody, MessageBody};
@@ -20,9 +20,12 @@ pub const HEADER: &str = "X-CSRF-Token";
 /// Largest form body read to find the token.
 const MAX_FORM_BYTES: usize = 1 << 20;
 
+/// The one POST authenticated otherwise: DataPass signs its webhook (`X-Hub-Signature-256`).
+pub const EXEMPT_POST: &str = "/webhooks/datapass";
+
 fn exempt(req: &ServiceRequest) -> bool {
     matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
-        || req.path().starts_with("/webhooks/")
+        || (*req.method() == Method::POST && req.path() == EXEMPT_POST)
 }
 
 fn from_pairs(text: &str) -> Option<String> {

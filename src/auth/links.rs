@@ -1,5 +1,7 @@
 //! Sign-in links: a random token mailed to a known address, stored only as its SHA-256,
-//! valid 15 minutes and usable once; requests rate-limited per address and per client IP.
+//! valid 15 minutes and usable once. Requests are limited per client IP (every request), per
+//! (address, IP) and per address per day (links actually sent only, so nobody can lock a person
+//! out by asking from elsewhere).
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -12,10 +14,12 @@ use crate::db::schema::{login_attempts, login_tokens};
 pub const LINK_LIFETIME_MINUTES: i64 = 15;
 /// The rate-limit window.
 pub const RATE_WINDOW_MINUTES: i64 = 15;
-/// Link requests allowed per address within the window.
-pub const MAX_PER_ADDRESS: i64 = 5;
-/// Link requests allowed per client IP within the window.
+/// Links sent to one address from one client IP within the window.
+pub const MAX_PER_ADDRESS_AND_IP: i64 = 5;
+/// Link requests allowed per client IP within the window (whatever the outcome).
 pub const MAX_PER_IP: i64 = 20;
+/// Links sent to one address within 24 hours, from any IP.
+pub const MAX_PER_ADDRESS_PER_DAY: i64 = 20;
 
 /// The path of the sign-in link page.
 pub const LINK_PATH: &str = "/connexion/lien";
@@ -55,33 +59,64 @@ fn hash(token: &str) -> String {
         .collect()
 }
 
+/// A recorded link request.
+pub struct Attempt {
+    /// Its row, to mark once a link is sent.
+    pub id: String,
+    /// Whether it is within the limits.
+    pub allowed: bool,
+}
+
 /// Records a link request and tells whether it is within the limits.
-pub fn record_attempt_within_limits(
+pub fn record_attempt(
     conn: &mut DbConnection,
     email: &str,
     ip: &str,
     now: NaiveDateTime,
-) -> QueryResult<bool> {
+) -> QueryResult<Attempt> {
     let since = now - Duration::minutes(RATE_WINDOW_MINUTES);
-    let by_address: i64 = login_attempts::table
-        .filter(login_attempts::email.eq(email))
-        .filter(login_attempts::created_at.gt(since))
-        .count()
-        .get_result(conn)?;
     let by_ip: i64 = login_attempts::table
         .filter(login_attempts::ip.eq(ip))
         .filter(login_attempts::created_at.gt(since))
         .count()
         .get_result(conn)?;
+    let sent_here: i64 = login_attempts::table
+        .filter(login_attempts::email.eq(email))
+        .filter(login_attempts::ip.eq(ip))
+        .filter(login_attempts::sent.eq(true))
+        .filter(login_attempts::created_at.gt(since))
+        .count()
+        .get_result(conn)?;
+    let sent_today: i64 = login_attempts::table
+        .filter(login_attempts::email.eq(email))
+        .filter(login_attempts::sent.eq(true))
+        .filter(login_attempts::created_at.gt(now - Duration::days(1)))
+        .count()
+        .get_result(conn)?;
+    let id = crate::models::new_id();
     diesel::insert_into(login_attempts::table)
         .values((
-            login_attempts::id.eq(crate::models::new_id()),
+            login_attempts::id.eq(&id),
             login_attempts::email.eq(email),
             login_attempts::ip.eq(ip),
             login_attempts::created_at.eq(now),
+            login_attempts::sent.eq(false),
         ))
         .execute(conn)?;
-    Ok(by_address < MAX_PER_ADDRESS && by_ip < MAX_PER_IP)
+    Ok(Attempt {
+        id,
+        allowed: by_ip < MAX_PER_IP
+            && sent_here < MAX_PER_ADDRESS_AND_IP
+            && sent_today < MAX_PER_ADDRESS_PER_DAY,
+    })
+}
+
+/// Counts a request as a sent link (the only ones the address limits count).
+pub fn mark_link_sent(conn: &mut DbConnection, attempt_id: &str) -> QueryResult<()> {
+    diesel::update(login_attempts::table.find(attempt_id))
+        .set(login_attempts::sent.eq(true))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Creates a link token for `email`; returns the token (only its hash is stored).

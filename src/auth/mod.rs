@@ -4,6 +4,8 @@
 
 pub mod csrf;
 pub mod links;
+pub mod proconnect;
+pub mod session;
 pub mod session_key;
 
 use std::future::Future;
@@ -25,8 +27,30 @@ pub const SESSION_EMAIL: &str = "email";
 pub const SESSION_CSRF: &str = "csrf";
 /// Session key: last activity (Unix seconds), for the idle timeout.
 pub const SESSION_SEEN: &str = "seen";
-/// A session idle this long is signed out.
-pub const IDLE_TIMEOUT_SECONDS: i64 = 12 * 3600;
+/// Session key: when the person signed in (Unix seconds), for the absolute timeout.
+pub const SESSION_SIGNED_IN: &str = "signed_in_at";
+/// Session key: how the person signed in (`email` or `proconnect`).
+pub const SESSION_METHOD: &str = "auth_method";
+/// Session key: the ProConnect id_token, for the end-session request at sign-out.
+pub const SESSION_ID_TOKEN: &str = "id_token";
+
+/// How a session was opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignInMethod {
+    /// A link mailed to the address.
+    EmailLink,
+    /// ProConnect; the id_token is kept for sign-out.
+    ProConnect,
+}
+
+impl SignInMethod {
+    fn as_str(self) -> &'static str {
+        match self {
+            SignInMethod::EmailLink => "email",
+            SignInMethod::ProConnect => "proconnect",
+        }
+    }
+}
 
 /// A signed-in person and the roles the data gives them.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -66,6 +90,14 @@ pub fn load_identity(conn: &mut DbConnection, email: &str) -> QueryResult<Identi
         editeur_ids,
         is_contact,
     })
+}
+
+/// Whether a session last seen at `seen` and opened at `signed_in` (Unix seconds) is still
+/// open at `now`: `idle` seconds idle and `max` seconds after sign-in at most
+/// (`SESSION_IDLE_TIMEOUT`, `SESSION_MAX_LIFETIME`; the server-side store enforces the same
+/// lifetime on its rows); a session without its sign-in instant is closed.
+pub fn session_is_fresh(now: i64, seen: i64, signed_in: Option<i64>, idle: i64, max: i64) -> bool {
+    now - seen <= idle && signed_in.is_some_and(|at| now - at <= max)
 }
 
 /// Random bytes from the operating system, hex-encoded.
@@ -122,24 +154,46 @@ impl PageCtx {
         context
     }
 
-    /// Signs `email` in: a fresh session (new id, new CSRF token) against fixation.
+    /// Signs `email` in by e-mail link.
     pub fn sign_in(&self, email: &str) -> Result<(), AppError> {
-        self.session.renew();
-        self.session.clear();
-        let insert = |k: &str, v: String| {
-            self.session
-                .insert(k, v)
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("session : {e}")))
-        };
-        insert(SESSION_EMAIL, email.to_owned())?;
-        insert(SESSION_CSRF, random_hex(32)?)?;
-        insert(SESSION_SEEN, self.now.and_utc().timestamp().to_string())?;
+        self.sign_in_with(email, SignInMethod::EmailLink, None)
+    }
+
+    /// Signs `email` in: a fresh server-side session (new key, new CSRF token) against
+    /// fixation, with the instant of sign-in (absolute lifetime), the method and what sign-out
+    /// will need.
+    pub fn sign_in_with(
+        &self,
+        email: &str,
+        method: SignInMethod,
+        id_token: Option<&str>,
+    ) -> Result<(), AppError> {
+        session::start(&self.session, email, self.now)?;
+        session::store_value(
+            &self.session,
+            SESSION_SIGNED_IN,
+            &self.now.and_utc().timestamp().to_string(),
+        )?;
+        session::store_value(&self.session, SESSION_METHOD, method.as_str())?;
+        if let Some(id_token) = id_token {
+            session::store_value(&self.session, SESSION_ID_TOKEN, id_token)?;
+        }
         Ok(())
     }
 
-    /// Signs out: the session is emptied and its cookie removed.
+    /// How this session was opened, and the ProConnect id_token if any.
+    pub fn sign_in_method(&self) -> (Option<SignInMethod>, Option<String>) {
+        let method = match session::value(&self.session, SESSION_METHOD) {
+            Some(m) if m == "proconnect" => Some(SignInMethod::ProConnect),
+            Some(m) if m == "email" => Some(SignInMethod::EmailLink),
+            _ => None,
+        };
+        (method, session::value(&self.session, SESSION_ID_TOKEN))
+    }
+
+    /// Signs out: the server-side session is deleted and its cookie removed.
     pub fn sign_out(&self) {
-        self.session.purge();
+        session::end(&self.session);
     }
 }
 
@@ -178,9 +232,18 @@ impl FromRequest for PageCtx {
                 .ok()
                 .flatten()
                 .and_then(|s| s.parse::<i64>().ok());
+            let signed_in = session
+                .get::<String>(SESSION_SIGNED_IN)
+                .ok()
+                .flatten()
+                .and_then(|s| s.parse::<i64>().ok());
             let now_ts = now.and_utc().timestamp();
+            let idle_seconds = state.settings.session_idle_timeout.as_secs() as i64;
+            let max_seconds = state.settings.session_max_lifetime.as_secs() as i64;
+            let fresh =
+                |seen: i64| session_is_fresh(now_ts, seen, signed_in, idle_seconds, max_seconds);
             let user = match (email, seen) {
-                (Some(email), Some(seen)) if now_ts - seen <= IDLE_TIMEOUT_SECONDS => {
+                (Some(email), Some(seen)) if fresh(seen) => {
                     let identity = state
                         .db(move |conn| Ok(load_identity(conn, &email)?))
                         .await?;
@@ -190,7 +253,8 @@ impl FromRequest for PageCtx {
                     identity.has_any_role().then_some(identity)
                 }
                 (Some(_), _) => {
-                    // Idle too long (or malformed): signed out, a new anonymous session.
+                    // Idle too long, older than 24 h (or malformed): signed out, a new
+                    // anonymous session.
                     session.purge();
                     let token = random_hex(32)?;
                     let _ = session.insert(SESSION_CSRF, &token);
@@ -210,5 +274,40 @@ impl FromRequest for PageCtx {
                 now,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_close_after_12_hours_idle_or_24_hours_in_all() {
+        let h = 3600;
+        let t0 = 1_000_000;
+        assert!(session_is_fresh(t0 + 12 * h, t0, Some(t0), 12 * h, 24 * h));
+        assert!(!session_is_fresh(
+            t0 + 12 * h + 1,
+            t0,
+            Some(t0),
+            12 * h,
+            24 * h
+        ));
+        // Active every hour: still closed 24 h after sign-in.
+        assert!(session_is_fresh(
+            t0 + 24 * h,
+            t0 + 23 * h,
+            Some(t0),
+            12 * h,
+            24 * h
+        ));
+        assert!(!session_is_fresh(
+            t0 + 24 * h + 1,
+            t0 + 24 * h,
+            Some(t0),
+            12 * h,
+            24 * h
+        ));
+        assert!(!session_is_fresh(t0, t0, None, 12 * h, 24 * h));
     }
 }

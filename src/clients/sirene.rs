@@ -152,6 +152,8 @@ impl SireneClient {
 fn build_http(timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(timeout)
+        // The API key must never follow a redirection to another host.
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("qf-backoffice/", env!("CARGO_PKG_VERSION")))
         .build()
         .unwrap_or_else(|_| reqwest::Client::new())

@@ -167,11 +167,31 @@ diesel::table! {
 }
 
 diesel::table! {
+    proconnect_states (state_hash) {
+        state_hash -> Text,
+        created_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     login_attempts (id) {
         id -> Text,
         email -> Text,
         ip -> Text,
         created_at -> Timestamp,
+        sent -> Bool,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        email -> Nullable<Text>,
+        state -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        expires_at -> Timestamp,
     }
 }
 
@@ -402,7 +422,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     staff_members,
     editeur_members,
     login_tokens,
+    proconnect_states,
     login_attempts,
+    sessions,
     outbox,
     app_secrets,
     webhook_deliveries,

@@ -1,9 +1,24 @@
 //! Business days in metropolitan France: public holidays (fixed ones and those
-//! derived from Easter), business-day arithmetic, and the 3-business-day
-//! instruction deadline of habilitation requests.
+//! derived from Easter), business-day arithmetic, the 3-business-day
+//! instruction deadline of habilitation requests, and which day it is: every
+//! "day" of the domain (deadlines, reminders, expiries, "today") is a day in
+//! Europe/Paris, never a UTC day.
 
-use chrono::{Datelike, Days, NaiveDate, Weekday};
+use chrono::{Datelike, Days, NaiveDate, NaiveDateTime, Weekday};
 use serde::{Deserialize, Serialize};
+
+/// The time zone of every day of the domain.
+pub const PARIS: chrono_tz::Tz = chrono_tz::Europe::Paris;
+
+/// The calendar day in Europe/Paris at the UTC instant `utc` (timestamps are stored in UTC).
+pub fn paris_date(utc: NaiveDateTime) -> NaiveDate {
+    utc.and_utc().with_timezone(&PARIS).date_naive()
+}
+
+/// Today in Europe/Paris: the one place "today" is read from the clock.
+pub fn paris_today() -> NaiveDate {
+    paris_date(crate::models::now())
+}
 
 /// Business days the API Particulier team has to instruct a request.
 pub const INSTRUCTION_BUSINESS_DAYS: u32 = 3;
@@ -476,5 +491,56 @@ mod tests {
     #[test]
     fn constant() {
         assert_eq!(INSTRUCTION_BUSINESS_DAYS, 3);
+    }
+}
+
+#[cfg(test)]
+mod paris_tests {
+    use super::*;
+
+    fn utc(text: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn days_are_paris_days_around_midnight_across_the_spring_change() {
+        // 28 March 2027: clocks go from 02:00 CET (UTC+1) to 03:00 CEST (UTC+2).
+        // 23:30 on the 27th in Paris (CET) is 22:30 UTC.
+        assert_eq!(paris_date(utc("2027-03-27 22:30")), day("2027-03-27"));
+        // 00:30 on the 28th in Paris (CET) is 23:30 UTC on the 27th: already the 28th.
+        assert_eq!(paris_date(utc("2027-03-27 23:30")), day("2027-03-28"));
+        // 23:30 on the 28th in Paris (CEST) is 21:30 UTC.
+        assert_eq!(paris_date(utc("2027-03-28 21:30")), day("2027-03-28"));
+        // 00:30 on the 29th in Paris (CEST) is 22:30 UTC on the 28th.
+        assert_eq!(paris_date(utc("2027-03-28 22:30")), day("2027-03-29"));
+    }
+
+    #[test]
+    fn days_are_paris_days_around_midnight_across_the_autumn_change() {
+        // 25 October 2026: clocks go back from 03:00 CEST to 02:00 CET.
+        assert_eq!(paris_date(utc("2026-10-24 21:30")), day("2026-10-24"));
+        assert_eq!(paris_date(utc("2026-10-24 22:30")), day("2026-10-25"));
+        assert_eq!(paris_date(utc("2026-10-25 22:30")), day("2026-10-25"));
+        assert_eq!(paris_date(utc("2026-10-25 23:30")), day("2026-10-26"));
+    }
+
+    #[test]
+    fn a_deadline_counts_from_the_paris_day_of_submission() {
+        // Submitted at 00:30 Paris on Friday 26 March 2027 (23:30 UTC on Thursday): the
+        // deadline counts from Friday, not from Thursday.
+        let submitted = utc("2027-03-25 23:30");
+        assert_eq!(paris_date(submitted), day("2027-03-26"));
+        assert_eq!(
+            instruction_deadline(paris_date(submitted)),
+            instruction_deadline(day("2027-03-26"))
+        );
+        assert_ne!(
+            instruction_deadline(paris_date(submitted)),
+            instruction_deadline(submitted.date())
+        );
     }
 }

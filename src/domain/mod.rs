@@ -6,6 +6,7 @@
 
 pub mod calendar;
 pub mod checks;
+pub mod email;
 pub mod form_url;
 pub mod hubee;
 pub mod reminders;

@@ -61,6 +61,9 @@ pub enum MirrorError {
     /// A state DataPass does not have (yet): nothing is stored.
     #[error("état DataPass inconnu : « {0} »")]
     UnknownState(String),
+    /// A contact address that is not exactly one mailbox (a list would add recipients).
+    #[error("{0}")]
+    InvalidEmail(String),
     #[error("erreur de base de données")]
     Database(#[from] diesel::result::Error),
 }
@@ -71,6 +74,7 @@ impl MirrorError {
         match self {
             MirrorError::InvalidSiret(_) => "invalid_siret",
             MirrorError::UnknownState(_) => "unknown_state",
+            MirrorError::InvalidEmail(_) => "invalid_email",
             MirrorError::Database(_) => "database_error",
         }
     }
@@ -177,6 +181,7 @@ pub fn mirror(
 ) -> Result<Mirrored, MirrorError> {
     let siret = Siret::parse(&data.organization.siret)
         .map_err(|e| MirrorError::InvalidSiret(e.to_string()))?;
+    check_contact_addresses(data)?;
     let datapass_state = match data.state.as_deref().map(str::trim) {
         Some(s) if !s.is_empty() => Some(
             s.parse::<RequestState>()
@@ -607,6 +612,26 @@ pub fn upsert_collectivite(
         })
         .execute(conn)?;
     Ok(id)
+}
+
+/// Every contact address DataPass gives must be exactly one mailbox, or nothing is stored.
+fn check_contact_addresses(data: &RequestData) -> Result<(), MirrorError> {
+    let mut addresses = vec![("applicant.email".to_owned(), data.applicant.email.clone())];
+    for role in [
+        roles::CONTACT_METIER,
+        roles::CONTACT_TECHNIQUE,
+        roles::DPD,
+        roles::RESPONSABLE_TRAITEMENT,
+    ] {
+        if let Some(email) = text(&data.data, &format!("{role}_email")) {
+            addresses.push((format!("{role}_email"), email));
+        }
+    }
+    for (field, address) in addresses {
+        crate::domain::email::EmailAddress::parse(&address)
+            .map_err(|e| MirrorError::InvalidEmail(format!("{field} : {e}")))?;
+    }
+    Ok(())
 }
 
 /// The contacts DataPass describes: the applicant as demandeur, then each role of the form.

@@ -206,7 +206,8 @@ pub(crate) fn issue_or_prolong(
     request: &HabilitationRequest,
     validated_at: NaiveDateTime,
 ) -> QueryResult<(String, TokenAction)> {
-    let expires_on = crate::domain::token::expiry_date(validated_at.date());
+    let expires_on =
+        crate::domain::token::expiry_date(crate::domain::calendar::paris_date(validated_at));
     let existing: Option<(Habilitation, Token)> = habilitations::table
         .inner_join(tokens::table)
         .filter(habilitations::request_id.eq(&request.id))

@@ -173,7 +173,8 @@ pub fn list(
                 departement,
                 editeur,
             )| {
-                let deadline = submitted_at.map(|s| instruction_deadline(s.date()));
+                let deadline = submitted_at
+                    .map(|s| instruction_deadline(crate::domain::calendar::paris_date(s)));
                 let status = deadline.map(|d| deadline_status(d, today));
                 QueueItem {
                     id,

@@ -51,7 +51,7 @@ pub fn sweep(
     state: &AppState,
     now: NaiveDateTime,
 ) -> Result<SweepReport, crate::error::AppError> {
-    let today = now.date();
+    let today = crate::domain::calendar::paris_date(now);
     let mut report = SweepReport::default();
     let mut skipped: Vec<String> = Vec::new();
     loop {
@@ -122,7 +122,7 @@ fn remind_one(
     now: NaiveDateTime,
 ) -> Result<Outcome, crate::error::AppError> {
     let (token_id, expires_on, next_on, request_id, collectivite) = token;
-    let today = now.date();
+    let today = crate::domain::calendar::paris_date(now);
     let Some(stage) = due_stage(*expires_on, today) else {
         // Too early (should not happen: next_reminder_on says otherwise) or too late.
         let left = days_left(*expires_on, today);

@@ -45,22 +45,9 @@ pub fn normalize_address(address: &str) -> String {
     address.trim().to_lowercase()
 }
 
-/// Whether an address is well-formed enough to send to (one `@`, a dotted domain, no spaces).
+/// Whether an address is exactly one well-formed mailbox (see [`crate::domain::email`]).
 pub fn is_valid_address(address: &str) -> bool {
-    let address = address.trim();
-    if address.len() > 254 || address.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return false;
-    }
-    let Some((local, domain)) = address.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains("..")
-        && address.parse::<lettre::Address>().is_ok()
+    crate::domain::email::EmailAddress::parse(address).is_ok()
 }
 
 #[cfg(test)]

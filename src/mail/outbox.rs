@@ -76,12 +76,18 @@ fn split(list: &str) -> Vec<String> {
         .collect()
 }
 
-/// Queues an e-mail; call it inside the transaction of the action that causes it.
+/// Queues an e-mail; call it inside the transaction of the action that causes it. Every
+/// recipient must be exactly one mailbox (a list would be split into extra recipients when
+/// sent): otherwise nothing is queued and the action fails.
 pub fn enqueue(
     conn: &mut DbConnection,
     email: &NewEmail,
     now: NaiveDateTime,
 ) -> QueryResult<String> {
+    for address in email.to.iter().chain(email.cc.iter()) {
+        crate::domain::email::EmailAddress::parse(address)
+            .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    }
     let id = crate::models::new_id();
     let (related_type, related_id) = email
         .related
@@ -149,7 +155,12 @@ pub fn claim_due(
     Ok(claimed)
 }
 
-/// Marks a claimed e-mail as delivered.
+/// Templates whose body holds a secret (a live sign-in link): redacted once delivered.
+pub const SECRET_TEMPLATES: [&str; 1] = ["login_link"];
+/// What replaces the body of a delivered e-mail carrying a secret.
+pub const REDACTED_BODY: &str = "[contenu masqué : il contient un lien de connexion personnel]";
+
+/// Marks a claimed e-mail as delivered; a sign-in e-mail loses its body (and its link).
 pub fn mark_sent(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(outbox::table.find(id))
         .set((
@@ -160,6 +171,16 @@ pub fn mark_sent(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Query
             outbox::attempts.eq(outbox::attempts + 1),
         ))
         .execute(conn)?;
+    diesel::update(
+        outbox::table
+            .find(id)
+            .filter(outbox::template.eq_any(SECRET_TEMPLATES)),
+    )
+    .set((
+        outbox::text_body.eq(REDACTED_BODY),
+        outbox::html_body.eq(REDACTED_BODY),
+    ))
+    .execute(conn)?;
     Ok(())
 }
 

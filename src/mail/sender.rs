@@ -92,6 +92,11 @@ pub fn build_message(from: &str, email: &OutboxEmail) -> Result<Message, String>
         .from(from)
         .subject(email.subject.clone())
         .message_id(Some(format!("<{}@qf-backoffice>", email.id)));
+    // Every recipient must be exactly one mailbox: a stored value is never a list.
+    for address in email.to_list().iter().chain(email.cc_list().iter()) {
+        crate::domain::email::EmailAddress::parse(address)
+            .map_err(|e| format!("destinataire refusé : {e}"))?;
+    }
     for to in email.to_list() {
         builder = builder.to(to
             .parse()

@@ -49,6 +49,14 @@ async fn render_list(
     context.insert("editeurs", &choices);
     context.insert("error", &error);
     context.insert("notice", &notice);
+    context.insert(
+        "session_idle_hours",
+        &(state.settings.session_idle_timeout.as_secs() / 3600),
+    );
+    context.insert(
+        "session_max_hours",
+        &(state.settings.session_max_lifetime.as_secs() / 3600),
+    );
     state.render_status(status, "accounts/list.html", context)
 }
 
@@ -97,9 +105,15 @@ pub async fn add_staff(
     let role = form.role.clone();
     let now = page.now;
     let target = email.clone();
-    state
+    let changed = state
         .db(move |conn| {
             crate::db::transaction(conn, |conn| {
+                let demoting_last_admin = role != ADMIN
+                    && accounts::staff_role(conn, &target)?.as_deref() == Some(ADMIN)
+                    && accounts::count_admins(conn)? <= 1;
+                if demoting_last_admin {
+                    return Ok(false);
+                }
                 let created = accounts::upsert_staff(conn, &target, &role, &admin.email, now)?;
                 events::record(
                     conn,
@@ -109,10 +123,20 @@ pub async fn add_staff(
                     ("person", &target),
                     Some(format!("rôle : {role}")),
                 )?;
-                Ok(())
+                Ok(true)
             })
         })
         .await?;
+    if !changed {
+        return render_list(
+            &state,
+            &page,
+            StatusCode::CONFLICT,
+            Some("Impossible de retirer son rôle au dernier administrateur : nommez d'abord un autre administrateur."),
+            None,
+        )
+        .await;
+    }
     Ok(see_other("/admin/comptes"))
 }
 
@@ -154,6 +178,7 @@ pub async fn remove_staff(
                     return Ok(false);
                 }
                 accounts::delete_staff(conn, &id)?;
+                crate::auth::session::revoke_person(conn, &member.email)?;
                 events::record(
                     conn,
                     now,
@@ -277,6 +302,7 @@ pub async fn remove_member(
             crate::db::transaction(conn, |conn| {
                 let member = accounts::find_editeur_member(conn, &id)?.ok_or(AppError::NotFound)?;
                 accounts::delete_editeur_member(conn, &id)?;
+                crate::auth::session::revoke_person(conn, &member.email)?;
                 events::record(
                     conn,
                     now,
@@ -290,4 +316,39 @@ pub async fn remove_member(
         })
         .await?;
     Ok(see_other("/admin/comptes"))
+}
+
+/// `POST /admin/comptes/sessions/terminer`: ends every signed-in session but the admin's own.
+pub async fn end_all_sessions(
+    state: web::Data<AppState>,
+    page: PageCtx,
+) -> Result<HttpResponse, AppError> {
+    let admin = page.admin()?.clone();
+    let now = page.now;
+    let ended = state
+        .db(move |conn| {
+            crate::db::transaction(conn, |conn| {
+                let ended = crate::auth::session::revoke_all_except(conn, &admin.email)?;
+                events::record(
+                    conn,
+                    now,
+                    &admin.email,
+                    "sessions.end_all",
+                    ("person", &admin.email),
+                    Some(format!("{ended} session(s) terminée(s)")),
+                )?;
+                Ok(ended)
+            })
+        })
+        .await?;
+    render_list(
+        &state,
+        &page,
+        StatusCode::OK,
+        None,
+        Some(&format!(
+            "{ended} session(s) terminée(s) : chacun doit se reconnecter."
+        )),
+    )
+    .await
 }

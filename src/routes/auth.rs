@@ -1,11 +1,11 @@
-//! Sign-in by e-mail link, and sign-out.
+//! Sign-in by e-mail link (the ProConnect button sits beside it), and sign-out.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::see_other;
 use crate::auth::links::{self, LinkError};
-use crate::auth::{PageCtx, load_identity};
+use crate::auth::{PageCtx, SignInMethod, load_identity};
 use crate::error::AppError;
 use crate::mail::{normalize_address, outbox};
 use crate::models::events;
@@ -19,9 +19,24 @@ pub async fn login_form(
     if page.user.is_some() {
         return Ok(see_other("/"));
     }
+    render_login(&state, &page, StatusCode::OK, "", None, None)
+}
+
+/// The sign-in page: the e-mail form, and the ProConnect button when it is configured.
+pub fn render_login(
+    state: &AppState,
+    page: &PageCtx,
+    status: StatusCode,
+    email: &str,
+    error: Option<&str>,
+    notice: Option<&str>,
+) -> Result<HttpResponse, AppError> {
     let mut context = page.context();
-    context.insert("email", "");
-    state.render("auth/login.html", context)
+    context.insert("email", email);
+    context.insert("error", &error);
+    context.insert("notice", &notice);
+    context.insert("proconnect", &state.proconnect.is_some());
+    state.render_status(status, "auth/login.html", context)
 }
 
 #[derive(serde::Deserialize)]
@@ -45,17 +60,17 @@ pub async fn request_link(
 ) -> Result<HttpResponse, AppError> {
     let email = normalize_address(&form.email);
     if !crate::mail::is_valid_address(&email) {
-        let mut context = page.context();
-        context.insert("email", &form.email);
-        context.insert(
-            "error",
-            "Saisissez une adresse e-mail complète, par exemple prenom.nom@mairie.fr.",
+        return render_login(
+            &state,
+            &page,
+            StatusCode::BAD_REQUEST,
+            &form.email,
+            Some("Saisissez une adresse e-mail complète, par exemple prenom.nom@mairie.fr."),
+            None,
         );
-        return state.render_status(StatusCode::BAD_REQUEST, "auth/login.html", context);
     }
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
+    let ip = crate::security::client_ip(&req, &state.settings.trusted_proxies)
+        .map(|ip| ip.to_string())
         .unwrap_or_else(|| "inconnue".into());
     let now = page.now;
     let worker = state.clone();
@@ -63,7 +78,8 @@ pub async fn request_link(
     let outcome = state
         .db(move |conn| {
             crate::db::transaction(conn, |conn| {
-                if !links::record_attempt_within_limits(conn, &address, &ip, now)? {
+                let attempt = links::record_attempt(conn, &address, &ip, now)?;
+                if !attempt.allowed {
                     return Ok(Outcome::Limited);
                 }
                 if !load_identity(conn, &address)?.has_any_role() {
@@ -78,6 +94,7 @@ pub async fn request_link(
                     worker.render_email("login_link", vec![address.clone()], vec![], context)?;
                 email.related = Some(("person".into(), address.clone()));
                 outbox::enqueue(conn, &email, now)?;
+                links::mark_link_sent(conn, &attempt.id)?;
                 Ok(Outcome::Sent(url))
             })
         })
@@ -177,8 +194,10 @@ pub async fn use_link(
     }
 }
 
-/// `POST /deconnexion`.
+/// `POST /deconnexion`: ends the local session; a ProConnect session then goes on to
+/// ProConnect's end-session endpoint.
 pub async fn sign_out(state: web::Data<AppState>, page: PageCtx) -> Result<HttpResponse, AppError> {
+    let (method, id_token) = page.sign_in_method();
     if let Some(user) = page.user.clone() {
         let now = page.now;
         state
@@ -193,6 +212,13 @@ pub async fn sign_out(state: web::Data<AppState>, page: PageCtx) -> Result<HttpR
                 )?)
             })
             .await?;
+    }
+    if let (Some(SignInMethod::ProConnect), Some(id_token)) = (method, id_token) {
+        // A new, empty session (the old id is dropped), which only remembers the logout state.
+        page.session.renew();
+        page.session.clear();
+        let location = super::proconnect::end_session_redirect(&state, &page, &id_token).await;
+        return Ok(see_other(&location));
     }
     page.sign_out();
     Ok(see_other("/connexion"))

@@ -141,7 +141,7 @@ pub async fn show(
 ) -> Result<HttpResponse, AppError> {
     page.staff()?;
     let id = path.into_inner();
-    let today = page.now.date();
+    let today = crate::domain::calendar::paris_date(page.now);
     let form_api = state.form.can_activate();
     let (collectivite, requests, tokens, subscription, form_state) = state
         .db(move |conn| {

@@ -334,6 +334,13 @@ pub async fn update(
                     changes.push(format!("nom : « {} » → « {name} »", current.name));
                 }
                 if current.contact_technique_email != contact {
+                    // The contact technique sees the éditeur's clients: like adding a member,
+                    // changing who it is belongs to administrators.
+                    if !user.is_admin {
+                        return Err(AppError::Forbidden(
+                            "Seul un administrateur peut changer le contact technique d'un éditeur : cette adresse accède aux collectivités clientes de l'éditeur.".into(),
+                        ));
+                    }
                     changes.push(format!(
                         "contact technique : {} → {contact}",
                         current.contact_technique_email

@@ -28,7 +28,7 @@ pub async fn home(
 ) -> Result<HttpResponse, AppError> {
     let user = page.user()?.clone();
     let query = query.into_inner();
-    let today = page.now.date();
+    let today = crate::domain::calendar::paris_date(page.now);
     let mut context = page.context();
     let q = query.q.clone();
     let page_number = query.page();

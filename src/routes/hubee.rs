@@ -318,7 +318,7 @@ async fn render_show(
     context.insert("editeurs", &editeur_choices);
     context.insert("frequencies", &NOTIFICATION_FREQUENCIES);
     context.insert("history", &history);
-    context.insert("today", &page.now.date());
+    context.insert("today", &crate::domain::calendar::paris_date(page.now));
     context.insert("error", &error);
     state.render_status(status, "hubee/show.html", context)
 }
@@ -505,7 +505,7 @@ pub async fn activate(
     path: web::Path<String>,
     form: web::Form<ActivationForm>,
 ) -> Result<HttpResponse, AppError> {
-    let today = page.now.date();
+    let today = crate::domain::calendar::paris_date(page.now);
     let date = NaiveDate::parse_from_str(form.date.trim(), "%Y-%m-%d").ok();
     change(&state, &page, &path, "hubee.activate", move |s| {
         let Some(date) = date else {

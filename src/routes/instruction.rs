@@ -42,6 +42,10 @@ route_table! {
 
 /// Largest délibération PDF accepted.
 pub const MAX_PDF_BYTES: usize = 10 * 1024 * 1024;
+/// Most parts a new-request form may have (it has about thirty).
+pub const MAX_FORM_PARTS: usize = 64;
+/// Most bytes of all text parts of a new-request form together.
+const MAX_TEXT_BYTES: usize = 256 * 1024;
 
 // ---------------------------------------------------------------------------------------
 // Webhook
@@ -231,6 +235,11 @@ pub async fn reapply_delivery(
                     "Seule une livraison en échec peut être rejouée.".into(),
                 ));
             }
+            if payload == crate::jobs::purge::PURGED_PAYLOAD {
+                return Err(AppError::BadRequest(
+                    "Le corps de cette livraison a été supprimé (durée de conservation écoulée) : elle ne peut plus être rejouée.".into(),
+                ));
+            }
             let processed = process(conn, Some(&worker), payload.as_bytes(), now);
             let new_id = log_delivery(conn, now, &processed, payload.as_bytes())?;
             diesel::update(webhook_deliveries::table.find(&target))
@@ -283,7 +292,7 @@ pub async fn queue_page(
         .as_deref()
         .and_then(|p| p.trim().parse().ok())
         .unwrap_or(1);
-    let today = page.now.date();
+    let today = crate::domain::calendar::paris_date(page.now);
     let (list, editeur_choices, departements) = state
         .db(move |conn| {
             let list = queue::list(conn, &filter, today, number)?;
@@ -604,7 +613,15 @@ pub async fn create_request(
     let mut fields = NewRequestFields::default();
     let mut pdf: Option<(String, Vec<u8>)> = None;
     let mut errors: Vec<String> = Vec::new();
+    let mut parts = 0usize;
+    let mut text_bytes = 0usize;
     while let Some(item) = payload.next().await {
+        parts += 1;
+        if parts > MAX_FORM_PARTS {
+            return Err(AppError::BadRequest(format!(
+                "Formulaire refusé : il compte plus de {MAX_FORM_PARTS} champs."
+            )));
+        }
         let mut field = item.map_err(|_| AppError::BadRequest("Formulaire illisible.".into()))?;
         let name = field.name().unwrap_or_default().to_owned();
         let file_name = field
@@ -639,6 +656,12 @@ pub async fn create_request(
             }
             continue;
         }
+        text_bytes += bytes.len();
+        if too_big || text_bytes > MAX_TEXT_BYTES {
+            return Err(AppError::BadRequest(
+                "Formulaire refusé : un champ ou l'ensemble des champs est trop long.".into(),
+            ));
+        }
         let value = String::from_utf8_lossy(&bytes).trim().to_owned();
         match name.as_str() {
             "siret" => fields.siret = value,
@@ -649,9 +672,11 @@ pub async fn create_request(
             "deliberation_url" => fields.deliberation_url = value,
             "purpose" => fields.purpose = value,
             other
-                if FORM_ROLES
-                    .iter()
-                    .any(|r| other.starts_with(&format!("{r}_"))) =>
+                if FORM_ROLES.iter().any(|r| {
+                    CONTACT_FIELDS.iter().any(|(f, _)| {
+                        other.strip_prefix(r).and_then(|x| x.strip_prefix('_')) == Some(f)
+                    })
+                }) =>
             {
                 fields.contacts.insert(other.to_owned(), value);
             }

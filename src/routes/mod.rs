@@ -29,6 +29,8 @@ pub mod instruction;
 pub mod journal;
 pub mod kit;
 pub mod outbox;
+pub mod people;
+pub mod proconnect;
 pub mod requests;
 pub mod tokens;
 
@@ -64,7 +66,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Sign-in, home, accounts, outbox, journal, health and static files.
 mod core {
-    use super::{accounts, assets, auth, health, home, journal, outbox, requests};
+    use super::{
+        accounts, assets, auth, health, home, journal, outbox, people, proconnect, requests,
+    };
 
     route_table! {
     get "/" => home::home,
@@ -74,6 +78,10 @@ mod core {
     get "/connexion/lien" => auth::link_page,
     post "/connexion/lien" => auth::use_link,
     post "/deconnexion" => auth::sign_out,
+    post "/connexion/proconnect" => proconnect::start,
+    get "/connexion/proconnect/retour" => proconnect::callback,
+    get "/deconnexion/proconnect" => proconnect::after_logout,
+    get "/personnes/{email}" => people::show,
     get "/demandes/{id}" => requests::show,
     get "/emails" => outbox::list,
     get "/emails/{id}" => outbox::show,
@@ -86,6 +94,7 @@ mod core {
     post "/admin/comptes/editeurs" => accounts::add_member,
     get "/admin/comptes/editeurs/{id}/retirer" => accounts::confirm_remove_member,
     post "/admin/comptes/editeurs/{id}/retirer" => accounts::remove_member,
+    post "/admin/comptes/sessions/terminer" => accounts::end_all_sessions,
     get "/static/dsfr/{path:.*}" => assets::dsfr,
     get "/static/{path:.*}" => assets::own,
     }

@@ -204,7 +204,7 @@ pub async fn render_show(
 ) -> Result<HttpResponse, AppError> {
     let loaded = load(state, page, id).await?;
     let user = page.user()?.clone();
-    let today = page.now.date();
+    let today = crate::domain::calendar::paris_date(page.now);
     let mut context = page.context();
 
     if user.is_staff {
@@ -235,7 +235,9 @@ pub async fn render_show(
                 "submitted" | "changes_requested"
             )
         {
-            let deadline = crate::domain::calendar::instruction_deadline(submitted.date());
+            let deadline = crate::domain::calendar::instruction_deadline(
+                crate::domain::calendar::paris_date(submitted),
+            );
             let status = crate::domain::calendar::deadline_status(deadline, today);
             context.insert("deadline", &deadline);
             context.insert("deadline_status", status.as_str());

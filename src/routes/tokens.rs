@@ -49,7 +49,7 @@ pub async fn list(
         .as_deref()
         .and_then(|p| p.trim().parse().ok())
         .unwrap_or(1);
-    let today = page.now.date();
+    let today = crate::domain::calendar::paris_date(page.now);
     let (list, months, editeur_choices, departements) = state
         .db(move |conn| {
             let list = model::list(conn, &filter, today, number)?;
@@ -171,7 +171,11 @@ pub async fn show(
         })
         .await?;
     let mut context = page.context();
-    insert_token_facts(&mut context, &ctx, page.now.date());
+    insert_token_facts(
+        &mut context,
+        &ctx,
+        crate::domain::calendar::paris_date(page.now),
+    );
     context.insert("reminders", &reminders);
     context.insert("history", &history);
     state.render("tokens/show.html", context)
@@ -186,7 +190,11 @@ pub async fn confirm_revoke(
     let user = page.staff()?.clone();
     let ctx = load_visible(&state, &user, &path).await?;
     let mut context = page.context();
-    insert_token_facts(&mut context, &ctx, page.now.date());
+    insert_token_facts(
+        &mut context,
+        &ctx,
+        crate::domain::calendar::paris_date(page.now),
+    );
     context.insert("error", &None::<String>);
     state.render("tokens/revoke.html", context)
 }
@@ -209,7 +217,11 @@ pub async fn revoke(
     let reason = form.reason.trim().to_owned();
     if reason.is_empty() || ctx.token.revoked_at.is_some() {
         let mut context = page.context();
-        insert_token_facts(&mut context, &ctx, page.now.date());
+        insert_token_facts(
+            &mut context,
+            &ctx,
+            crate::domain::calendar::paris_date(page.now),
+        );
         context.insert(
             "error",
             &Some(if reason.is_empty() {
@@ -329,7 +341,7 @@ async fn render_prolongation(
     error: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
     let user = page.user()?;
-    let today = page.now.date();
+    let today = crate::domain::calendar::paris_date(page.now);
     let mut context = page.context();
     insert_token_facts(&mut context, ctx, today);
     context.insert("offer", prolongation_state(ctx, user, today));
@@ -396,7 +408,7 @@ pub async fn prolong(
 ) -> Result<HttpResponse, AppError> {
     let user = page.user()?.clone();
     let ctx = load_visible(&state, &user, &path).await?;
-    let today = page.now.date();
+    let today = crate::domain::calendar::paris_date(page.now);
     match prolongation_state(&ctx, &user, today) {
         "open" => {}
         "not_demandeur" => {
@@ -477,11 +489,13 @@ pub async fn prolong(
             crate::db::transaction(conn, |conn| {
                 // Re-read under the write lock: a second click finds the work done.
                 let fresh = model::context(conn, &ctx.token.id)?.ok_or(AppError::NotFound)?;
-                if prolongation_state(&fresh, &user, now.date()) != "open" {
+                if prolongation_state(&fresh, &user, crate::domain::calendar::paris_date(now))
+                    != "open"
+                {
                     return Ok(false);
                 }
                 if changed.is_empty() {
-                    let new_expiry = expiry_date(now.date());
+                    let new_expiry = expiry_date(crate::domain::calendar::paris_date(now));
                     model::set_expiry(conn, &fresh.token.id, new_expiry, now)?;
                     events::record(
                         conn,
@@ -573,7 +587,9 @@ async fn announce_datapass_modification(
             use crate::db::schema::datapass_mirror;
             crate::db::transaction(conn, |conn| {
                 let fresh = model::context(conn, &ctx.token.id)?.ok_or(AppError::NotFound)?;
-                if prolongation_state(&fresh, &user, now.date()) != "open" {
+                if prolongation_state(&fresh, &user, crate::domain::calendar::paris_date(now))
+                    != "open"
+                {
                     return Ok(false);
                 }
                 let known: Option<Option<chrono::NaiveDateTime>> = datapass_mirror::table
@@ -682,7 +698,11 @@ pub async fn prolongation_done(
         })
         .await?;
     let mut context = page.context();
-    insert_token_facts(&mut context, &ctx, page.now.date());
+    insert_token_facts(
+        &mut context,
+        &ctx,
+        crate::domain::calendar::paris_date(page.now),
+    );
     context.insert("modification_expected", &expected.is_some());
     if let Some(number) = ctx.datapass_id {
         context.insert(

@@ -23,7 +23,7 @@ pub enum Expect {
     Status(u16),
 }
 
-const ROLES: [&str; 7] = [
+pub const ROLES: [&str; 7] = [
     "anonymous",
     "staff",
     "admin",
@@ -43,7 +43,7 @@ pub struct Fixture {
 /// A concrete request for a route: (path, form fields, expectation per role).
 pub type Case = (String, Vec<(&'static str, &'static str)>, [Expect; 7]);
 
-fn case(route: (&str, &str), f: &Fixture) -> Option<Case> {
+pub fn case(route: (&str, &str), f: &Fixture) -> Option<Case> {
     use Expect::*;
     let staff_only = [
         Login, Allowed, Allowed, Forbidden, Forbidden, Forbidden, Forbidden,
@@ -88,6 +88,24 @@ fn case(route: (&str, &str), f: &Fixture) -> Option<Case> {
             everyone(Status(410)),
         ),
         ("post", "/deconnexion") => ("/deconnexion".into(), vec![], everyone(Status(303))),
+        // ProConnect is configured for this test (a local provider): the button sends anyone
+        // on (to the provider, or home when signed in); a forged callback is refused.
+        ("post", "/connexion/proconnect") => {
+            ("/connexion/proconnect".into(), vec![], everyone(Allowed))
+        }
+        ("get", "/connexion/proconnect/retour") => (
+            "/connexion/proconnect/retour?code=faux&state=faux".into(),
+            vec![],
+            everyone(Status(400)),
+        ),
+        ("get", "/deconnexion/proconnect") => (
+            "/deconnexion/proconnect?state=faux".into(),
+            vec![],
+            everyone(Status(303)),
+        ),
+        ("get", "/personnes/{email}") => {
+            ("/personnes/cible@beta.gouv.fr".into(), vec![], staff_only)
+        }
         ("get", "/demandes/{id}") => (
             format!("/demandes/{}", f.request_a),
             vec![],
@@ -137,6 +155,11 @@ fn case(route: (&str, &str), f: &Fixture) -> Option<Case> {
             vec![],
             admin_only,
         ),
+        ("post", "/admin/comptes/sessions/terminer") => (
+            "/admin/comptes/sessions/terminer".into(),
+            vec![],
+            admin_only,
+        ),
         ("get", "/static/dsfr/{path:.*}") => (
             "/static/dsfr/dsfr.min.css".into(),
             vec![],
@@ -147,16 +170,25 @@ fn case(route: (&str, &str), f: &Fixture) -> Option<Case> {
     })
 }
 
-async fn visitor_for(app: &TestApp, role: &str, emails: &[(&str, String)]) -> Visitor {
+pub async fn visitor_for(app: &TestApp, role: &str, emails: &[(&str, String)]) -> Visitor {
     match emails.iter().find(|(r, _)| *r == role) {
         Some((_, email)) => app.signed_in(email).await,
         None => app.visitor(),
     }
 }
 
-#[tokio::test]
-async fn every_route_answers_each_role_as_expected() {
-    let app = TestApp::spawn_with_demo().await;
+/// The route of a case, looked up in every area's table.
+pub fn any_case(route: (&str, &str), fixture: &Fixture) -> Option<Case> {
+    case(route, fixture)
+        .or_else(|| crate::access_directory::case(route, fixture))
+        .or_else(|| crate::access_instruction::case(route, fixture))
+        .or_else(|| crate::access_kit::case(route, fixture))
+        .or_else(|| crate::access_tokens::case(route, fixture))
+        .or_else(|| crate::access_hubee::case(route, fixture))
+}
+
+/// The people of each role, and the objects the cases act on (demo data loaded).
+pub async fn setup(app: &TestApp) -> (Fixture, Vec<(&'static str, String)>) {
     let demandeur_of = |request: &'static str| {
         app.with_conn(move |conn| {
             request_contacts::table
@@ -233,17 +265,26 @@ async fn every_route_answers_each_role_as_expected() {
             }
         })
         .await;
+    (fixture, emails)
+}
 
+#[tokio::test]
+async fn every_route_answers_each_role_as_expected() {
+    // With ProConnect configured, so that its routes answer as in production.
+    let provider = crate::oidc_provider::TestProvider::start(crate::oidc_provider::TestUser::new(
+        "personne@mairie.fr",
+    ))
+    .await;
+    let settings = provider.settings();
+    let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = TestApp::spawn_with(&settings).await;
+    app.load_demo().await;
+    let (fixture, emails) = setup(&app).await;
     let mut failures = Vec::new();
     let mut checked = 0;
     let routes = all_routes();
     for route in &routes {
-        let found = case(*route, &fixture)
-            .or_else(|| crate::access_directory::case(*route, &fixture))
-            .or_else(|| crate::access_instruction::case(*route, &fixture))
-            .or_else(|| crate::access_kit::case(*route, &fixture))
-            .or_else(|| crate::access_tokens::case(*route, &fixture))
-            .or_else(|| crate::access_hubee::case(*route, &fixture));
+        let found = any_case(*route, &fixture);
         let Some((path, fields, expected)) = found else {
             failures.push(format!(
                 "{} {}: no expectation in the access matrix",

@@ -442,3 +442,53 @@ async fn staff_activate_a_subscription_in_api_mode_and_the_editeur_sees_it_activ
     );
     editeur.close().await.unwrap();
 }
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver: run by .ci/run (cargo test --test api -- --ignored)"]
+async fn staff_sign_in_with_the_proconnect_button_in_chromium() {
+    use crate::oidc_provider::{TestProvider, TestUser};
+    let provider = TestProvider::start(TestUser::new(qf_backoffice::demo::DEMO_INSTRUCTEUR)).await;
+    let settings = provider.settings();
+    let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let dsfr_base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dsfr");
+    assets::ensure_dsfr(&dsfr_base, assets::DSFR_TARBALL_URL)
+        .await
+        .expect("the pinned DSFR downloads and passes its integrity check");
+    let dsfr_dir = dsfr_base.to_string_lossy().into_owned();
+    let mut settings = settings;
+    settings.push(("DSFR_DIR", &dsfr_dir));
+    let app = TestApp::spawn_with(&settings).await;
+    app.load_demo().await;
+
+    let driver = Driver::start();
+    let client = browser(&driver).await;
+    client
+        .goto(&format!("{}/connexion", app.address))
+        .await
+        .unwrap();
+    let button = text_of(&client, Locator::Id("proconnect-button")).await;
+    assert!(button.contains("ProConnect"), "{button}");
+    let png = client.screenshot().await.unwrap();
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("connexion-proconnect.png");
+    std::fs::write(&shot, png).unwrap();
+    // The button posts its form; the provider sends the browser back; the session opens.
+    click(&client, Locator::Id("proconnect-button")).await;
+    client
+        .wait()
+        .for_element(Locator::Css("[data-testid=request-counts]"))
+        .await
+        .unwrap();
+    assert_eq!(provider.authorize_queries().len(), 1);
+    let url = client.current_url().await.unwrap();
+    assert_eq!(url.as_str(), format!("{}/", app.address));
+
+    // Sign-out goes through ProConnect's end-session endpoint and back.
+    click(&client, Locator::Css("form[action='/deconnexion'] button")).await;
+    client
+        .wait()
+        .for_element(Locator::Css("[data-testid=login-notice]"))
+        .await
+        .unwrap();
+    assert_eq!(provider.end_session_queries().len(), 1);
+    client.close().await.unwrap();
+}

@@ -178,6 +178,19 @@ impl TestApp {
         }
     }
 
+    /// A second instance of the application on the same database (its own port, pool, mail
+    /// sender and jobs), as a second `serve` would be.
+    pub async fn spawn_sibling(&self, extra: &[(&str, &str)]) -> (String, web::Data<AppState>) {
+        let settings = test_settings(&self.db, extra);
+        let app = Application::build(settings)
+            .await
+            .expect("second instance builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state();
+        tokio::spawn(app.run_until_stopped());
+        (address, state)
+    }
+
     /// Starts the application with the demo data loaded.
     pub async fn spawn_with_demo() -> TestApp {
         let app = TestApp::spawn().await;

@@ -15,14 +15,16 @@ use crate::state::AppState;
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
      style-src 'self'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; \
      object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
-/// The CSP, with `form-action` also allowing `extra_form_origin` (ProConnect's origin: the
-/// sign-in and sign-out forms are answered with a redirect there, which browsers check against
-/// `form-action`).
+/// The CSP, with `form-action` also allowing ProConnect's origin and `https:` when ProConnect
+/// is configured: the sign-in and sign-out forms are answered with a redirect to ProConnect,
+/// which may redirect on to the agent's own identity provider, and browsers check every step
+/// of that chain against `form-action`. Forms stay limited to https targets (and the loopback
+/// issuer of the tests).
 pub fn content_security_policy(extra_form_origin: Option<&str>) -> String {
     match extra_form_origin {
         Some(origin) => CONTENT_SECURITY_POLICY.replace(
             "form-action 'self'",
-            &format!("form-action 'self' {origin}"),
+            &format!("form-action 'self' {origin} https:"),
         ),
         None => CONTENT_SECURITY_POLICY.to_owned(),
     }
@@ -114,7 +116,7 @@ mod tests {
         let origin = origin_of("https://proconnect.gouv.fr/api/v2").unwrap();
         assert_eq!(origin, "https://proconnect.gouv.fr");
         let csp = content_security_policy(Some(&origin));
-        assert!(csp.contains("form-action 'self' https://proconnect.gouv.fr;"));
+        assert!(csp.contains("form-action 'self' https://proconnect.gouv.fr https:;"));
         assert!(csp.contains("default-src 'self'"));
         assert_eq!(origin_of("pas une url"), None);
     }

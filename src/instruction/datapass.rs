@@ -14,7 +14,7 @@ use sha2::Sha256;
 use super::mirror::{MirrorError, Source, mirror};
 use crate::db::DbConnection;
 use crate::db::schema::{webhook_applied, webhook_deliveries};
-use crate::domain::request_state::RequestEvent;
+use crate::domain::request_state::{RequestEvent, RequestState, RequestStatus};
 use crate::models::new_id;
 
 /// The model types this back office handles.
@@ -443,11 +443,24 @@ fn apply_once(
             Source::Webhook { event, .. } => Some(event),
             Source::Sync { .. } => None,
         };
-        let token = match (&mirrored.token, event) {
+        let mut token = match (&mirrored.token, event) {
             (Some((id, _)), Some(RequestEvent::Approve)) => Some(id.clone()),
             _ => None,
         };
-        if let (Some(state), Some(token)) = (state, &token) {
+        // An approval seen before (by the reconciliation, or an earlier delivery) is answered
+        // with the token in force, without a second e-mail.
+        if token.is_none()
+            && event == Some(RequestEvent::Approve)
+            && mirrored.stale
+            && mirrored.status == Some(RequestStatus::new(RequestState::Validated, false))
+        {
+            token = super::live_token_of(conn, &mirrored.request_id)?;
+        }
+        let fresh_token = mirrored
+            .token
+            .as_ref()
+            .is_some_and(|(_, action)| *action != super::TokenAction::Kept);
+        if let (Some(state), Some(token), true) = (state, &token, fresh_token) {
             let facts = super::mail_facts(conn, &mirrored.request_id, Some(token))?;
             super::queue_decision_email(
                 conn,
@@ -460,10 +473,18 @@ fn apply_once(
             .map_err(|e| ApplyFailure::Internal(e.to_string()))?;
         }
         let (answer, outcome) = if mirrored.stale {
-            (
-                Answer::ok(json!({"status": "ignored", "reason": "stale_event"})),
-                Outcome::Ignored,
-            )
+            match &token {
+                Some(id) => (
+                    Answer::ok(
+                        json!({"token_id": id, "status": "ignored", "reason": "stale_event"}),
+                    ),
+                    Outcome::Ignored,
+                ),
+                None => (
+                    Answer::ok(json!({"status": "ignored", "reason": "stale_event"})),
+                    Outcome::Ignored,
+                ),
+            }
         } else {
             match &token {
                 Some(id) => (Answer::ok(json!({"token_id": id})), Outcome::Applied),

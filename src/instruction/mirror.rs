@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, NaiveDateTime};
+use chrono::{DateTime, Duration, NaiveDateTime, SubsecRound};
 use diesel::prelude::*;
 use serde_json::Value;
 
@@ -117,11 +117,13 @@ fn label(status: RequestStatus) -> String {
 }
 
 /// Parses a DataPass timestamp (RFC 3339), leniently: anything else is no date.
+/// Truncated to the second, the precision of the webhook's `fired_at`, so that the same event
+/// seen by the reconciliation and by the webhook compares equal.
 pub fn parse_time(value: Option<&str>) -> Option<NaiveDateTime> {
     let value = value?.trim();
     DateTime::parse_from_rfc3339(value)
         .ok()
-        .map(|d| d.naive_utc())
+        .map(|d| d.naive_utc().trunc_subsecs(0))
 }
 
 /// A non-empty form field as text.
@@ -439,6 +441,9 @@ pub fn mirror(
             token = Some((token_id, action));
         }
     }
+    if validated && let Some((datapass_habilitation, slug)) = active_habilitation(data) {
+        changed |= align_habilitation(conn, &request.id, datapass_habilitation, slug)?;
+    }
     if target.state == RequestState::Revoked
         && current.map(|c| c.state) != Some(RequestState::Revoked)
     {
@@ -569,6 +574,57 @@ pub fn approval_is_fresh(validated_at: Option<NaiveDateTime>, now: NaiveDateTime
     validated_at.is_some_and(|at| now - at <= Duration::days(7))
 }
 
+/// DataPass's habilitation in force for the request: its id and slug.
+fn active_habilitation(data: &RequestData) -> Option<(i64, Option<String>)> {
+    data.authorizations
+        .iter()
+        .filter(|h| h.get("state").and_then(Value::as_str) == Some("active"))
+        .filter_map(|h| {
+            let id = match h.get("id")? {
+                Value::Number(n) => n.as_i64()?,
+                Value::String(s) => s.trim().parse().ok()?,
+                _ => return None,
+            };
+            let slug = h.get("slug").and_then(Value::as_str).map(str::to_owned);
+            Some((id, slug))
+        })
+        .max_by_key(|(id, _)| *id)
+}
+
+/// Gives the request's habilitation in force DataPass's id and slug; tells whether it changed.
+fn align_habilitation(
+    conn: &mut DbConnection,
+    request_id: &str,
+    datapass_habilitation: i64,
+    slug: Option<String>,
+) -> QueryResult<bool> {
+    let ours: Option<(String, Option<i64>, Option<String>)> = habilitations::table
+        .filter(habilitations::request_id.eq(request_id))
+        .filter(habilitations::state.eq("active"))
+        .order(habilitations::validated_at.desc())
+        .select((
+            habilitations::id,
+            habilitations::datapass_authorization_id,
+            habilitations::slug,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((id, known_id, known_slug)) = ours else {
+        return Ok(false);
+    };
+    let slug = slug.or(known_slug.clone());
+    if known_id == Some(datapass_habilitation) && known_slug == slug {
+        return Ok(false);
+    }
+    diesel::update(habilitations::table.find(&id))
+        .set((
+            habilitations::datapass_authorization_id.eq(Some(datapass_habilitation)),
+            habilitations::slug.eq(slug),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
 /// The collectivité of a SIRET, created from the organisation when unknown.
 pub fn upsert_collectivite(
     conn: &mut DbConnection,
@@ -628,8 +684,13 @@ fn check_contact_addresses(data: &RequestData) -> Result<(), MirrorError> {
         }
     }
     for (field, address) in addresses {
-        crate::domain::email::EmailAddress::parse(&address)
-            .map_err(|e| MirrorError::InvalidEmail(format!("{field} : {e}")))?;
+        // The message names the field, not the address: it is kept with the delivery log,
+        // whose bodies the retention job clears but whose messages it keeps.
+        crate::domain::email::EmailAddress::parse(&address).map_err(|_| {
+            MirrorError::InvalidEmail(format!(
+                "{field} : ce n'est pas exactement une adresse e-mail"
+            ))
+        })?;
     }
     Ok(())
 }
@@ -728,8 +789,9 @@ mod tests {
             Some("2026-09-21 08:00:00".into())
         );
         assert_eq!(
-            parse_time(Some("2026-09-21T10:00:00.123+02:00")).map(|d| d.to_string()),
-            Some("2026-09-21 08:00:00.123".into())
+            parse_time(Some("2026-09-21T10:00:00.923+02:00")).map(|d| d.to_string()),
+            Some("2026-09-21 08:00:00".into()),
+            "to the second, like fired_at"
         );
         assert_eq!(parse_time(Some("hier")), None);
         assert_eq!(parse_time(None), None);

@@ -176,6 +176,19 @@ pub fn apply_event(
     })
 }
 
+/// The request's token in force (not revoked, of an active habilitation), if any.
+pub fn live_token_of(conn: &mut DbConnection, request_id: &str) -> QueryResult<Option<String>> {
+    habilitations::table
+        .inner_join(tokens::table)
+        .filter(habilitations::request_id.eq(request_id))
+        .filter(habilitations::state.eq("active"))
+        .filter(tokens::revoked_at.is_null())
+        .order(tokens::issued_at.desc())
+        .select(tokens::id)
+        .first(conn)
+        .optional()
+}
+
 /// What an approval did to the request's token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenAction {

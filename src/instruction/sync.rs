@@ -134,10 +134,28 @@ pub async fn run(
             break;
         }
         let worker = state.clone();
-        let partial = state
+        let first = chunk.first().map(|(id, _)| *id);
+        let outcome = state
             .db(move |conn| Ok(record_chunk(conn, &worker, chunk, started)))
-            .await
-            .map_err(|e| SyncError::Database(e.to_string()))??;
+            .await;
+        // A failing chunk does not stop the others; it is reported and seen again next run.
+        let partial = match outcome {
+            Ok(Ok(partial)) => partial,
+            Ok(Err(e)) => {
+                report.failed.push(format!(
+                    "lot à partir de D{} : {e}",
+                    first.unwrap_or_default()
+                ));
+                continue;
+            }
+            Err(e) => {
+                report.failed.push(format!(
+                    "lot à partir de D{} : {e}",
+                    first.unwrap_or_default()
+                ));
+                continue;
+            }
+        };
         report.created += partial.created;
         report.updated += partial.updated;
         report.unchanged += partial.unchanged;
@@ -146,7 +164,9 @@ pub async fn run(
         report.failed.extend(partial.failed);
     }
     state.mailer.notify();
-    record_run(state, started, &report, None).await;
+    let error =
+        (!report.failed.is_empty()).then(|| format!("{} demande(s) en échec", report.failed.len()));
+    record_run(state, started, &report, error).await;
     Ok(report)
 }
 
@@ -194,9 +214,10 @@ fn record_chunk(
                 }
                 synced.push(mirrored.request_id);
             }
-            Err(MirrorError::Database(e)) => {
-                return Err(SyncError::Database(crate::error::cause_chain(&e)));
-            }
+            Err(MirrorError::Database(e)) => report.failed.push(format!(
+                "D{id} : base de données ({})",
+                crate::error::cause_chain(&e)
+            )),
             Err(other) => report.failed.push(format!("D{id} : {other}")),
         }
     }

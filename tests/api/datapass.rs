@@ -366,6 +366,23 @@ async fn reconciliation_creates_what_is_missing_over_pages_and_a_second_run_chan
         .await;
     assert_eq!(synced, 2500);
 
+    // Habilitations carry DataPass's id and slug.
+    let habilitation: (Option<i64>, Option<String>) = app
+        .with_conn(|conn| {
+            use qf_backoffice::db::schema::habilitations;
+            habilitations::table
+                .inner_join(habilitation_requests::table)
+                .filter(habilitation_requests::datapass_id.eq(10_000))
+                .select((
+                    habilitations::datapass_authorization_id,
+                    habilitations::slug,
+                ))
+                .first(conn)
+                .unwrap()
+        })
+        .await;
+    assert_eq!(habilitation, (Some(310_000), Some("10000-1".to_owned())));
+
     let second = sync(&app).await;
     assert_eq!(
         (
@@ -536,7 +553,8 @@ async fn an_api_that_times_out_fails_cleanly_with_nothing_half_written() {
 
 #[tokio::test]
 async fn a_webhook_racing_a_reconciliation_gives_one_request_and_one_token() {
-    let fired = 1_795_000_000_i64;
+    // Approved an hour ago: recent enough to be e-mailed, by whichever path gets there first.
+    let fired = chrono::Utc::now().timestamp() - 3600;
     let at = chrono::DateTime::from_timestamp(fired, 0)
         .unwrap()
         .to_rfc3339();
@@ -580,6 +598,8 @@ async fn a_webhook_racing_a_reconciliation_gives_one_request_and_one_token() {
             .await;
         assert_eq!(answer["token_id"], token.as_str(), "D{id}");
     }
+    // One validation e-mail per request, whoever got there first.
+    assert_eq!(count!(app, outbox), 3);
     // And a second reconciliation finds nothing to do.
     let again = sync(&app).await;
     assert_eq!(
@@ -739,4 +759,43 @@ async fn a_prolongation_with_changes_sends_the_demandeur_to_datapass_and_its_app
         })
         .await;
     assert_eq!(expected, None);
+}
+
+#[tokio::test]
+async fn the_webhook_retry_of_an_approval_the_reconciliation_applied_answers_the_token_once() {
+    // Approved yesterday at 10:00:00.734 on DataPass; the webhook's fired_at is 10:00:00.
+    let validated = (chrono::Utc::now() - chrono::Duration::days(1))
+        .date_naive()
+        .and_hms_milli_opt(10, 0, 0, 734)
+        .unwrap()
+        .and_utc();
+    let validated_text = validated.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let demande = demande(60_001, "validated", SIRET, &validated_text);
+    let server = stand_in(std::slice::from_ref(&demande), 500).await;
+    let app = spawn_with(&api_settings(&server, 500)).await;
+    let report = sync(&app).await;
+    assert_eq!((report.created, report.tokens), (1, 1), "{report:?}");
+    assert_eq!(count!(app, outbox), 1, "a recent approval is e-mailed once");
+    let token: String = app
+        .with_conn(|conn| tokens::table.select(tokens::id).first(conn).unwrap())
+        .await;
+
+    let body = |fired_at: i64| {
+        json!({
+            "event": "approve",
+            "fired_at": fired_at,
+            "model_type": "authorization_request/api_particulier",
+            "model_id": 60_001,
+            "data": demande.clone(),
+        })
+    };
+    let fired = validated.timestamp();
+    // The delivery DataPass retries, then one that says an older second: both get the token.
+    for fired_at in [fired, fired - 1] {
+        let (status, answer) = deliver(&app, &body(fired_at)).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["token_id"], token.as_str(), "{answer}");
+    }
+    assert_eq!(count!(app, tokens), 1);
+    assert_eq!(count!(app, outbox), 1, "no second validation e-mail");
 }

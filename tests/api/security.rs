@@ -261,7 +261,9 @@ async fn an_address_list_from_datapass_is_refused_and_never_reaches_the_smtp_ser
         let message = answer["message"].as_str().unwrap();
         assert!(message.contains(field), "{message}");
         assert!(
-            message.contains("une seule adresse") || message.contains("n'est pas une adresse"),
+            message.contains("une seule adresse")
+                || message.contains("n'est pas une adresse")
+                || message.contains("n'est pas exactement une adresse"),
             "{message}"
         );
     }

@@ -125,6 +125,8 @@ pub struct Settings {
     /// The HubEE API (`HUBEE_AUTH_URL`, `HUBEE_API_URL`, `HUBEE_CLIENT_ID`,
     /// `HUBEE_CLIENT_SECRET`, all or none); `None`: subscriptions are managed by hand.
     pub hubee: Option<HubeeSettings>,
+    /// The formulaire QF's private API, used to activate collectivités.
+    pub form_api: FormApiSettings,
     /// ProConnect sign-in (`PROCONNECT_ISSUER`, `PROCONNECT_CLIENT_ID`,
     /// `PROCONNECT_CLIENT_SECRET`, all or none); `None`: e-mail links only.
     pub proconnect: Option<ProConnectSettings>,
@@ -191,6 +193,22 @@ impl Default for RetentionSettings {
             interval: Duration::from_secs(3600),
         }
     }
+}
+
+/// How to reach the formulaire QF's API (`FORM_API_*`).
+#[derive(Clone, Debug)]
+pub struct FormApiSettings {
+    /// `FORM_API_URL` (default `FORM_BASE_URL`), without trailing slash.
+    pub url: String,
+    /// `FORM_API_KEY`: the bearer key of `POST /api/collectivites`; `None`: no activation
+    /// is sent (approvals still queue it, sent once a key is configured).
+    pub key: Option<Secret>,
+    /// `FORM_API_RETRY_DELAY` (default 30 s): first retry delay, doubled, at most one hour.
+    pub retry_delay: Duration,
+    /// `FORM_CHECK_INTERVAL` (default 1 h): how often active forms are checked online.
+    pub check_interval: Duration,
+    /// Timeout of each call (10 s).
+    pub timeout: Duration,
 }
 
 /// How to reach HubEE, and how often to retry and sync.
@@ -471,14 +489,7 @@ impl Settings {
             ));
         } else {
             let url_of = |name: &'static str| -> Result<String, ConfigError> {
-                let value = get(name).unwrap_or_default();
-                let parsed = url::Url::parse(value.trim()).map_err(|_| {
-                    ConfigError::new(name, format!("« {value} » n'est pas une URL absolue"))
-                })?;
-                if !matches!(parsed.scheme(), "http" | "https") {
-                    return Err(ConfigError::new(name, "l'URL doit commencer par https://"));
-                }
-                Ok(value.trim().trim_end_matches('/').to_owned())
+                parse_service_url(name, &get(name).unwrap_or_default())
             };
             let interval = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
                 match get(name) {
@@ -503,6 +514,33 @@ impl Settings {
                 },
                 sync_interval: interval("HUBEE_SYNC_INTERVAL", 3600)?,
             })
+        };
+        let form_api_key = get("FORM_API_KEY")
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty());
+        let form_api_url = match get("FORM_API_URL") {
+            // The key never travels in clear text: the default must pass the same check.
+            None if form_api_key.is_some() => parse_service_url("FORM_API_URL", &form_base_url)?,
+            None => form_base_url.clone(),
+            Some(value) => parse_service_url("FORM_API_URL", &value)?,
+        };
+        let form_api = FormApiSettings {
+            url: form_api_url,
+            key: form_api_key.map(Secret::new),
+            retry_delay: match get("FORM_API_RETRY_DELAY") {
+                None => Duration::from_secs(30),
+                Some(v) => parse_seconds("FORM_API_RETRY_DELAY", Some(v), 30.0)?,
+            },
+            check_interval: match get("FORM_CHECK_INTERVAL") {
+                None => Duration::from_secs(3600),
+                Some(v) => parse_interval(&v).ok_or_else(|| {
+                    ConfigError::new(
+                        "FORM_CHECK_INTERVAL",
+                        format!("« {v} » n'est pas une durée (ex. 30, 5m, 1h)"),
+                    )
+                })?,
+            },
+            timeout: Duration::from_secs(10),
         };
         let proconnect = parse_proconnect(&get)?;
         let datapass_url = parse_service_url(
@@ -567,6 +605,7 @@ impl Settings {
             }
         };
         Ok(Settings {
+            form_api,
             database,
             bind,
             public_url,
@@ -1023,6 +1062,42 @@ mod tests {
                 "REMINDER_INTERVAL"
             );
         }
+    }
+
+    #[test]
+    fn form_api_defaults_to_the_form_and_accepts_loopback_http_only() {
+        let s = settings(&[("FORM_BASE_URL", "https://qf.exemple.gouv.fr/")]).unwrap();
+        assert_eq!(s.form_api.url, "https://qf.exemple.gouv.fr");
+        assert!(s.form_api.key.is_none());
+        assert_eq!(s.form_api.retry_delay, Duration::from_secs(30));
+        let s = settings(&[
+            ("FORM_API_URL", "http://127.0.0.1:4000/"),
+            ("FORM_API_KEY", "cle-privee"),
+            ("FORM_API_RETRY_DELAY", "1"),
+        ])
+        .unwrap();
+        assert_eq!(s.form_api.url, "http://127.0.0.1:4000");
+        assert_eq!(s.form_api.retry_delay, Duration::from_secs(1));
+        assert!(!format!("{:?}", s.form_api).contains("cle-privee"));
+        for bad in ["http://qf.exemple.fr", "ftp://127.0.0.1", "pas une url"] {
+            assert_eq!(
+                settings(&[("FORM_API_URL", bad)]).unwrap_err().variable,
+                "FORM_API_URL",
+                "{bad}"
+            );
+        }
+        assert!(settings(&[("FORM_API_URL", "http://localhost:8000")]).is_ok());
+        // With a key, a clear-text default is refused too.
+        assert!(settings(&[("FORM_BASE_URL", "http://qf.exemple.fr")]).is_ok());
+        assert_eq!(
+            settings(&[
+                ("FORM_BASE_URL", "http://qf.exemple.fr"),
+                ("FORM_API_KEY", "k")
+            ])
+            .unwrap_err()
+            .variable,
+            "FORM_API_URL"
+        );
     }
 
     #[test]

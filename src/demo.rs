@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::{
-    collectivites, editeur_forms, editeurs, habilitation_requests, habilitations,
+    collectivites, editeur_forms, editeurs, form_activations, habilitation_requests, habilitations,
     hubee_subscriptions, request_contacts, tokens,
 };
 use crate::domain::calendar;
@@ -561,6 +561,37 @@ fn load(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Summary> {
             })
             .execute(conn)?;
         summary.subscriptions += 1;
+
+        // The form's state: one of each (never a pending activation, which a configured
+        // FORM_API_KEY would send to the real form).
+        let (form_state, live, error) = match index {
+            5 => (
+                crate::provisioning::FAILED,
+                None,
+                Some(
+                    "Le formulaire QF a refusé l'activation (HTTP 422) : siret : n'est pas une collectivité éligible",
+                ),
+            ),
+            9 => (crate::provisioning::DONE, Some(false), None),
+            _ if index % 6 == 1 => (crate::provisioning::DONE, None, None),
+            _ => (crate::provisioning::DONE, Some(true), None),
+        };
+        diesel::insert_into(form_activations::table)
+            .values((
+                form_activations::collectivite_id.eq(&collectivite.id),
+                form_activations::state.eq(form_state),
+                form_activations::editor.eq(editeur.map(|(e, _)| ascii_lower(&e.name))),
+                form_activations::attempts.eq(1),
+                form_activations::next_attempt_at.eq(validated_at),
+                form_activations::last_error.eq(error),
+                form_activations::requested_at.eq(validated_at),
+                form_activations::activated_at
+                    .eq((form_state == crate::provisioning::DONE).then_some(validated_at)),
+                form_activations::live.eq(live),
+                form_activations::live_checked_at.eq(live.map(|_| now)),
+                form_activations::updated_at.eq(validated_at),
+            ))
+            .execute(conn)?;
     }
     Ok(summary)
 }

@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod kit;
 pub mod mail;
 pub mod models;
+pub mod provisioning;
 pub mod qr;
 pub mod routes;
 pub mod security;

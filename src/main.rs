@@ -54,6 +54,9 @@ enum Command {
     /// Lit les abonnements FormulaireQF dans HubEE, met à jour le back-office, envoie les
     /// changements en attente et affiche ce qui a changé et les écarts.
     HubeeSync,
+    /// Envoie au formulaire QF les activations de collectivités en attente, vérifie quels
+    /// formulaires sont en ligne et affiche le résultat.
+    FormSync,
     /// Relit toutes les demandes API Particulier sur l'API DataPass, crée celles qui manquent,
     /// aligne états, habilitations, contacts et jetons, puis affiche ce qui a changé et les
     /// écarts. Sort en erreur si DataPass est injoignable ou refuse le client.
@@ -129,6 +132,7 @@ fn main() -> ExitCode {
             } => serve(settings, !no_demo_data, !no_scheduler).await,
             Command::Reminders { now, no_send } => reminders(settings, now, no_send).await,
             Command::HubeeSync => hubee_sync(settings).await,
+            Command::FormSync => form_sync(settings).await,
             Command::Purge { now } => purge(settings, now).await,
             Command::DatapassSync => datapass_sync(settings).await,
             Command::Migrate => migrate(settings).await,
@@ -422,6 +426,21 @@ async fn reminders(settings: Settings, now: Option<String>, no_send: bool) -> an
     Ok(())
 }
 
+async fn form_sync(settings: Settings) -> anyhow::Result<()> {
+    let retry_delay = settings.form_api.retry_delay;
+    let state = startup::build_state(settings).await?;
+    if !state.form.can_activate() {
+        println!("FORM_API_KEY n'est pas configurée : aucune activation envoyée.");
+    }
+    let activated =
+        qf_backoffice::provisioning::activate_due(&state.pool, &state.form, retry_delay).await?;
+    let online = qf_backoffice::provisioning::check_live(&state.pool, &state.form, None).await?;
+    println!(
+        "Formulaire QF : {activated} collectivité(s) activée(s), {online} formulaire(s) en ligne."
+    );
+    Ok(())
+}
+
 async fn hubee_sync(settings: Settings) -> anyhow::Result<()> {
     let Some(hubee) = settings.hubee.clone() else {
         anyhow::bail!(
@@ -433,7 +452,7 @@ async fn hubee_sync(settings: Settings) -> anyhow::Result<()> {
         anyhow::bail!("HubEE n'est pas configuré");
     };
     let provisioned =
-        qf_backoffice::hubee::provision_due(&state.pool, &client, hubee.retry_delay).await?;
+        qf_backoffice::hubee::provision_due(&state, &client, hubee.retry_delay).await?;
     let report = qf_backoffice::hubee::sync(&state.pool, &client).await?;
     println!(
         "HubEE : {provisioned} abonnement(s) envoyé(s), {} lu(s), {} mis à jour, {} écart(s).",

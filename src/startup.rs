@@ -40,6 +40,7 @@ impl Application {
         let state = build_state(settings).await?;
         crate::mail::sender::spawn(state.pool.clone(), state.mailer.clone());
         crate::hubee::spawn_jobs(state.clone());
+        crate::provisioning::spawn_jobs(state.clone());
         let server = run(listener, state.clone())?;
         Ok(Application {
             port,
@@ -113,6 +114,11 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
             timeout: h.timeout,
         })
     });
+    let form = crate::clients::form::FormClient::new(
+        &settings.form_api.url,
+        settings.form_api.key.clone(),
+        settings.form_api.timeout,
+    );
     let proconnect = settings
         .proconnect
         .clone()
@@ -129,6 +135,8 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
         None => None,
     };
     Ok(web::Data::new(AppState {
+        form,
+        form_wakeup: Arc::new(tokio::sync::Notify::new()),
         pool,
         tera,
         settings,

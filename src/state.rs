@@ -30,6 +30,10 @@ pub struct AppState {
     pub hubee: Option<crate::clients::hubee::HubeeClient>,
     /// Wakes the HubEE provisioning loop when a change is queued.
     pub hubee_wakeup: Arc<tokio::sync::Notify>,
+    /// The formulaire QF client (activations need `FORM_API_KEY`).
+    pub form: crate::clients::form::FormClient,
+    /// Wakes the form activation loop when an activation is queued.
+    pub form_wakeup: Arc<tokio::sync::Notify>,
     /// The ProConnect client, when ProConnect is configured.
     pub proconnect: Option<crate::auth::proconnect::ProConnect>,
     /// DataPass's pull API client, when credentials are configured.

@@ -2,7 +2,7 @@
 //! `FormulaireQF` procedure.
 //!
 //! Authentication is OAuth2 *client credentials*: `POST {auth_url}/oauth2/token` with HTTP Basic
-//! auth and `grant_type=client_credentials`. The access token is cached until 60 seconds before
+//! auth and `grant_type=client_credentials&scope=ADMIN`, as the reference client sends it. The access token is cached until 60 seconds before
 //! it expires; concurrent callers wait for one shared token request, and a `401` from the API
 //! drops the cached token and replays the call once with a fresh one.
 //!
@@ -44,6 +44,12 @@ const TOKEN_PATH: [&str; 2] = ["oauth2", "token"];
 /// Path of the subscriptions under `api_url`.
 const SUBSCRIPTIONS_PATH: [&str; 3] = ["referential", "v1", "subscriptions"];
 
+/// Path of the organizations under `api_url`.
+const ORGANIZATIONS_PATH: [&str; 3] = ["referential", "v1", "organizations"];
+
+/// Most pages read from one list (a safety stop against a server that never says "last").
+const MAX_PAGES: u32 = 1000;
+
 /// The subscriber type of a collectivité (`SI`: *service instructeur*).
 pub const SUBSCRIBER_KIND: &str = "SI";
 
@@ -81,6 +87,9 @@ pub enum HubeeError {
     /// HubEE answered something that cannot be read.
     #[error("Réponse de HubEE illisible : {0}")]
     InvalidResponse(String),
+    /// The back office lacks something HubEE needs: nothing was sent.
+    #[error("Provisionnement HubEE impossible : {0}")]
+    Incomplete(String),
 }
 
 fn rejected_message(status: u16, message: &str) -> String {
@@ -95,6 +104,13 @@ impl HubeeError {
     /// Whether the same call may succeed later (only outages are).
     pub fn is_retryable(&self) -> bool {
         matches!(self, HubeeError::Unavailable(_))
+    }
+
+    /// Whether HubEE refused because the object already exists (a 400 or 409 whose message
+    /// says `already exists`).
+    pub fn is_already_exists(&self) -> bool {
+        matches!(self, HubeeError::Rejected { status: 400 | 409, message }
+            if message.to_ascii_lowercase().contains("already exist"))
     }
 }
 
@@ -230,6 +246,7 @@ struct Inner {
 struct Endpoints {
     token: url::Url,
     subscriptions: url::Url,
+    organizations: url::Url,
 }
 
 impl std::fmt::Debug for HubeeClient {
@@ -318,34 +335,152 @@ impl HubeeClient {
 
     /// The subscriptions matching the filters given (`GET …/subscriptions?processCode=…&
     /// companyRegister=…&status=…`, only the filters set are sent; the status as HubEE's label,
-    /// e.g. `Refusé`). Accepts a bare array or a page (`{"content": [...]}`, of which only the
-    /// page returned is read).
+    /// e.g. `Refusé`). Accepts a bare array or pages (`{"content": [...], "last", "totalPages",
+    /// "number"}`), of which every page is read (`page=0, 1, …`).
     pub async fn list_subscriptions(
         &self,
         process_code: Option<&str>,
         company_register: Option<&str>,
         status: Option<SubscriptionStatus>,
     ) -> Result<Vec<RemoteSubscription>, HubeeError> {
-        let mut url = self.endpoints()?.subscriptions.clone();
         let filters = [
             ("processCode", process_code),
             ("companyRegister", company_register),
             ("status", status.map(SubscriptionStatus::label_fr)),
         ];
-        if filters.iter().any(|(_, value)| value.is_some()) {
-            let mut query = url.query_pairs_mut();
-            for (name, value) in filters {
-                if let Some(value) = value {
-                    query.append_pair(name, value);
+        let mut all = Vec::new();
+        let mut page: u32 = 0;
+        loop {
+            let mut url = self.endpoints()?.subscriptions.clone();
+            {
+                let mut query = url.query_pairs_mut();
+                for (name, value) in filters {
+                    if let Some(value) = value {
+                        query.append_pair(name, value);
+                    }
+                }
+                if page > 0 {
+                    query.append_pair("page", &page.to_string());
+                }
+            }
+            if url.query() == Some("") {
+                url.set_query(None);
+            }
+            let answer = self.call(reqwest::Method::GET, url, None).await?;
+            let list: SubscriptionList = parse_json(&success_body(answer)?)?;
+            match list {
+                SubscriptionList::Bare(items) => {
+                    all.extend(items);
+                    return Ok(all);
+                }
+                SubscriptionList::Page {
+                    content,
+                    last,
+                    total_pages,
+                    number,
+                } => {
+                    let empty = content.is_empty();
+                    all.extend(content);
+                    let current = number.unwrap_or(page);
+                    let more = match (last, total_pages) {
+                        (Some(last), _) => !last,
+                        (None, Some(total)) => current + 1 < total,
+                        (None, None) => false,
+                    };
+                    if !more || empty || page + 1 >= MAX_PAGES {
+                        return Ok(all);
+                    }
+                    page = current + 1;
                 }
             }
         }
+    }
+
+    /// The organization with this id (`GET …/organizations/{id}`); None on 404.
+    pub async fn get_organization(
+        &self,
+        id: &str,
+    ) -> Result<Option<serde_json::Value>, HubeeError> {
+        let mut url = self.endpoints()?.organizations.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.push(id.trim());
+        }
         let answer = self.call(reqwest::Method::GET, url, None).await?;
-        let list: SubscriptionList = parse_json(&success_body(answer)?)?;
-        Ok(match list {
-            SubscriptionList::Bare(items) => items,
-            SubscriptionList::Page { content } => content,
-        })
+        if answer.status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        parse_json(&success_body(answer)?).map(Some)
+    }
+
+    /// Creates an organization (`POST …/organizations`). "Already exists" counts as success.
+    pub async fn create_organization(
+        &self,
+        organization: &NewOrganization,
+    ) -> Result<(), HubeeError> {
+        let url = self.endpoints()?.organizations.clone();
+        let body = serde_json::to_vec(organization).map_err(|error| {
+            HubeeError::InvalidResponse(format!("organisation impossible à encoder ({error})."))
+        })?;
+        let answer = self.call(reqwest::Method::POST, url, Some(body)).await?;
+        match success_body(answer) {
+            Ok(_) => Ok(()),
+            Err(error) if error.is_already_exists() => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Creates a subscription as HubEE requires it (`POST …/subscriptions`, status `Inactif`,
+    /// `datapassId` a number) and returns HubEE's id. A subscription that already exists is
+    /// looked up (every page of `?companyRegister=<SIRET>&processCode=…`) and adopted.
+    pub async fn create_inactive_subscription(
+        &self,
+        subscription: &NewSubscription,
+    ) -> Result<(String, bool), HubeeError> {
+        let url = self.endpoints()?.subscriptions.clone();
+        let body = serde_json::to_vec(subscription).map_err(|error| {
+            HubeeError::InvalidResponse(format!("abonnement impossible à encoder ({error})."))
+        })?;
+        let answer = self.call(reqwest::Method::POST, url, Some(body)).await?;
+        match success_body(answer) {
+            Ok(body) => {
+                let created: RemoteSubscription = parse_json(&body)?;
+                match created.id.filter(|id| !id.trim().is_empty()) {
+                    Some(id) => Ok((id, false)),
+                    None => Err(HubeeError::InvalidResponse(
+                        "l'abonnement créé n'a pas d'identifiant.".to_owned(),
+                    )),
+                }
+            }
+            Err(error) if error.is_already_exists() => {
+                let existing = self
+                    .list_subscriptions(
+                        Some(&subscription.process_code),
+                        Some(&subscription.subscriber.company_register),
+                        None,
+                    )
+                    .await?;
+                let wanted = subscription.subscriber.branch_code.as_deref();
+                let found = existing
+                    .iter()
+                    .filter(|s| {
+                        s.process_code == subscription.process_code
+                            && s.subscriber.company_register
+                                == subscription.subscriber.company_register
+                    })
+                    .max_by_key(|s| {
+                        wanted.is_some() && s.subscriber.branch_code.as_deref() == wanted
+                    })
+                    .and_then(|s| s.id.clone());
+                found
+                    .map(|id| (id, true))
+                    .ok_or_else(|| HubeeError::Rejected {
+                        status: 400,
+                        message: "HubEE dit que l'abonnement existe déjà mais ne le renvoie pas."
+                            .to_owned(),
+                    })
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// Replaces the subscription with this id (`PUT …/subscriptions/{id}`) and returns it as
@@ -499,7 +634,7 @@ impl HubeeClient {
                 reqwest::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
             )
-            .body("grant_type=client_credentials")
+            .body("grant_type=client_credentials&scope=ADMIN")
             .send()
             .await
             .map_err(|error| {
@@ -572,7 +707,73 @@ struct TokenAnswer {
 #[serde(untagged)]
 enum SubscriptionList {
     Bare(Vec<RemoteSubscription>),
-    Page { content: Vec<RemoteSubscription> },
+    #[serde(rename_all = "camelCase")]
+    Page {
+        content: Vec<RemoteSubscription>,
+        #[serde(default)]
+        last: Option<bool>,
+        #[serde(default)]
+        total_pages: Option<u32>,
+        #[serde(default)]
+        number: Option<u32>,
+    },
+}
+
+/// An organization to create: a collectivité as *service instructeur*, id `SI-<SIRET>-<COG>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewOrganization {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The SIRET.
+    pub company_register: String,
+    /// The commune code (COG).
+    pub branch_code: String,
+    /// The demandeur, first administrator.
+    pub email: String,
+    pub name: String,
+    pub country: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    /// The commune code (COG).
+    pub territory: String,
+    pub status: String,
+}
+
+impl NewOrganization {
+    /// HubEE's id of a collectivité's organization.
+    pub fn id_of(siret: &str, cog: &str) -> String {
+        format!("{SUBSCRIBER_KIND}-{siret}-{cog}")
+    }
+}
+
+/// A subscription to create, as HubEE requires it since July 2026 (`Inactif`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewSubscription {
+    /// The DataPass number, as a number (absent for a request typed in by staff).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub datapass_id: Option<i64>,
+    pub process_code: String,
+    pub subscriber: Subscriber,
+    /// The notification address.
+    pub email: Option<String>,
+    pub status: String,
+    pub notification_frequency: String,
+    pub local_administrator: NewLocalAdministrator,
+    pub validate_date_time: String,
+    pub update_date_time: String,
+}
+
+/// The subscription's local administrator at creation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewLocalAdministrator {
+    pub email: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
 }
 
 /// The token and subscription URLs, or None when the configuration is unusable.
@@ -583,6 +784,7 @@ fn endpoints(config: &HubeeConfig) -> Option<Endpoints> {
     Some(Endpoints {
         token: endpoint(&config.auth_url, &TOKEN_PATH)?,
         subscriptions: endpoint(&config.api_url, &SUBSCRIPTIONS_PATH)?,
+        organizations: endpoint(&config.api_url, &ORGANIZATIONS_PATH)?,
     })
 }
 

@@ -298,6 +298,42 @@ diesel::table! {
         locked_until -> Nullable<Timestamp>,
         last_error -> Nullable<Text>,
         updated_at -> Timestamp,
+        organization -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    request_provisioning_facts (request_id) {
+        request_id -> Text,
+        modalities -> Text,
+        service_provider_id -> Nullable<Text>,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    form_activations (collectivite_id) {
+        collectivite_id -> Text,
+        state -> Text,
+        editor -> Nullable<Text>,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        requested_at -> Timestamp,
+        activated_at -> Nullable<Timestamp>,
+        live -> Nullable<Bool>,
+        live_checked_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    pending_approval_mails (request_id) {
+        request_id -> Text,
+        collectivite_id -> Text,
+        token_id -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }
 
@@ -385,6 +421,8 @@ diesel::joinable!(editeur_members -> editeurs (editeur_id));
 diesel::joinable!(token_reminders -> tokens (token_id));
 diesel::joinable!(hubee_provisioning -> hubee_subscriptions (subscription_id));
 diesel::joinable!(deliberation_files -> habilitation_requests (request_id));
+diesel::joinable!(request_provisioning_facts -> habilitation_requests (request_id));
+diesel::joinable!(form_activations -> collectivites (collectivite_id));
 diesel::joinable!(datapass_mirror -> habilitation_requests (request_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -412,6 +450,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     token_reminders,
     hubee_provisioning,
     hubee_sync_issues,
+    request_provisioning_facts,
+    form_activations,
+    pending_approval_mails,
     datapass_mirror,
     datapass_differences,
     datapass_sync_runs,

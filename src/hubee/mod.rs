@@ -6,10 +6,12 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::clients::hubee::{
-    DelegationActor, HubeeClient, HubeeError, LocalAdministrator, RemoteSubscription, Subscriber,
+    DelegationActor, HubeeClient, HubeeError, LocalAdministrator, NewLocalAdministrator,
+    NewOrganization, NewSubscription, RemoteSubscription, SUBSCRIBER_KIND, Subscriber,
 };
 use crate::db::schema::{
-    collectivites, hubee_provisioning, hubee_subscriptions, hubee_sync_issues,
+    collectivites, habilitation_requests, hubee_provisioning, hubee_subscriptions,
+    hubee_sync_issues, request_contacts,
 };
 use crate::db::{DbConnection, Pool};
 use crate::domain::hubee::SubscriptionStatus;
@@ -37,6 +39,8 @@ pub struct Provisioning {
     pub locked_until: Option<NaiveDateTime>,
     pub last_error: Option<String>,
     pub updated_at: NaiveDateTime,
+    /// `found` or `created` once HubEE's organization step is done.
+    pub organization: Option<String>,
 }
 
 /// The French label of a provisioning state, given whether HubEE is configured.
@@ -140,7 +144,19 @@ pub fn remote_of(
     }
 }
 
-type Claimed = (HubeeSubscription, String, Option<String>, i32);
+/// A subscription claimed for provisioning, with what HubEE needs about its collectivité.
+struct Claimed {
+    subscription: HubeeSubscription,
+    siret: String,
+    cog: Option<String>,
+    name: String,
+    postal_code: Option<String>,
+    /// `found` or `created` once HubEE's organization step is done.
+    organization: Option<String>,
+    attempts: i32,
+    /// The local administrator's first and last names (the demandeur's).
+    admin_names: (Option<String>, Option<String>),
+}
 
 fn claim_due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<Claimed>> {
     let due = || {
@@ -167,32 +183,69 @@ fn claim_due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<Cla
         .set(hubee_provisioning::locked_until.eq(Some(now + Duration::minutes(5))))
         .execute(conn)?;
         if won == 1 {
-            let (subscription, siret, cog): (HubeeSubscription, String, Option<String>) =
-                hubee_subscriptions::table
-                    .inner_join(collectivites::table)
-                    .filter(hubee_subscriptions::id.eq(&id))
-                    .select((
-                        HubeeSubscription::as_select(),
-                        collectivites::siret,
-                        collectivites::cog,
-                    ))
-                    .first(conn)?;
-            let attempts: i32 = hubee_provisioning::table
-                .find(&id)
-                .select(hubee_provisioning::attempts)
+            let (subscription, siret, cog, name, postal_code): (
+                HubeeSubscription,
+                String,
+                Option<String>,
+                String,
+                Option<String>,
+            ) = hubee_subscriptions::table
+                .inner_join(collectivites::table)
+                .filter(hubee_subscriptions::id.eq(&id))
+                .select((
+                    HubeeSubscription::as_select(),
+                    collectivites::siret,
+                    collectivites::cog,
+                    collectivites::name,
+                    collectivites::postal_code,
+                ))
                 .first(conn)?;
-            claimed.push((subscription, siret, cog, attempts));
+            let (attempts, organization): (i32, Option<String>) = hubee_provisioning::table
+                .find(&id)
+                .select((
+                    hubee_provisioning::attempts,
+                    hubee_provisioning::organization,
+                ))
+                .first(conn)?;
+            let admin_names = match &subscription.local_admin_email {
+                Some(email) => request_contacts::table
+                    .inner_join(habilitation_requests::table)
+                    .filter(
+                        habilitation_requests::collectivite_id.eq(&subscription.collectivite_id),
+                    )
+                    .filter(request_contacts::email.eq(email))
+                    .order(habilitation_requests::updated_at.desc())
+                    .select((request_contacts::given_name, request_contacts::family_name))
+                    .first(conn)
+                    .optional()?
+                    .unwrap_or((None, None)),
+                None => (None, None),
+            };
+            claimed.push(Claimed {
+                subscription,
+                siret,
+                cog,
+                name,
+                postal_code,
+                organization,
+                attempts,
+                admin_names,
+            });
         }
     }
     Ok(claimed)
 }
 
-/// Sends every due provisioning to HubEE once; returns how many succeeded.
+/// Sends every due provisioning to HubEE once; returns how many succeeded. A creation first
+/// makes sure the organization `SI-<SIRET>-<COG>` exists (creating it on 404; an existing one
+/// means the collectivité had a HubEE account), then creates the subscription `Inactif`,
+/// adopting an existing one.
 pub async fn provision_due(
-    pool: &Pool,
+    state: &actix_web::web::Data<crate::state::AppState>,
     client: &HubeeClient,
     retry_delay: std::time::Duration,
 ) -> anyhow::Result<usize> {
+    let pool = &state.pool;
     let mut done = 0;
     loop {
         let claim_pool = pool.clone();
@@ -204,19 +257,39 @@ pub async fn provision_due(
         if batch.is_empty() {
             return Ok(done);
         }
-        for (subscription, siret, cog, attempts) in batch {
-            let remote = remote_of(&subscription, &siret, cog.as_deref());
-            let outcome = match &subscription.hubee_id {
-                None => client.create_subscription(&remote).await,
-                Some(id) => client.update_subscription(id, &remote).await,
+        for claimed in batch {
+            let outcome = match &claimed.subscription.hubee_id {
+                None => create_with_organization(state, client, &claimed).await,
+                Some(id) => {
+                    let remote = remote_of(
+                        &claimed.subscription,
+                        &claimed.siret,
+                        claimed.cog.as_deref(),
+                    );
+                    client.update_subscription(id, &remote).await
+                }
             };
-            let record_pool = pool.clone();
+            let record_state = state.clone();
             let succeeded = outcome.is_ok();
+            let subscription = claimed.subscription.clone();
+            let attempts = claimed.attempts;
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-                let mut conn = record_pool.get()?;
+                let mut conn = record_state.pool.get()?;
                 let now = crate::models::now();
-                crate::db::transaction(&mut conn, |conn| {
-                    record_outcome(conn, &subscription, outcome, attempts, retry_delay, now)
+                crate::db::transaction(&mut conn, |conn| -> anyhow::Result<()> {
+                    let gave_up =
+                        record_outcome(conn, &subscription, outcome, attempts, retry_delay, now)?;
+                    if gave_up {
+                        // The e-mail must not wait for ever: sent with what is known.
+                        crate::provisioning::release_approval_mails(
+                            conn,
+                            &record_state,
+                            &subscription.collectivite_id,
+                            now,
+                        )
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    }
+                    Ok(())
                 })?;
                 Ok(())
             })
@@ -228,6 +301,144 @@ pub async fn provision_due(
     }
 }
 
+/// The organization step (once), then the subscription's creation.
+async fn create_with_organization(
+    state: &actix_web::web::Data<crate::state::AppState>,
+    client: &HubeeClient,
+    claimed: &Claimed,
+) -> Result<RemoteSubscription, HubeeError> {
+    let subscription = &claimed.subscription;
+    let Some(cog) = claimed.cog.clone() else {
+        return Err(HubeeError::Incomplete(
+            "la collectivité n'a pas de code commune (COG), nécessaire à son organisation HubEE : renseignez-le puis relancez.".to_owned(),
+        ));
+    };
+    let Some(admin_email) = subscription.local_admin_email.clone() else {
+        return Err(HubeeError::Incomplete(
+            "l'abonnement n'a pas d'administrateur local (le demandeur).".to_owned(),
+        ));
+    };
+    if claimed.organization.is_none() {
+        let organization_id = NewOrganization::id_of(&claimed.siret, &cog);
+        let found = client.get_organization(&organization_id).await?.is_some();
+        if !found {
+            client
+                .create_organization(&NewOrganization {
+                    kind: SUBSCRIBER_KIND.to_owned(),
+                    company_register: claimed.siret.clone(),
+                    branch_code: cog.clone(),
+                    email: admin_email.clone(),
+                    name: claimed.name.clone(),
+                    country: "France".to_owned(),
+                    postal_code: claimed.postal_code.clone(),
+                    territory: cog.clone(),
+                    status: "Actif".to_owned(),
+                })
+                .await?;
+        }
+        let record_state = state.clone();
+        let subscription_id = subscription.id.clone();
+        let collectivite_id = subscription.collectivite_id.clone();
+        let recorded = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let mut conn = record_state.pool.get()?;
+            let now = crate::models::now();
+            crate::db::transaction(&mut conn, |conn| -> anyhow::Result<()> {
+                record_organization(
+                    conn,
+                    &subscription_id,
+                    &collectivite_id,
+                    found,
+                    &organization_id,
+                    now,
+                )?;
+                crate::provisioning::release_approval_mails(
+                    conn,
+                    &record_state,
+                    &collectivite_id,
+                    now,
+                )
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                Ok(())
+            })
+        })
+        .await;
+        if !matches!(recorded, Ok(Ok(()))) {
+            // Not recorded: the next attempt asks HubEE again (it then finds the organization).
+            return Err(HubeeError::Unavailable(
+                "résultat de l'étape organisation non enregistré.".to_owned(),
+            ));
+        }
+    }
+    if subscription.datapass_id.is_none() {
+        return Err(HubeeError::Incomplete(
+            "la demande n'a pas de numéro DataPass, exigé par HubEE pour un abonnement : créez l'abonnement sur le portail HubEE ou rattachez la demande à DataPass.".to_owned(),
+        ));
+    }
+    let now = crate::models::now().format("%Y-%m-%dT%H:%M:%S").to_string();
+    let new = NewSubscription {
+        datapass_id: subscription.datapass_id,
+        process_code: PROCESS_CODE.to_owned(),
+        subscriber: Subscriber::collectivite(claimed.siret.clone(), Some(cog)),
+        email: subscription.notification_email.clone(),
+        status: "Inactif".to_owned(),
+        notification_frequency: subscription.notification_frequency.clone(),
+        local_administrator: NewLocalAdministrator {
+            email: admin_email,
+            first_name: claimed.admin_names.0.clone(),
+            last_name: claimed.admin_names.1.clone(),
+        },
+        validate_date_time: now.clone(),
+        update_date_time: now,
+    };
+    let (id, adopted) = client.create_inactive_subscription(&new).await?;
+    if adopted {
+        tracing::info!(subscription = %subscription.id, hubee_id = %id, "abonnement HubEE existant adopté");
+    }
+    Ok(RemoteSubscription {
+        id: Some(id),
+        process_code: PROCESS_CODE.to_owned(),
+        status: "Inactif".to_owned(),
+        subscriber: new.subscriber,
+        ..RemoteSubscription::default()
+    })
+}
+
+/// Records HubEE's organization step: whether the collectivité already had an account.
+fn record_organization(
+    conn: &mut DbConnection,
+    subscription_id: &str,
+    collectivite_id: &str,
+    found: bool,
+    organization_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(hubee_provisioning::table.find(subscription_id))
+        .set(hubee_provisioning::organization.eq(Some(if found { "found" } else { "created" })))
+        .execute(conn)?;
+    diesel::update(collectivites::table.find(collectivite_id))
+        .set(collectivites::had_hubee_account.eq(found))
+        .execute(conn)?;
+    events::record(
+        conn,
+        now,
+        "system",
+        if found {
+            "hubee.organization_found"
+        } else {
+            "hubee.organization_create"
+        },
+        ("collectivite", collectivite_id),
+        Some(if found {
+            format!(
+                "organisation HubEE {organization_id} existante : la collectivité avait un compte HubEE"
+            )
+        } else {
+            format!("organisation HubEE {organization_id} créée")
+        }),
+    )?;
+    Ok(())
+}
+
 fn record_outcome(
     conn: &mut DbConnection,
     subscription: &HubeeSubscription,
@@ -235,8 +446,9 @@ fn record_outcome(
     attempts: i32,
     retry_delay: std::time::Duration,
     now: NaiveDateTime,
-) -> QueryResult<()> {
+) -> QueryResult<bool> {
     let id = &subscription.id;
+    let mut gave_up = false;
     match outcome {
         Ok(remote) => {
             if subscription.hubee_id.is_none()
@@ -286,6 +498,7 @@ fn record_outcome(
                 ))
                 .execute(conn)?;
             tracing::warn!(subscription = %id, attempts, error = %message, "provisionnement HubEE en échec");
+            gave_up = give_up;
             if give_up {
                 events::record(
                     conn,
@@ -298,7 +511,7 @@ fn record_outcome(
             }
         }
     }
-    Ok(())
+    Ok(gave_up)
 }
 
 /// What a sync did.
@@ -465,22 +678,43 @@ fn reconcile(
             changes.push(format!("mode {} → {mode}", local.access_mode));
             update_mode = Some(mode.clone());
         }
+        let mut update_delegation: Option<Option<String>> = None;
+        let remote_delegation = item
+            .delegation_actor
+            .as_ref()
+            .map(|d| d.company_register.clone());
+        if item.access_mode.is_some() && remote_delegation != local.delegation_editeur_siret {
+            changes.push(format!(
+                "délégation {} → {}",
+                local
+                    .delegation_editeur_siret
+                    .as_deref()
+                    .unwrap_or("aucune"),
+                remote_delegation.as_deref().unwrap_or("aucune")
+            ));
+            update_delegation = Some(remote_delegation);
+        }
         let hubee_id_missing = local.hubee_id.is_none();
         if changes.is_empty() && !hubee_id_missing {
             continue;
         }
         diesel::update(hubee_subscriptions::table.find(&local.id))
-            .set((
-                hubee_subscriptions::status
-                    .eq(update_status.unwrap_or_else(|| local.status.clone())),
-                hubee_subscriptions::activation_date
-                    .eq(update_activation.unwrap_or(local.activation_date)),
-                hubee_subscriptions::end_date.eq(update_end.unwrap_or(local.end_date)),
-                hubee_subscriptions::access_mode
-                    .eq(update_mode.unwrap_or_else(|| local.access_mode.clone())),
-                hubee_subscriptions::hubee_id.eq(local.hubee_id.clone().or(item.id.clone())),
-                hubee_subscriptions::updated_at.eq(now),
-            ))
+            .set(
+                (
+                    hubee_subscriptions::status
+                        .eq(update_status.unwrap_or_else(|| local.status.clone())),
+                    hubee_subscriptions::activation_date
+                        .eq(update_activation.unwrap_or(local.activation_date)),
+                    hubee_subscriptions::end_date.eq(update_end.unwrap_or(local.end_date)),
+                    hubee_subscriptions::access_mode
+                        .eq(update_mode.unwrap_or_else(|| local.access_mode.clone())),
+                    hubee_subscriptions::hubee_id.eq(local.hubee_id.clone().or(item.id.clone())),
+                    hubee_subscriptions::delegation_editeur_siret
+                        .eq(update_delegation
+                            .unwrap_or_else(|| local.delegation_editeur_siret.clone())),
+                    hubee_subscriptions::updated_at.eq(now),
+                ),
+            )
             .execute(conn)?;
         if hubee_id_missing {
             changes.push("identifiant HubEE rattaché".to_owned());
@@ -532,9 +766,7 @@ pub fn spawn_jobs(state: actix_web::web::Data<crate::state::AppState>) {
     let retry = settings.retry_delay;
     tokio::spawn(async move {
         loop {
-            if let Err(e) =
-                provision_due(&provisioning_state.pool, &provisioning_client, retry).await
-            {
+            if let Err(e) = provision_due(&provisioning_state, &provisioning_client, retry).await {
                 tracing::warn!(error = %format!("{e:#}"), "provisionnement HubEE");
             }
             tokio::select! {

@@ -400,6 +400,13 @@ pub fn mirror(
         }
     };
     changed |= sync_contacts(conn, &request.id, data)?;
+    crate::provisioning::record_payload_facts(
+        conn,
+        &request.id,
+        &data.data,
+        data.service_provider.as_ref(),
+        now,
+    )?;
 
     // Side effects of the state reached.
     let validated = target == RequestStatus::new(RequestState::Validated, false);

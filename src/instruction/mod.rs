@@ -294,12 +294,12 @@ pub(crate) fn issue_or_prolong(
             (token_id, TokenAction::Issued)
         }
     };
-    ensure_subscription(conn, request, validated_at)?;
+    crate::provisioning::on_request_approved(conn, request, validated_at)?;
     Ok(outcome)
 }
 
 /// Creates the collectivité's `FormulaireQF` subscription, status `Inactif`, if it has none.
-fn ensure_subscription(
+pub(crate) fn ensure_subscription(
     conn: &mut DbConnection,
     request: &HabilitationRequest,
     at: NaiveDateTime,
@@ -405,6 +405,8 @@ pub struct MailFacts {
     pub collectivite_name: String,
     pub siret: String,
     pub had_hubee_account: bool,
+    /// The éditeur whose software receives the dossiers, if any.
+    pub editeur_name: Option<String>,
     pub demandeur: Option<String>,
     pub contact_technique: Option<String>,
     pub token_id: Option<String>,
@@ -429,6 +431,14 @@ pub fn mail_facts(
             collectivites::had_hubee_account,
         ))
         .first(conn)?;
+    let editeur_name: Option<String> = match &request.editeur_id {
+        Some(id) => editeurs::table
+            .find(id)
+            .select(editeurs::name)
+            .first(conn)
+            .optional()?,
+        None => None,
+    };
     let contacts = crate::models::requests::contacts(conn, request_id)?;
     let email_of = |role: &str| {
         contacts
@@ -450,6 +460,7 @@ pub fn mail_facts(
         collectivite_name: name,
         siret,
         had_hubee_account,
+        editeur_name,
         demandeur: email_of(roles::DEMANDEUR),
         contact_technique: email_of(roles::CONTACT_TECHNIQUE),
         token_id: token_id.map(str::to_owned),
@@ -476,6 +487,18 @@ pub fn queue_decision_email(
     let Some(demandeur) = facts.demandeur.clone() else {
         return Ok(false);
     };
+    if event == RequestEvent::Approve
+        && crate::provisioning::hold_approval_mail(
+            conn,
+            state.hubee.is_some(),
+            &facts.request_id,
+            facts.token_id.as_deref(),
+            now,
+        )?
+    {
+        // Sent once HubEE says whether the collectivité had an account.
+        return Ok(true);
+    }
     let cc: Vec<String> = facts
         .contact_technique
         .iter()
@@ -485,6 +508,26 @@ pub fn queue_decision_email(
     let mut context = tera::Context::new();
     context.insert("facts", facts);
     context.insert("reason", &reason);
+    context.insert(
+        "form_url",
+        &format!(
+            "{}/collectivites/{}",
+            state.settings.form_base_url.trim_end_matches('/'),
+            facts.siret
+        ),
+    );
+    context.insert(
+        "kit_url",
+        &format!(
+            "{}/collectivites/{}/kit",
+            state.settings.public_url, facts.siret
+        ),
+    );
+    context.insert(
+        "form_activation_automatic",
+        &state.settings.form_api.key.is_some(),
+    );
+    context.insert("hubee_automatic", &state.hubee.is_some());
     context.insert(
         "request_url",
         &format!(

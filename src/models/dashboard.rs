@@ -6,7 +6,7 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{collectivites, editeurs, habilitation_requests, hubee_subscriptions};
+use crate::db::schema::{editeurs, form_activations, habilitation_requests};
 use crate::domain::calendar::{is_business_day, paris_date};
 
 /// Weeks shown in the weekly chart.
@@ -61,7 +61,7 @@ pub struct Figures {
     pub decision_days_p90: Option<i64>,
     pub decisions_counted: usize,
     pub within_target: usize,
-    /// (éditeur name, clients, clients with an active HubEE subscription).
+    /// (éditeur name, clients, clients whose form is live).
     pub editeurs: Vec<(String, i64, i64)>,
 }
 
@@ -125,10 +125,10 @@ pub fn figures(conn: &mut DbConnection, today: NaiveDate) -> QueryResult<Figures
         ))
         .distinct()
         .load(conn)?;
-    let active: Vec<String> = hubee_subscriptions::table
-        .inner_join(collectivites::table)
-        .filter(hubee_subscriptions::status.eq("ACTIF"))
-        .select(collectivites::id)
+    let active: Vec<String> = form_activations::table
+        .filter(form_activations::state.eq(crate::provisioning::DONE))
+        .filter(form_activations::live.eq(true))
+        .select(form_activations::collectivite_id)
         .load(conn)?;
     let mut per_editeur: Vec<(String, String, i64, i64)> = Vec::new();
     for (id, name, collectivite) in clients {

@@ -11,7 +11,9 @@ use diesel::prelude::*;
 use super::contains_pattern;
 use super::editeurs::client_filter;
 use super::hubee::PROCESS_CODE;
-use crate::db::schema::{collectivites, habilitation_requests, hubee_subscriptions, tokens};
+use crate::db::schema::{
+    collectivites, form_activations, habilitation_requests, hubee_subscriptions, tokens,
+};
 use crate::db::{DbConnection, lower};
 use crate::domain::hubee::SubscriptionStatus;
 use crate::domain::request_state::RequestState;
@@ -49,8 +51,8 @@ pub struct ClientRow {
     pub hubee_access_mode: Option<String>,
     /// The collectivité's public QF form.
     pub form_url: String,
-    /// Whether the form is live: unknown (`None`) until the formulaire QF activation state is
-    /// recorded by the back office.
+    /// Whether the form is live (formulaire QF activation): `true` online, `false` requested
+    /// but not online yet (or refused), `None` never requested through the back office.
     pub form_live: Option<bool>,
 }
 
@@ -339,9 +341,23 @@ fn details(
         .into_iter()
         .map(|(id, status, mode)| (id, (status, mode)))
         .collect();
+    let activations: HashMap<String, (String, Option<bool>)> = form_activations::table
+        .filter(form_activations::collectivite_id.eq_any(&ids))
+        .select((
+            form_activations::collectivite_id,
+            form_activations::state,
+            form_activations::live,
+        ))
+        .load::<(String, String, Option<bool>)>(conn)?
+        .into_iter()
+        .map(|(id, state, live)| (id, (state, live)))
+        .collect();
     Ok(collectivites
         .into_iter()
         .map(|(id, siret, name)| {
+            let form_live = activations
+                .get(&id)
+                .map(|(state, live)| state == crate::provisioning::DONE && *live == Some(true));
             let request = latest.get(&id);
             let token = current.get(&id).copied();
             let subscription = subscriptions.get(&id);
@@ -370,7 +386,7 @@ fn details(
                         .map_or("Inconnu", SubscriptionStatus::label_fr)
                 }),
                 hubee_access_mode: subscription.map(|s| s.1.clone()),
-                form_live: None,
+                form_live,
                 collectivite_id: id,
             }
         })

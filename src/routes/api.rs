@@ -707,7 +707,7 @@ pub fn openapi_document(public_url: &str) -> Value {
                     "hubee_status_label": nullable_string.clone(),
                     "hubee_access_mode": {"type": ["string", "null"], "enum": ["PORTAIL", "API", null]},
                     "form_url": {"type": "string", "format": "uri"},
-                    "form_live": {"type": ["boolean", "null"], "description": "Formulaire en ligne ; null : inconnu."}}},
+                    "form_live": {"type": ["boolean", "null"], "description": "Formulaire en ligne (true), demandé mais pas encore en ligne (false), jamais demandé par le back-office (null)."}}},
                 "PageClients": {"type": "object", "required": ["clients", "curseur_suivant", "limite"], "properties": {
                     "editeur": {"type": "string"},
                     "clients": {"type": "array", "items": {"$ref": "#/components/schemas/Client"}},

@@ -30,6 +30,7 @@ route_table! {
     get "/collectivites/{id}" => show,
     get "/collectivites/{id}/modifier" => edit_form,
     post "/collectivites/{id}/modifier" => update,
+    post "/collectivites/{id}/provisionner" => provision,
 }
 
 /// Query string of the list: search, département, status, page.
@@ -141,7 +142,8 @@ pub async fn show(
     page.staff()?;
     let id = path.into_inner();
     let today = crate::domain::calendar::paris_date(page.now);
-    let (collectivite, requests, tokens, subscription) = state
+    let form_api = state.form.can_activate();
+    let (collectivite, requests, tokens, subscription, form_state) = state
         .db(move |conn| {
             let collectivite = collectivites::find(conn, &id)?.ok_or(AppError::NotFound)?;
             Ok((
@@ -149,6 +151,7 @@ pub async fn show(
                 collectivites::requests(conn, &id)?,
                 collectivites::tokens(conn, &id)?,
                 collectivites::subscription(conn, &id)?,
+                crate::provisioning::form_state(conn, &id, form_api)?,
             ))
         })
         .await?;
@@ -197,8 +200,12 @@ pub async fn show(
     }
     let notice = match notice.succes.as_str() {
         "modifiee" => Some("Modifications enregistrées."),
+        "provisionnement" => Some(
+            "Provisionnement relancé : HubEE et le formulaire QF seront appelés dans quelques secondes.",
+        ),
         _ => None,
     };
+    context.insert("form_state", &form_state);
     context.insert("notice", &notice);
     context.insert("kind_label", kind_label(&collectivite.kind));
     context.insert("collectivite", &collectivite);
@@ -508,4 +515,40 @@ pub async fn import(
         None,
         Some((&report, lines, upload.file_name.as_deref())),
     )
+}
+
+/// `POST /collectivites/{id}/provisionner` (staff): provisions the collectivité again from its
+/// latest approved request (HubEE subscription and form activation).
+pub async fn provision(
+    state: web::Data<AppState>,
+    page: PageCtx,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let user = page.staff()?.clone();
+    let id = path.into_inner();
+    let now = page.now;
+    let target = id.clone();
+    let provisioned = state
+        .db(move |conn| {
+            crate::db::transaction(conn, |conn| {
+                collectivites::find(conn, &target)?.ok_or(AppError::NotFound)?;
+                Ok(crate::provisioning::request_by_staff(
+                    conn,
+                    &target,
+                    &user.email,
+                    now,
+                )?)
+            })
+        })
+        .await?;
+    if !provisioned {
+        return Err(AppError::BadRequest(
+            "Cette collectivité n'a aucune demande validée : il n'y a rien à provisionner.".into(),
+        ));
+    }
+    state.hubee_wakeup.notify_one();
+    state.form_wakeup.notify_one();
+    Ok(see_other(&format!(
+        "/collectivites/{id}?succes=provisionnement"
+    )))
 }

@@ -169,7 +169,7 @@ pub async fn page(state: web::Data<AppState>, page: PageCtx) -> Result<HttpRespo
         Some((TARGET_BUSINESS_DAYS, "objectif : 3 jours ouvrés")),
     );
     let editeur_chart = bar_chart(
-        "Clients et abonnements HubEE actifs par éditeur",
+        "Clients et formulaires en ligne par éditeur",
         &figures
             .editeurs
             .iter()
@@ -182,7 +182,7 @@ pub async fn page(state: web::Data<AppState>, page: PageCtx) -> Result<HttpRespo
                 figures.editeurs.iter().map(|e| e.1).collect(),
             ),
             (
-                "Abonnement HubEE actif",
+                "Formulaire en ligne",
                 "#18753c",
                 figures.editeurs.iter().map(|e| e.2).collect(),
             ),

@@ -81,7 +81,8 @@ pub async fn home(
         let editeur_ids = user.editeur_ids.clone();
         let email = user.email.clone();
         let is_contact = user.is_contact;
-        let (clients, mine) = state
+        let form_api = state.form.can_activate();
+        let (clients, mine, form_states) = state
             .db(move |conn| {
                 let clients = if editeur_ids.is_empty() {
                     None
@@ -105,7 +106,13 @@ pub async fn home(
                 } else {
                     None
                 };
-                Ok((clients, mine))
+                let ids: Vec<String> = clients
+                    .iter()
+                    .chain(mine.iter())
+                    .flat_map(|page| page.items.iter().map(|r| r.collectivite_id.clone()))
+                    .collect();
+                let form_states = crate::provisioning::form_states(conn, &ids, form_api)?;
+                Ok((clients, mine, form_states))
             })
             .await?;
         if let Some(mine) = &mine {
@@ -119,6 +126,7 @@ pub async fn home(
         }
         context.insert("clients", &clients);
         context.insert("mine", &mine);
+        context.insert("form_states", &form_states);
     }
     context.insert("q", &query.q);
     state.render("home.html", context)

@@ -284,7 +284,19 @@ pub async fn page(
         _ => StatusCode::OK,
     };
 
+    let form_api = state.form.can_activate();
+    let collectivite_id = collectivite.id.clone();
+    let form_state = state
+        .db(move |conn| {
+            Ok(crate::provisioning::form_state(
+                conn,
+                &collectivite_id,
+                form_api,
+            )?)
+        })
+        .await?;
     let mut context = page.context();
+    context.insert("form_state", &form_state);
     context.insert("collectivite", &collectivite);
     context.insert("siret", siret.as_str());
     context.insert("form_url", &subject.form_url);

@@ -40,6 +40,9 @@ struct Loaded {
     contacts: Vec<RequestContact>,
     file: Option<(String, i64)>,
     timeline: Vec<events::Event>,
+    form_state: crate::provisioning::FormState,
+    /// The approval e-mail waits for HubEE's answer on the organization.
+    approval_mail_held: bool,
     mirror: Option<MirrorView>,
     differences: Vec<crate::routes::datapass::DifferenceRow>,
 }
@@ -60,6 +63,7 @@ async fn load(state: &AppState, page: &PageCtx, id: &str) -> Result<Loaded, AppE
     let user = page.user()?.clone();
     let id = id.to_owned();
     let with_timeline = user.is_staff;
+    let form_api = state.form.can_activate();
     state
         .db(move |conn| {
             let request = requests::find(conn, &id)?.ok_or(AppError::NotFound)?;
@@ -109,6 +113,9 @@ async fn load(state: &AppState, page: &PageCtx, id: &str) -> Result<Loaded, AppE
             } else {
                 Vec::new()
             };
+            let form_state =
+                crate::provisioning::form_state(conn, &request.collectivite_id, form_api)?;
+            let approval_mail_held = crate::provisioning::approval_mail_held(conn, &request.id)?;
             let mirror: Option<MirrorView> = datapass_mirror::table
                 .find(&request.id)
                 .select(MirrorView::as_select())
@@ -125,6 +132,8 @@ async fn load(state: &AppState, page: &PageCtx, id: &str) -> Result<Loaded, AppE
                 Vec::new()
             };
             Ok(Loaded {
+                approval_mail_held,
+                form_state,
                 request,
                 collectivite,
                 editeur,
@@ -309,6 +318,8 @@ pub async fn render_show(
     context.insert("editeur", &loaded.editeur);
     context.insert("token", &loaded.token);
     context.insert("hubee", &loaded.hubee);
+    context.insert("form_state", &loaded.form_state);
+    context.insert("approval_mail_held", &loaded.approval_mail_held);
     context.insert("contacts", &contacts);
     context.insert("timeline", &loaded.timeline);
     context.insert("file", &loaded.file);

@@ -57,6 +57,20 @@ pub fn case(route: (&str, &str), _f: &Fixture) -> Option<Case> {
             staff_only,
         ),
         // The demo values of collectivité 000: applying them twice changes nothing.
+        // Collectivité 000 has a validated request: provisioning is queued again each time.
+        ("post", "/collectivites/{id}/provisionner") => (
+            "/collectivites/demo-collectivite-000/provisionner".into(),
+            vec![],
+            [
+                Login,
+                Status(303),
+                Status(303),
+                Forbidden,
+                Forbidden,
+                Forbidden,
+                Forbidden,
+            ],
+        ),
         ("post", "/collectivites/{id}/modifier") => (
             "/collectivites/demo-collectivite-000/modifier".into(),
             vec![

@@ -229,3 +229,59 @@ mod reqwest {
         })
     }
 }
+
+#[tokio::test]
+async fn form_sync_sends_pending_activations_and_checks_the_forms() {
+    use diesel::prelude::*;
+    use qf_backoffice::db::schema::{collectivites, form_activations};
+
+    let form = crate::standins::FormStandIn::start(0).await;
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("collectivites.csv");
+    std::fs::write(
+        &csv,
+        "siret,nom,cog,code_postal\n21690123000013,Saint-Exemple,2A004,20000\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(bin(dir.path())
+        .env("DATABASE_URL", &db.url)
+        .arg("import-collectivites")
+        .arg(&csv));
+    assert_eq!(code, 0, "{out}{err}");
+    let mut conn = db.connect();
+    let id: String = collectivites::table
+        .filter(collectivites::siret.eq("21690123000013"))
+        .select(collectivites::id)
+        .first(&mut conn)
+        .unwrap();
+    let now = qf_backoffice::models::now();
+    qf_backoffice::provisioning::request_form_activation(&mut conn, &id, None, now).unwrap();
+    drop(conn);
+
+    let mut command = bin(dir.path());
+    command.env("DATABASE_URL", &db.url).arg("form-sync");
+    for (name, value) in form.env() {
+        command.env(name, value);
+    }
+    let (code, out, err) = tokio::task::spawn_blocking(move || run(&mut command))
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("1 collectivité(s) activée(s), 1 formulaire(s) en ligne"),
+        "{out}"
+    );
+    // Corsica: the real département.
+    let posts = form.with(|f| f.posts.clone());
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0]["departement"], "2A");
+    assert_eq!(form.lookup("2A004").await, 200);
+    let mut conn = db.connect();
+    let state: String = form_activations::table
+        .find(&id)
+        .select(form_activations::state)
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!(state, "done");
+}

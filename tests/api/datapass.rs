@@ -60,7 +60,7 @@ fn state_for(n: i64) -> &'static str {
 }
 
 /// One demande as the pull API v1 describes it (`organisation`, `habilitations`, `events`).
-fn demande(id: i64, state: &str, siret: &str, validated_at: &str) -> Value {
+pub fn demande(id: i64, state: &str, siret: &str, validated_at: &str) -> Value {
     let validated = state == "validated";
     json!({
         "id": id,
@@ -101,7 +101,7 @@ fn demande(id: i64, state: &str, siret: &str, validated_at: &str) -> Value {
 
 /// A stand-in of DataPass's pull API, strict as the real one: the token endpoint wants the
 /// client credentials as a form, `/demandes` wants the bearer token and pages by limit/offset.
-async fn stand_in(demandes: &[Value], page_size: usize) -> MockServer {
+pub async fn stand_in(demandes: &[Value], page_size: usize) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/v1/oauth/token"))
@@ -157,7 +157,7 @@ async fn stand_in(demandes: &[Value], page_size: usize) -> MockServer {
     server
 }
 
-fn api_settings(server: &MockServer, page_size: usize) -> Vec<(&'static str, String)> {
+pub fn api_settings(server: &MockServer, page_size: usize) -> Vec<(&'static str, String)> {
     vec![
         ("DATAPASS_WEBHOOK_SECRET", SECRET.to_owned()),
         ("DATAPASS_API_URL", format!("{}/api/v1", server.uri())),

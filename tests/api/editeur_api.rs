@@ -554,3 +554,78 @@ async fn the_openapi_document_lists_every_api_route_the_router_serves() {
     }
     assert!(!html.contains("<script>"));
 }
+
+#[tokio::test]
+async fn the_form_live_state_comes_from_the_form_activation() {
+    use qf_backoffice::db::schema::form_activations;
+    let app = TestApp::spawn_with_demo().await;
+    let a = editeur_of(&app, MUSHROOM).await;
+    let key = new_key(&app, &a, "Formulaires").await;
+    let page = json(&app, "/api/v1/clients?limite=3", &key).await;
+    let sirets: Vec<String> = page["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["siret"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(sirets.len(), 3);
+    for (siret, state, live) in [
+        (sirets[0].clone(), "done", Some(true)),
+        (sirets[1].clone(), "pending", None),
+        (sirets[2].clone(), "none", None),
+    ] {
+        if state == "none" {
+            app.with_conn(move |conn| {
+                let id: String = collectivites::table
+                    .filter(collectivites::siret.eq(&siret))
+                    .select(collectivites::id)
+                    .first(conn)
+                    .unwrap();
+                diesel::delete(
+                    form_activations::table.filter(form_activations::collectivite_id.eq(id)),
+                )
+                .execute(conn)
+                .unwrap();
+            })
+            .await;
+            continue;
+        }
+        app.with_conn(move |conn| {
+            let now = qf_backoffice::models::now();
+            let id: String = collectivites::table
+                .filter(collectivites::siret.eq(&siret))
+                .select(collectivites::id)
+                .first(conn)
+                .unwrap();
+            diesel::delete(
+                form_activations::table.filter(form_activations::collectivite_id.eq(&id)),
+            )
+            .execute(conn)
+            .unwrap();
+            diesel::insert_into(form_activations::table)
+                .values((
+                    form_activations::collectivite_id.eq(&id),
+                    form_activations::state.eq(state),
+                    form_activations::attempts.eq(0),
+                    form_activations::next_attempt_at.eq(now),
+                    form_activations::requested_at.eq(now),
+                    form_activations::live.eq(live),
+                    form_activations::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .unwrap();
+        })
+        .await;
+    }
+    let page = json(&app, "/api/v1/clients?limite=3", &key).await;
+    let live: Vec<Value> = page["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["form_live"].clone())
+        .collect();
+    assert_eq!(
+        live,
+        vec![Value::Bool(true), Value::Bool(false), Value::Null]
+    );
+}

@@ -156,8 +156,12 @@ impl TestApp {
 
     /// Starts the application with extra environment settings.
     pub async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
+        TestApp::spawn_on(TestDb::new(), extra).await
+    }
+
+    /// Starts the application on an existing database (a restart).
+    pub async fn spawn_on(db: TestDb, extra: &[(&str, &str)]) -> TestApp {
         init_logs();
-        let db = TestDb::new();
         let settings = test_settings(&db, extra);
         let app = Application::build(settings)
             .await

@@ -16,8 +16,17 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::helpers::TestApp;
 use crate::webhook::{SECRET, SIRET, deliver, payload};
 
+/// A HubEE where the collectivités' organizations already exist (the organization step itself
+/// is tested against the strict stand-in in `provisioning`).
 async fn hubee_server() -> MockServer {
     let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex(
+            r"^/referential/v1/organizations/SI-\d{14}-\w{5}$",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"type": "SI"})))
+        .mount(&server)
+        .await;
     Mock::given(method("POST"))
         .and(path("/oauth2/token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -102,19 +111,17 @@ async fn wait_for(
 #[tokio::test]
 async fn an_approval_creates_the_subscription_in_hubee_with_the_exact_request() {
     let server = hubee_server().await;
-    let mushroom = qf_backoffice::domain::siret::with_check_digit("4123456780001").unwrap();
     Mock::given(method("POST"))
         .and(path("/referential/v1/subscriptions"))
         .and(header("authorization", "Bearer jeton-hubee"))
         .and(body_partial_json(json!({
             "processCode": "FormulaireQF",
             "status": "Inactif",
-            "accessMode": "API",
             "notificationFrequency": "Unitaire",
-            "dataPassId": "D501",
+            "datapassId": 501,
+            "email": "marie.curie@saint-exemple.fr",
             "subscriber": {"type": "SI", "companyRegister": SIRET, "branchCode": "69123"},
-            "localAdministrator": {"email": "marie.curie@saint-exemple.fr"},
-            "delegationActor": {"type": "EDT", "companyRegister": mushroom}
+            "localAdministrator": {"email": "marie.curie@saint-exemple.fr", "firstName": "Marie", "lastName": "Curie"}
         })))
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({
             "id": "hubee-501", "processCode": "FormulaireQF", "status": "Inactif",
@@ -130,6 +137,14 @@ async fn an_approval_creates_the_subscription_in_hubee_with_the_exact_request() 
     assert_eq!(row.3.as_deref(), Some("hubee-501"));
     // The token request used Basic auth with the client credentials.
     let requests = server.received_requests().await.unwrap();
+    // Access mode and delegation are the collectivité's choices on the HubEE portal.
+    let created: serde_json::Value = requests
+        .iter()
+        .find(|r| r.method.as_str() == "POST" && r.url.path() == "/referential/v1/subscriptions")
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .unwrap();
+    assert!(created.get("accessMode").is_none(), "{created}");
+    assert!(created.get("delegationActor").is_none(), "{created}");
     let token = requests
         .iter()
         .find(|r| r.url.path() == "/oauth2/token")
@@ -145,7 +160,7 @@ async fn an_approval_creates_the_subscription_in_hubee_with_the_exact_request() 
     );
     assert_eq!(
         String::from_utf8_lossy(&token.body),
-        "grant_type=client_credentials"
+        "grant_type=client_credentials&scope=ADMIN"
     );
 }
 

@@ -50,7 +50,7 @@ async fn mount_token(server: &MockServer, token: &str, times: u64) {
         .and(header("authorization", basic_auth().as_str()))
         .and(header("content-type", "application/x-www-form-urlencoded"))
         .and(header("accept", "application/json"))
-        .and(body_string("grant_type=client_credentials"))
+        .and(body_string("grant_type=client_credentials&scope=ADMIN"))
         .respond_with(ResponseTemplate::new(200).set_body_json(token_json(token, 3600)))
         .expect(times)
         .mount(server)
@@ -600,4 +600,37 @@ async fn a_token_answer_without_token_is_invalid() {
         matches!(&outcome, Err(HubeeError::InvalidResponse(_))),
         "{outcome:?}"
     );
+}
+
+#[tokio::test]
+async fn a_paged_list_is_read_to_its_last_page() {
+    let server = MockServer::start().await;
+    mount_token(&server, "tok-1", 1).await;
+    for page in 0..3u32 {
+        let mut mock = Mock::given(method("GET"))
+            .and(path(SUBSCRIPTIONS))
+            .and(query_param("companyRegister", SIRET));
+        if page > 0 {
+            mock = mock.and(query_param("page", page.to_string()));
+        } else {
+            mock = mock.and(|request: &Request| {
+                !request.url.query_pairs().any(|(name, _)| name == "page")
+            });
+        }
+        // Only `totalPages` and `number` say where the list ends.
+        mock.respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "content": [remote_json(&format!("sub-{page}"), "Actif")],
+            "totalPages": 3,
+            "number": page
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    }
+    let all = client_for(&server)
+        .list_subscriptions(None, Some(SIRET), None)
+        .await
+        .unwrap();
+    let ids: Vec<_> = all.iter().filter_map(|r| r.id.as_deref()).collect();
+    assert_eq!(ids, ["sub-0", "sub-1", "sub-2"]);
 }

@@ -422,11 +422,15 @@ async fn approving_with_a_failed_check_needs_an_explicit_override() {
     );
 }
 
-fn tiny_pdf() -> Vec<u8> {
+pub fn tiny_pdf() -> Vec<u8> {
     b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec()
 }
 
-fn request_form(siret: &str, pdf: Option<(&str, Vec<u8>)>, url: &str) -> reqwest::multipart::Form {
+pub fn request_form(
+    siret: &str,
+    pdf: Option<(&str, Vec<u8>)>,
+    url: &str,
+) -> reqwest::multipart::Form {
     let mut form = reqwest::multipart::Form::new()
         .text("siret", siret.to_owned())
         .text("name", "Commune de Saint-Exemple")

@@ -261,7 +261,9 @@ async fn an_address_list_from_datapass_is_refused_and_never_reaches_the_smtp_ser
         let message = answer["message"].as_str().unwrap();
         assert!(message.contains(field), "{message}");
         assert!(
-            message.contains("une seule adresse") || message.contains("n'est pas une adresse"),
+            message.contains("une seule adresse")
+                || message.contains("n'est pas une adresse")
+                || message.contains("n'est pas exactement une adresse"),
             "{message}"
         );
     }
@@ -1276,6 +1278,14 @@ async fn two_instances_create_a_hubee_subscription_once_and_send_its_e_mail_once
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "access_token": "jeton-hubee", "token_type": "Bearer", "expires_in": 3600
         })))
+        .mount(&hubee)
+        .await;
+    // The collectivité's organization exists: HubEE is asked for it before the subscription.
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex(
+            r"^/referential/v1/organizations/SI-",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"type": "SI"})))
         .mount(&hubee)
         .await;
     Mock::given(method("POST"))

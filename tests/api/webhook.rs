@@ -256,8 +256,10 @@ async fn a_request_goes_from_creation_to_approval_with_a_token() {
     assert!(mails[0].2.contains("Habilitation validée"));
     assert!(mails[0].3.contains(&token_id));
     assert!(
-        mails[0].3.contains("e-mail de HubEE pour créer le compte"),
-        "no HubEE account before"
+        mails[0]
+            .3
+            .contains("vous invitant à créer un mot de passe : vous pouvez l'ignorer"),
+        "no HubEE account before, and an éditeur: the HubEE e-mail may be ignored"
     );
 }
 

@@ -629,3 +629,100 @@ async fn the_form_live_state_comes_from_the_form_activation() {
         vec![Value::Bool(true), Value::Bool(false), Value::Null]
     );
 }
+
+/// Measurement (ignored by default: it inserts 5 000 clients): an éditeur with 5 000 clients,
+/// each with a request and a token; first page, a later page, a filter keeping few rows (the
+/// walk reads every chunk), the CSV and the calendar.
+#[tokio::test]
+#[ignore = "measurement: cargo test --test api -- --ignored editeur_api::five_thousand"]
+async fn five_thousand_clients_answer_quickly() {
+    use qf_backoffice::db::schema::{habilitations, tokens};
+    let app = TestApp::spawn_with_demo().await;
+    let a = editeur_of(&app, MUSHROOM).await;
+    let key = new_key(&app, &a, "Mesure").await;
+    let editeur = a.clone();
+    app.with_conn(move |conn| {
+        let now = qf_backoffice::models::now();
+        let today = now.date();
+        conn.transaction::<_, diesel::result::Error, _>(|conn| {
+            for n in 0..5000 {
+                let collectivite = format!("mesure-col-{n}");
+                diesel::insert_into(collectivites::table)
+                    .values((
+                        collectivites::id.eq(&collectivite),
+                        collectivites::siret.eq(format!("3{n:013}")),
+                        collectivites::name.eq(format!("Commune mesure {n}")),
+                        collectivites::kind.eq("commune"),
+                        collectivites::active.eq(true),
+                        collectivites::had_hubee_account.eq(false),
+                        collectivites::created_at.eq(now),
+                        collectivites::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                diesel::insert_into(habilitation_requests::table)
+                    .values((
+                        habilitation_requests::id.eq(format!("mesure-req-{n}")),
+                        habilitation_requests::collectivite_id.eq(&collectivite),
+                        habilitation_requests::form_uid.eq("formulaire-qf"),
+                        habilitation_requests::editeur_id.eq(&editeur),
+                        habilitation_requests::state.eq("validated"),
+                        habilitation_requests::reopening.eq(false),
+                        habilitation_requests::scopes.eq("[]"),
+                        habilitation_requests::created_at.eq(now),
+                        habilitation_requests::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                diesel::insert_into(habilitations::table)
+                    .values((
+                        habilitations::id.eq(format!("mesure-hab-{n}")),
+                        habilitations::request_id.eq(format!("mesure-req-{n}")),
+                        habilitations::collectivite_id.eq(&collectivite),
+                        habilitations::state.eq("active"),
+                        habilitations::validated_at.eq(now),
+                        habilitations::created_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                diesel::insert_into(tokens::table)
+                    .values((
+                        tokens::id.eq(format!("mesure-token-{n}")),
+                        tokens::habilitation_id.eq(format!("mesure-hab-{n}")),
+                        tokens::collectivite_id.eq(&collectivite),
+                        tokens::scopes.eq("[]"),
+                        tokens::issued_at.eq(now),
+                        tokens::expires_on.eq(today + chrono::Duration::days(100 + n % 400)),
+                        tokens::created_at.eq(now),
+                        tokens::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let cutoff = chrono::Utc::now().date_naive() + chrono::Duration::days(101);
+    let mut report = Vec::new();
+    for path in [
+        "/api/v1/clients?limite=200".to_owned(),
+        "/api/v1/clients?limite=200&curseur=30000000004000".to_owned(),
+        format!("/api/v1/clients?limite=200&expire_avant={cutoff}"),
+        "/api/v1/clients.csv".to_owned(),
+        "/api/v1/echeances.ics".to_owned(),
+    ] {
+        let started = std::time::Instant::now();
+        let response = api_get(&app, &path, Some(&key)).await;
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let body = response.bytes().await.unwrap();
+        let elapsed = started.elapsed();
+        report.push(format!(
+            "{path}: {} ms, {} bytes",
+            elapsed.as_millis(),
+            body.len()
+        ));
+        assert!(
+            elapsed < std::time::Duration::from_secs(5),
+            "{path}: {elapsed:?}"
+        );
+    }
+    println!("{}", report.join("\n"));
+}

@@ -84,10 +84,63 @@ pub fn for_target(
 /// Rows per page of the event log.
 pub const PER_PAGE: i64 = 50;
 
+/// Filters of the event log: who, what, target, and a range of days (UTC, inclusive).
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    /// The actor's address (or `cli`, `datapass`…) contains this.
+    pub actor: String,
+    /// The action starts with this (`view_as.` matches every `view_as.*`).
+    pub action: String,
+    /// The target's type or id contains this.
+    pub target: String,
+    pub from: Option<chrono::NaiveDate>,
+    pub to: Option<chrono::NaiveDate>,
+}
+
 /// The event log, newest first, searched by actor, action or target.
 pub fn list(conn: &mut DbConnection, query: &str, page: i64) -> QueryResult<super::Page<Event>> {
+    list_filtered(conn, query, &EventFilter::default(), page)
+}
+
+/// The event log, newest first, searched by `query` and narrowed by `filter`.
+pub fn list_filtered(
+    conn: &mut DbConnection,
+    query: &str,
+    filter: &EventFilter,
+    page: i64,
+) -> QueryResult<super::Page<Event>> {
     let filtered = || {
         let mut q = events::table.into_boxed();
+        if !filter.actor.trim().is_empty() {
+            q = q.filter(
+                crate::db::lower(events::actor)
+                    .like(super::contains_pattern(&filter.actor))
+                    .escape('\\'),
+            );
+        }
+        if !filter.action.trim().is_empty() {
+            let pattern = super::contains_pattern(&filter.action);
+            q = q.filter(events::action.like(pattern[1..].to_owned()).escape('\\'));
+        }
+        if !filter.target.trim().is_empty() {
+            let pattern = super::contains_pattern(&filter.target);
+            q = q.filter(
+                crate::db::lower(events::target_id)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(events::target_type.like(pattern).escape('\\')),
+            );
+        }
+        if let Some(from) = filter.from.and_then(|d| d.and_hms_opt(0, 0, 0)) {
+            q = q.filter(events::occurred_at.ge(from));
+        }
+        if let Some(to) = filter
+            .to
+            .and_then(|d| d.succ_opt())
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+        {
+            q = q.filter(events::occurred_at.lt(to));
+        }
         if !query.trim().is_empty() {
             let pattern = super::contains_pattern(query);
             q = q.filter(

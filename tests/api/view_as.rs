@@ -86,3 +86,49 @@ async fn staff_view_as_an_editeur_read_only_and_come_back() {
         .await;
     assert_eq!(response.status().as_u16(), 400);
 }
+
+#[tokio::test]
+async fn the_journal_filters_by_who_what_target_and_dates() {
+    let app = TestApp::spawn_with_demo().await;
+    let staff = app.signed_in(DEMO_INSTRUCTEUR).await;
+    let response = staff
+        .post_form(
+            "/voir-en-tant-que",
+            &[("email", "equipe@mushroom-software.fr")],
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 303);
+    staff.post_form("/voir-en-tant-que/fin", &[]).await;
+    let actions = |html: &str| -> Vec<String> {
+        html.match_indices("<tr data-action=\"")
+            .map(|(i, m)| {
+                let rest = &html[i + m.len()..];
+                rest[..rest.find('"').unwrap()].to_owned()
+            })
+            .collect()
+    };
+    let (status, html) = staff
+        .get_text(&format!("/journal?qui={DEMO_INSTRUCTEUR}&quoi=view_as."))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(actions(&html), vec!["view_as.end", "view_as.start"]);
+    let (_, html) = staff
+        .get_text("/journal?quoi=view_as.&cible=mushroom")
+        .await;
+    assert_eq!(actions(&html).len(), 2);
+    let (_, html) = staff.get_text("/journal?quoi=view_as.&cible=arpege").await;
+    assert!(actions(&html).is_empty());
+    let today = chrono::Utc::now().date_naive();
+    let (_, html) = staff
+        .get_text(&format!("/journal?quoi=view_as.&du={today}&au={today}"))
+        .await;
+    assert_eq!(actions(&html).len(), 2);
+    let tomorrow = today.succ_opt().unwrap();
+    let (_, html) = staff
+        .get_text(&format!("/journal?quoi=view_as.&du={tomorrow}"))
+        .await;
+    assert!(actions(&html).is_empty());
+    let (status, html) = staff.get_text("/journal?du=31/12/2026").await;
+    assert_eq!(status, 400);
+    assert!(html.contains("AAAA-MM-JJ"));
+}

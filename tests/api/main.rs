@@ -25,6 +25,7 @@ mod migrations;
 mod oidc_provider;
 mod proconnect;
 mod readme;
+mod scale;
 mod reminders;
 mod sirene;
 mod smtp;

@@ -90,12 +90,19 @@ pub fn list(
             .inner_join(collectivites::table)
             .left_join(editeurs::table)
             .into_boxed();
-        let states: Vec<&str> = match filter.etat.as_str() {
-            "submitted" => vec!["submitted"],
-            "changes_requested" => vec!["changes_requested"],
-            _ => vec!["submitted", "changes_requested"],
-        };
-        q = q.filter(habilitation_requests::state.eq_any(states));
+        // The pending states are written as literal SQL (not bound parameters) so that both
+        // backends match the partial index `habilitation_requests_queue_idx`, whose order is
+        // the queue's: the first page reads 30 index entries instead of sorting the queue.
+        q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "habilitation_requests.state IN ('submitted', 'changes_requested')",
+        ));
+        match filter.etat.as_str() {
+            "submitted" => q = q.filter(habilitation_requests::state.eq("submitted")),
+            "changes_requested" => {
+                q = q.filter(habilitation_requests::state.eq("changes_requested"))
+            }
+            _ => {}
+        }
         match filter.editeur.as_str() {
             "" => {}
             "aucun" => q = q.filter(habilitation_requests::editeur_id.is_null()),

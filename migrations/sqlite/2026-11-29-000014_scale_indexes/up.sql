@@ -1,0 +1,18 @@
+-- Indexes for the staff lists at national scale (issue 14): each matches a list's filter and
+-- sort so that a page reads ~30 index entries instead of sorting or counting whole tables.
+
+-- /jetons: soonest expiry first (expires_on, id); counts by window and status read
+-- (expires_on, revoked_at) only; revoked tokens are few.
+CREATE INDEX tokens_expiry_list_idx ON tokens (expires_on, id);
+CREATE INDEX tokens_expiry_revoked_idx ON tokens (expires_on, revoked_at);
+CREATE INDEX tokens_revoked_idx ON tokens (revoked_at);
+DROP INDEX tokens_expires_on_idx;
+
+-- /instruction: the queue (pending requests only, reopenings first, oldest submission first).
+CREATE INDEX habilitation_requests_queue_idx
+    ON habilitation_requests (reopening DESC, last_submitted_at, created_at)
+    WHERE state IN ('submitted', 'changes_requested');
+
+-- /collectivites and /abonnements: by name, then SIRET.
+CREATE INDEX collectivites_name_siret_idx ON collectivites (name, siret);
+DROP INDEX collectivites_name_idx;

@@ -13,7 +13,8 @@
 # Variables: BENCH_DURATION (default 6s), BENCH_CONNECTIONS (16), BENCH_PORT (18714),
 # BENCH_DIR (target/bench), BENCH_NO_BUILD=1 (use the binary already built),
 # BENCH_WEBHOOK_EVENTS (events prepared per webhook step, default 20000),
-# BENCH_ONLY (a regular expression: only the matching page labels, /health always runs).
+# BENCH_ONLY (a regular expression: only the matching page labels, /health always runs),
+# BENCH_BIN (another binary, e.g. an older build to compare with; nothing is built).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,8 +34,8 @@ if ! command -v wrk >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ]; then apt-get install -y wrk >/dev/null; else sudo apt-get install -y wrk >/dev/null; fi
 fi
 
-BIN=$TARGET/release/qf-backoffice
-if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+BIN=${BENCH_BIN:-$TARGET/release/qf-backoffice}
+if [ "${BENCH_NO_BUILD:-0}" != 1 ] && [ -z "${BENCH_BIN:-}" ]; then
     echo "Compilation (cargo build --release)…"
     (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --release --quiet --bin qf-backoffice)
 fi
@@ -85,22 +86,25 @@ sign_in() {
     awk '!/^#/ && NF >= 7 { printf "%s%s=%s", sep, $6, $7; sep="; " } /^#HttpOnly_/ { printf "%s%s=%s", sep, $6, $7; sep="; " }' "$jar"
     rm -f "$jar"
 }
-STAFF=$(sign_in admin@demo.api.gouv.fr)
-# The éditeur member of the first generated éditeur (see src/demo_scale.rs).
-EDITEUR=$(sign_in equipe@cite-civil-logiciels-1.fr)
-
 SQL() {
     if [ "$BACKEND" = SQLite ]; then sqlite3 "$WORK/national.db" "$1"; else psql "$DB_URL" -tAc "$1"; fi
 }
+# The first generated éditeur (see src/demo_scale.rs), its member and its form.
 EDITEUR_ID=5ca1e000-0001-4000-8000-000000000000
+EDITEUR_EMAIL=$(SQL "SELECT email FROM editeur_members WHERE editeur_id = '$EDITEUR_ID'")
+EDITEUR_CONTACT=$(SQL "SELECT contact_technique_email FROM editeurs WHERE id = '$EDITEUR_ID'")
+FORM_UID=$(SQL "SELECT form_uid FROM editeur_forms WHERE editeur_id = '$EDITEUR_ID'")
+STAFF=$(sign_in admin@demo.api.gouv.fr)
+EDITEUR=$(sign_in "$EDITEUR_EMAIL")
 QR_SIRET=$(SQL "SELECT siret FROM collectivites WHERE id = '5ca1e000-0004-4000-8000-000000000100'")
 
 # Webhook bodies: signed create, submit and approve of new DataPass requests on existing
 # communes, one file per step (signature TAB body per line), replayed in order by wrk.
 RUN=$(date +%s)
-python3 - "$WORK" "$SECRET" "$EVENTS" "$RUN" <<'PY'
+python3 - "$WORK" "$SECRET" "$EVENTS" "$RUN" "$FORM_UID" "$EDITEUR_CONTACT" <<'PY'
 import hashlib, hmac, json, sys
 work, secret, count, run = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3]), int(sys.argv[4])
+form_uid, contact = sys.argv[5], sys.argv[6]
 def luhn_digit(prefix):
     for d in "0123456789":
         digits = [int(c) for c in prefix + d]
@@ -125,14 +129,14 @@ for step, (event, state) in enumerate(states.items()):
                 "event": event, "fired_at": run + step * 60, "model_type": "authorization_request/formulaire_qf",
                 "model_id": model_id,
                 "data": {"id": model_id, "public_id": f"6b9e2c43-2f1c-4c39-9a0e-{model_id:012d}"[-36:], "state": state,
-                    "form_uid": "api-particulier-scale-cite-civil-1", "created_at": "2026-09-21T08:00:00Z",
+                    "form_uid": form_uid, "created_at": "2026-09-21T08:00:00Z",
                     "last_submitted_at": None, "last_validated_at": None,
                     "data": {"cadre_juridique_nature": "Délibération tarifaire",
                         "cadre_juridique_url": "https://www.exemple.fr/deliberation-qf.pdf",
                         "scopes": ["quotient_familial"], "modalities": ["formulaire_qf"],
                         "contact_metier_given_name": "Paul", "contact_metier_family_name": "Durand",
                         "contact_metier_email": "paul.durand@exemple.fr",
-                        "contact_technique_email": "api@cite-civil-logiciels-1.fr",
+                        "contact_technique_email": contact,
                         "delegue_protection_donnees_given_name": "Inès", "delegue_protection_donnees_family_name": "Morel",
                         "delegue_protection_donnees_email": "dpd@exemple.fr"},
                     "organization": {"id": c, "name": f"Commune {c}", "siret": siret},
@@ -202,12 +206,14 @@ run "recherche /instruction?q=dubois" "$STAFF" "/instruction?q=dubois"
 run "recherche /jetons?q=beaumont" "$STAFF" "/jetons?q=beaumont"
 run "recherche /collectivites?q=saint" "$STAFF" "/collectivites?q=saint"
 run "éditeur /editeurs/{id} (équipe)" "$STAFF" "/editeurs/$EDITEUR_ID"
-run "éditeur : ses clients /collectivites" "$EDITEUR" /collectivites
+run "éditeur : ses clients /" "$EDITEUR" /
 run "QR code PNG" "" "/collectivites/$QR_SIRET/qrcode.png"
 run "webhook create" "" /webhooks/datapass "$WORK/webhook.lua" "$WORK/webhook_create.txt"
 run "webhook submit" "" /webhooks/datapass "$WORK/webhook.lua" "$WORK/webhook_submit.txt"
 run "webhook approve" "" /webhooks/datapass "$WORK/webhook.lua" "$WORK/webhook_approve.txt"
 
+echo "Livraisons du webhook de cette mesure, par issue :"
+SQL "SELECT outcome, http_status, count(*) FROM webhook_deliveries WHERE model_id >= ${RUN}00000 GROUP BY outcome, http_status" | sed 's/^/  /'
 rss=$(awk '/VmHWM/ { print $2 }' "/proc/$SERVER/status")
 printf 'RSS maximale du serveur : %d Mo\n' "$((rss / 1024))"
 if [ "$BACKEND" = SQLite ]; then

@@ -13,6 +13,10 @@ CREATE INDEX habilitation_requests_queue_idx
     ON habilitation_requests (reopening DESC, last_submitted_at, created_at)
     WHERE state IN ('submitted', 'changes_requested');
 
+-- An éditeur's clients: requests recorded for it or made through one of its forms (an OR of
+-- the two, each answered by its index).
+CREATE INDEX habilitation_requests_form_uid_idx ON habilitation_requests (form_uid);
+
 -- /collectivites and /abonnements: by name, then SIRET.
 CREATE INDEX collectivites_name_siret_idx ON collectivites (name, siret);
 DROP INDEX collectivites_name_idx;

@@ -178,9 +178,9 @@ run() {
     if [ -z "$script" ]; then
         status=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" "$BASE$url")
         if [ "$status" != 200 ]; then echo "$label : HTTP $status sur $url" >&2; fi
-        out=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Cookie: $cookie" "$BASE$url")
+        out=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --timeout 10s --latency -H "Cookie: $cookie" "$BASE$url")
     else
-        out=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$script" "$BASE$url" -- "$arg")
+        out=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --timeout 10s --latency -s "$script" "$BASE$url" -- "$arg")
     fi
     local rps p50 p99 errors
     rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")

@@ -83,7 +83,18 @@ const DEPARTEMENTS: [&str; 101] = [
 const OVERSEAS_COMMUNES: usize = 24;
 
 const NAME_PREFIXES: [&str; 12] = [
-    "", "", "", "", "Saint-", "Sainte-", "Le ", "La ", "Les ", "Villers-", "Mont-", "Notre-Dame-de-",
+    "",
+    "",
+    "",
+    "",
+    "Saint-",
+    "Sainte-",
+    "Le ",
+    "La ",
+    "Les ",
+    "Villers-",
+    "Mont-",
+    "Notre-Dame-de-",
 ];
 const NAME_ROOTS: [&str; 60] = [
     "Beaumont",
@@ -174,13 +185,44 @@ const GIVEN_NAMES: [&str; 16] = [
     "Antoine", "Nathalie", "Karim", "Léa", "Hugo", "Inès", "Yannick",
 ];
 const FAMILY_NAMES: [&str; 16] = [
-    "Martin", "Bernard", "Dubois", "Lefèvre", "Moreau", "Garnier", "Roussel", "Faure", "Mercier",
-    "Benali", "Chevalier", "Perrin", "Nguyen", "Lambert", "Fontaine", "Roux",
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Lefèvre",
+    "Moreau",
+    "Garnier",
+    "Roussel",
+    "Faure",
+    "Mercier",
+    "Benali",
+    "Chevalier",
+    "Perrin",
+    "Nguyen",
+    "Lambert",
+    "Fontaine",
+    "Roux",
 ];
 const EDITEUR_WORDS: [&str; 20] = [
-    "Cité", "Famille", "Enfance", "Portail", "Civil", "Horizon", "Mairie", "Agora", "Citoyen",
-    "Territoire", "Loisirs", "Scolaire", "Avenir", "Atlas", "Boréal", "Carré", "Delta", "Écho",
-    "Kiosque", "Lien",
+    "Cité",
+    "Famille",
+    "Enfance",
+    "Portail",
+    "Civil",
+    "Horizon",
+    "Mairie",
+    "Agora",
+    "Citoyen",
+    "Territoire",
+    "Loisirs",
+    "Scolaire",
+    "Avenir",
+    "Atlas",
+    "Boréal",
+    "Carré",
+    "Delta",
+    "Écho",
+    "Kiosque",
+    "Lien",
 ];
 
 /// A fixed mix of 64 bits of `n` (splitmix64): deterministic "randomness".
@@ -376,7 +418,10 @@ fn editeur(e: usize) -> (String, String, String) {
     (
         name,
         format!("api@{domain}"),
-        format!("api-particulier-scale-{}", slug(&format!("{a}-{b}-{}", e + 1))),
+        format!(
+            "api-particulier-scale-{}",
+            slug(&format!("{a}-{b}-{}", e + 1))
+        ),
     )
 }
 
@@ -386,8 +431,8 @@ fn request_plan(r: usize) -> (&'static str, bool, bool) {
     match pick(r, 11) % 100 {
         0..=71 => ("validated", false, true),
         72..=76 => ("revoked", false, true),
-        77..=83 => ("submitted", r % 9 == 0, r % 9 == 0),
-        84..=87 => ("draft", r % 11 == 0, r % 11 == 0),
+        77..=83 => ("submitted", r.is_multiple_of(9), r.is_multiple_of(9)),
+        84..=87 => ("draft", r.is_multiple_of(11), r.is_multiple_of(11)),
         88..=91 => ("changes_requested", false, false),
         92..=95 => ("refused", false, false),
         _ => ("archived", false, false),
@@ -403,7 +448,12 @@ pub fn load(
     progress: &mut dyn FnMut(&str),
 ) -> anyhow::Result<ScaleSummary> {
     let started = std::time::Instant::now();
-    let mut say = |text: &str| progress(&format!("[{:>5.1} s] {text}", started.elapsed().as_secs_f64()));
+    let mut say = |text: &str| {
+        progress(&format!(
+            "[{:>5.1} s] {text}",
+            started.elapsed().as_secs_f64()
+        ))
+    };
     match demo::load_if_empty(conn, now)? {
         Some(summary) => say(&format!("jeu de démonstration : {summary}")),
         None => anyhow::bail!(
@@ -449,7 +499,9 @@ pub fn load(
                 q(&uuid(1, e)),
                 q(&form_uid),
                 q(&format!("Formulaire QF — {name}")),
-                q(&format!("https://datapass.api.gouv.fr/demandes/{form_uid}/nouveau")),
+                q(&format!(
+                    "https://datapass.api.gouv.fr/demandes/{form_uid}/nouveau"
+                )),
                 ts(at(today, 8))
             ))?;
         }
@@ -562,8 +614,10 @@ pub fn load(
                 },
                 q(&format!("mairie@{town}.fr")),
                 if api {
-                    q(&with_check_digit(&format!("79{:07}{:04}", c % counts.editeurs, 1))
-                        .unwrap_or_default())
+                    q(
+                        &with_check_digit(&format!("79{:07}{:04}", c % counts.editeurs, 1))
+                            .unwrap_or_default(),
+                    )
                 } else {
                     "NULL".to_owned()
                 },
@@ -611,7 +665,7 @@ fn insert_requests(
         .map(|r| {
             let (state, reopening, has_token) = request_plan(r);
             let c = r % counts.collectivites;
-            let editeur = (pick(r, 12) % 5 != 0).then(|| pick(r, 13) % counts.editeurs);
+            let editeur = (!pick(r, 12).is_multiple_of(5)).then(|| pick(r, 13) % counts.editeurs);
             // Tokens: 92 % expire over the next 18 months, the others expired up to a year ago.
             let days_left = if pick(r, 14) % 100 < 92 {
                 (pick(r, 15) % 548) as i64
@@ -671,7 +725,9 @@ fn insert_requests(
             "changes_requested" => Some(
                 "La délibération jointe ne mentionne pas le quotient familial : merci de joindre la délibération tarifaire en vigueur.",
             ),
-            "refused" => Some("Votre structure ne tarifie pas ses services selon le quotient familial."),
+            "refused" => {
+                Some("Votre structure ne tarifie pas ses services selon le quotient familial.")
+            }
             _ => None,
         };
         b.push(&format!(
@@ -713,7 +769,12 @@ fn insert_requests(
             ("demandeur", 0, Some(0), "Responsable du service enfance"),
             ("contact_metier", 1, Some(1), "Directrice de l'éducation"),
             ("contact_technique", 2, None, "Contact technique"),
-            ("delegue_protection_donnees", 3, Some(3), "Délégué à la protection des données"),
+            (
+                "delegue_protection_donnees",
+                3,
+                Some(3),
+                "Délégué à la protection des données",
+            ),
         ];
         for (role, k, person, job) in contacts {
             let email = match (role, person) {
@@ -730,7 +791,13 @@ fn insert_requests(
                 q(&email),
                 qo(person.map(g)),
                 qo(person.map(f)),
-                q(&format!("01 {:02} {:02} {:02} {:02}", 40 + row.r % 50, row.r % 97, (row.r * 3) % 97, (row.r * 7) % 97)),
+                q(&format!(
+                    "01 {:02} {:02} {:02} {:02}",
+                    40 + row.r % 50,
+                    row.r % 97,
+                    (row.r * 3) % 97,
+                    (row.r * 7) % 97
+                )),
                 q(job)
             ))?;
         }
@@ -843,7 +910,12 @@ mod tests {
             let p = place(i, count);
             assert!(Siret::parse(&p.siret).is_ok(), "{}", p.siret);
             assert!(sirets.insert(p.siret.clone()), "{} is unique", p.siret);
-            assert!(p.cog.starts_with(p.departement), "{} in {}", p.cog, p.departement);
+            assert!(
+                p.cog.starts_with(p.departement),
+                "{} in {}",
+                p.cog,
+                p.departement
+            );
             assert_eq!(p.postal_code.len(), 5);
             departements.insert(p.departement);
         }

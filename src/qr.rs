@@ -156,12 +156,7 @@ pub fn png(text: &str) -> Result<Vec<u8>, QrError> {
         image::codecs::png::CompressionType::Fast,
         image::codecs::png::FilterType::NoFilter,
     )
-    .write_image(
-        img.as_raw(),
-        SIZE_PX,
-        SIZE_PX,
-        image::ExtendedColorType::L8,
-    )?;
+    .write_image(img.as_raw(), SIZE_PX, SIZE_PX, image::ExtendedColorType::L8)?;
     Ok(out)
 }
 

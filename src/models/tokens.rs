@@ -468,4 +468,3 @@ fn count(conn: &mut DbConnection, filter: &TokenFilter, today: NaiveDate) -> Que
         .count()
         .get_result(conn)
 }
-

@@ -56,11 +56,17 @@ async fn scale_data_set_has_the_national_shape_and_demo_accounts_sign_in() {
         })
         .await;
     for state in RequestState::ALL {
-        assert!(states.iter().any(|s| s == state.as_str()), "{state:?} present");
+        assert!(
+            states.iter().any(|s| s == state.as_str()),
+            "{state:?} present"
+        );
     }
     let departements: BTreeSet<String> = departements.into_iter().flatten().collect();
     for wanted in ["2A", "2B", "971", "972", "973", "974", "976"] {
-        assert!(departements.contains(wanted), "{wanted} in {departements:?}");
+        assert!(
+            departements.contains(wanted),
+            "{wanted} in {departements:?}"
+        );
     }
     let unique: BTreeSet<&String> = sirets.iter().collect();
     assert_eq!(unique.len(), sirets.len(), "SIRETs are unique");
@@ -76,14 +82,23 @@ async fn scale_data_set_has_the_national_shape_and_demo_accounts_sign_in() {
         .map(|(exp, _)| month(*exp) - month(today))
         .collect();
     for m in 0..18 {
-        assert!(months.contains(&m), "tokens expire in month +{m}: {months:?}");
+        assert!(
+            months.contains(&m),
+            "tokens expire in month +{m}: {months:?}"
+        );
     }
     assert!(expiries.iter().any(|(exp, r)| r.is_none() && *exp < today));
     assert!(expiries.iter().any(|(_, r)| r.is_some()));
 
     // The demo accounts sign in as before, and the staff pages list the scale data.
     let admin = app.signed_in(qf_backoffice::demo::DEMO_ADMIN).await;
-    for path in ["/", "/instruction", "/jetons", "/collectivites", "/abonnements"] {
+    for path in [
+        "/",
+        "/instruction",
+        "/jetons",
+        "/collectivites",
+        "/abonnements",
+    ] {
         let (status, _) = admin.get_text(path).await;
         assert_eq!(status, 200, "{path}");
     }

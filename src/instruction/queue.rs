@@ -94,17 +94,25 @@ pub fn list(
     today: NaiveDate,
     page: i64,
 ) -> QueryResult<Page<QueueItem>> {
+    // The pending states are written as literal SQL (not bound parameters) so that both
+    // backends match the partial index `habilitation_requests_queue_idx`, whose order is the
+    // queue's: the first page reads 30 index entries instead of sorting the queue. On SQLite
+    // the term (and the index's) is `+state`, which keeps the planner from preferring the
+    // plain state index and a sort of every pending request.
+    let pending = match conn {
+        DbConnection::Sqlite(_) => {
+            "+habilitation_requests.state IN ('submitted', 'changes_requested')"
+        }
+        DbConnection::Postgresql(_) => {
+            "habilitation_requests.state IN ('submitted', 'changes_requested')"
+        }
+    };
     let filtered = || {
         let mut q = habilitation_requests::table
             .inner_join(collectivites::table)
             .left_join(editeurs::table)
             .into_boxed();
-        // The pending states are written as literal SQL (not bound parameters) so that both
-        // backends match the partial index `habilitation_requests_queue_idx`, whose order is
-        // the queue's: the first page reads 30 index entries instead of sorting the queue.
-        q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-            "habilitation_requests.state IN ('submitted', 'changes_requested')",
-        ));
+        q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(pending));
         match filter.etat.as_str() {
             "submitted" => q = q.filter(habilitation_requests::state.eq("submitted")),
             "changes_requested" => {
@@ -152,9 +160,7 @@ pub fn list(
     // without visiting one collectivité per pending request.
     let total: i64 = if filter.departement.trim().is_empty() && filter.q.trim().is_empty() {
         let mut q = habilitation_requests::table
-            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                "habilitation_requests.state IN ('submitted', 'changes_requested')",
-            ))
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(pending))
             .into_boxed();
         match filter.etat.as_str() {
             "submitted" => q = q.filter(habilitation_requests::state.eq("submitted")),

@@ -10,9 +10,11 @@ CREATE INDEX tokens_revoked_idx ON tokens (expires_on) WHERE revoked_at IS NOT N
 DROP INDEX tokens_expires_on_idx;
 
 -- /instruction: the queue (pending requests only, reopenings first, oldest submission first).
+-- `+state` (as in the queue's query) so that SQLite does not answer the queue with the plain
+-- state index and a sort of every pending request.
 CREATE INDEX habilitation_requests_queue_idx
     ON habilitation_requests (reopening DESC, last_submitted_at, created_at)
-    WHERE state IN ('submitted', 'changes_requested');
+    WHERE +state IN ('submitted', 'changes_requested');
 
 -- An éditeur's clients: requests recorded for it or made through one of its forms (an OR of
 -- the two, each answered by its index).

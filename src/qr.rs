@@ -149,14 +149,12 @@ pub fn image(text: &str) -> Result<GrayImage, QrError> {
 pub fn png(text: &str) -> Result<Vec<u8>, QrError> {
     let img = image(text)?;
     let mut out = Vec::new();
-    // Fast deflate, no filter: a black-and-white QR code compresses almost as well, several
-    // times faster than the default level (the kit's PNG is served on every view).
-    image::codecs::png::PngEncoder::new_with_quality(
-        &mut out,
-        image::codecs::png::CompressionType::Fast,
-        image::codecs::png::FilterType::NoFilter,
-    )
-    .write_image(img.as_raw(), SIZE_PX, SIZE_PX, image::ExtendedColorType::L8)?;
+    image::codecs::png::PngEncoder::new(&mut out).write_image(
+        img.as_raw(),
+        SIZE_PX,
+        SIZE_PX,
+        image::ExtendedColorType::L8,
+    )?;
     Ok(out)
 }
 

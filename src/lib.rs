@@ -7,6 +7,7 @@ pub mod clients;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod demo_scale;
 pub mod domain;
 pub mod error;
 pub mod hubee;

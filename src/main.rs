@@ -49,8 +49,17 @@ enum Command {
     },
     /// Applique les migrations en attente de la base DATABASE_URL, puis s'arrête.
     Migrate,
-    /// Charge les données de démonstration si la base est vide, puis s'arrête.
-    DemoData,
+    /// Charge les données de démonstration si la base est vide, puis s'arrête. Avec
+    /// `--scale national` : le jeu à l'échelle nationale (36 000 collectivités, 132 000
+    /// demandes, 100 000 jetons…) pour les mesures de charge (`bench/load.sh`).
+    DemoData {
+        /// Taille du jeu : `demo` (par défaut) ou `national`.
+        #[arg(long, default_value = "demo", value_parser = ["demo", "national"])]
+        scale: String,
+        /// Fraction du jeu national à charger (tests et essais rapides).
+        #[arg(long, hide = true)]
+        scale_factor: Option<f64>,
+    },
     /// Lit les abonnements FormulaireQF dans HubEE, met à jour le back-office, envoie les
     /// changements en attente et affiche ce qui a changé et les écarts.
     HubeeSync,
@@ -136,7 +145,13 @@ fn main() -> ExitCode {
             Command::Purge { now } => purge(settings, now).await,
             Command::DatapassSync => datapass_sync(settings).await,
             Command::Migrate => migrate(settings).await,
-            Command::DemoData => demo_data(settings).await,
+            Command::DemoData {
+                scale,
+                scale_factor,
+            } => match (scale.as_str(), scale_factor) {
+                ("demo", None) => demo_data(settings).await,
+                (_, factor) => demo_data_scale(settings, factor.unwrap_or(1.0)).await,
+            },
             Command::CreateStaff { email, admin } => create_staff(settings, email, admin).await,
             Command::LoginLink { email } => login_link(settings, email).await,
             Command::ApiKey {
@@ -285,6 +300,32 @@ async fn create_api_key(settings: Settings, siret: String, name: String) -> anyh
         "Clé d'API créée pour {editeur}. Elle ne sera plus affichée : conservez-la maintenant."
     );
     println!("{key}");
+    Ok(())
+}
+
+async fn demo_data_scale(settings: Settings, factor: f64) -> anyhow::Result<()> {
+    if !(factor > 0.0 && factor <= 4.0) {
+        anyhow::bail!("--scale-factor doit être compris entre 0 (exclu) et 4");
+    }
+    let counts = qf_backoffice::demo_scale::ScaleCounts::scaled(factor);
+    let location = settings.database.clone();
+    println!(
+        "Chargement du jeu à l'échelle nationale sur {} : {} collectivités, {} demandes, {} éditeurs…",
+        location.redacted(),
+        counts.collectivites,
+        counts.requests,
+        counts.editeurs
+    );
+    let summary = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let pool = db::build_pool(&location, 1)?;
+        let mut conn = pool.get()?;
+        db::run_migrations(&mut conn)?;
+        qf_backoffice::demo_scale::load(&mut conn, models::now(), counts, &mut |line| {
+            println!("{line}")
+        })
+    })
+    .await??;
+    println!("Jeu à l'échelle nationale chargé : {summary}.");
     Ok(())
 }
 

@@ -78,6 +78,15 @@ fn last_overdue_submission_day(today: NaiveDate) -> NaiveDate {
     day
 }
 
+/// Requests submitted before this instant are overdue on `today`.
+fn overdue_limit(today: NaiveDate) -> NaiveDateTime {
+    last_overdue_submission_day(today)
+        .checked_add_days(Days::new(1))
+        .unwrap_or(today)
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+}
+
 /// The queue on `today`, filtered, searched and paginated.
 pub fn list(
     conn: &mut DbConnection,
@@ -85,17 +94,32 @@ pub fn list(
     today: NaiveDate,
     page: i64,
 ) -> QueryResult<Page<QueueItem>> {
+    // The pending states are written as literal SQL (not bound parameters) so that both
+    // backends match the partial index `habilitation_requests_queue_idx`, whose order is the
+    // queue's: the first page reads 30 index entries instead of sorting the queue. On SQLite
+    // the term (and the index's) is `+state`, which keeps the planner from preferring the
+    // plain state index and a sort of every pending request.
+    let pending = match conn {
+        DbConnection::Sqlite(_) => {
+            "+habilitation_requests.state IN ('submitted', 'changes_requested')"
+        }
+        DbConnection::Postgresql(_) => {
+            "habilitation_requests.state IN ('submitted', 'changes_requested')"
+        }
+    };
     let filtered = || {
         let mut q = habilitation_requests::table
             .inner_join(collectivites::table)
             .left_join(editeurs::table)
             .into_boxed();
-        let states: Vec<&str> = match filter.etat.as_str() {
-            "submitted" => vec!["submitted"],
-            "changes_requested" => vec!["changes_requested"],
-            _ => vec!["submitted", "changes_requested"],
-        };
-        q = q.filter(habilitation_requests::state.eq_any(states));
+        q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(pending));
+        match filter.etat.as_str() {
+            "submitted" => q = q.filter(habilitation_requests::state.eq("submitted")),
+            "changes_requested" => {
+                q = q.filter(habilitation_requests::state.eq("changes_requested"))
+            }
+            _ => {}
+        }
         match filter.editeur.as_str() {
             "" => {}
             "aucun" => q = q.filter(habilitation_requests::editeur_id.is_null()),
@@ -105,12 +129,7 @@ pub fn list(
             q = q.filter(collectivites::departement.eq(filter.departement.trim().to_owned()));
         }
         if filter.en_retard.is_some() {
-            let limit = last_overdue_submission_day(today)
-                .checked_add_days(Days::new(1))
-                .unwrap_or(today)
-                .and_hms_opt(0, 0, 0)
-                .unwrap_or_default();
-            q = q.filter(habilitation_requests::last_submitted_at.lt(limit));
+            q = q.filter(habilitation_requests::last_submitted_at.lt(overdue_limit(today)));
         }
         let query = filter.q.trim();
         if !query.is_empty() {
@@ -136,7 +155,32 @@ pub fn list(
         }
         q
     };
-    let total: i64 = filtered().count().get_result(conn)?;
+    // Counted on the requests alone unless a filter reads the collectivité: every request
+    // has its collectivité and the éditeur join is a left join, so the count is the same
+    // without visiting one collectivité per pending request.
+    let total: i64 = if filter.departement.trim().is_empty() && filter.q.trim().is_empty() {
+        let mut q = habilitation_requests::table
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(pending))
+            .into_boxed();
+        match filter.etat.as_str() {
+            "submitted" => q = q.filter(habilitation_requests::state.eq("submitted")),
+            "changes_requested" => {
+                q = q.filter(habilitation_requests::state.eq("changes_requested"))
+            }
+            _ => {}
+        }
+        match filter.editeur.as_str() {
+            "" => {}
+            "aucun" => q = q.filter(habilitation_requests::editeur_id.is_null()),
+            id => q = q.filter(habilitation_requests::editeur_id.eq(id.to_owned())),
+        }
+        if filter.en_retard.is_some() {
+            q = q.filter(habilitation_requests::last_submitted_at.lt(overdue_limit(today)));
+        }
+        q.count().get_result(conn)?
+    } else {
+        filtered().count().get_result(conn)?
+    };
     let last_page = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
     let page = page.clamp(1, last_page);
     let rows: Vec<QueueRow> = filtered()

@@ -102,15 +102,27 @@ pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
     collectivites::table.count().get_result(conn)
 }
 
-/// The départements collectivités are in, sorted.
+/// The départements collectivités are in, sorted. A skip scan of the département index (one
+/// index seek per département, ~100) rather than a `DISTINCT` over every collectivité.
 pub fn departements(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
-    let rows: Vec<Option<String>> = collectivites::table
-        .filter(collectivites::departement.is_not_null())
-        .select(collectivites::departement)
-        .distinct()
-        .order(collectivites::departement.asc())
-        .load(conn)?;
-    Ok(rows.into_iter().flatten().collect())
+    #[derive(diesel::QueryableByName)]
+    struct Departement {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        code: String,
+    }
+    let rows: Vec<Departement> = diesel::sql_query(
+        "WITH RECURSIVE d (code) AS ( \
+             SELECT min(departement) FROM collectivites \
+             UNION ALL \
+             SELECT (SELECT min(departement) FROM collectivites WHERE departement > d.code) \
+             FROM d WHERE d.code IS NOT NULL \
+         ) \
+         SELECT code FROM d WHERE code IS NOT NULL",
+    )
+    .load(conn)?;
+    let mut codes: Vec<String> = rows.into_iter().map(|row| row.code).collect();
+    codes.sort();
+    Ok(codes)
 }
 
 /// One collectivité by id.

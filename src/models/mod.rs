@@ -74,18 +74,13 @@ pub type FilterChoices = (Vec<(String, String)>, Vec<String>);
 /// The choices of the éditeur and département filters: (id, name) of every éditeur by name,
 /// and every département code in use, sorted.
 pub fn filter_choices(conn: &mut crate::db::DbConnection) -> diesel::QueryResult<FilterChoices> {
-    use crate::db::schema::{collectivites, editeurs};
+    use crate::db::schema::editeurs;
     use diesel::prelude::*;
     let editeur_choices: Vec<(String, String)> = editeurs::table
         .order(editeurs::name.asc())
         .select((editeurs::id, editeurs::name))
         .load(conn)?;
-    let mut departements: Vec<String> = collectivites::table
-        .filter(collectivites::departement.is_not_null())
-        .select(collectivites::departement.assume_not_null())
-        .distinct()
-        .load(conn)?;
-    departements.sort();
+    let departements = crate::models::collectivites::departements(conn)?;
     Ok((editeur_choices, departements))
 }
 

@@ -37,17 +37,42 @@ pub fn count_by_status(
     conn: &mut DbConnection,
     today: NaiveDate,
 ) -> QueryResult<Vec<(TokenStatus, i64)>> {
-    let rows: Vec<(NaiveDate, Option<NaiveDateTime>)> = tokens::table
-        .select((tokens::expires_on, tokens::revoked_at))
-        .load(conn)?;
-    let mut counts: Vec<(TokenStatus, i64)> = TokenStatus::ALL.iter().map(|s| (*s, 0)).collect();
-    for (expires_on, revoked_at) in rows {
-        let status = token_status(expires_on, revoked_at.is_some(), today);
-        if let Some(entry) = counts.iter_mut().find(|(s, _)| *s == status) {
-            entry.1 += 1;
-        }
-    }
-    Ok(counts)
+    // Four counts over index ranges (expires_on, revoked_at) and (revoked_at), never a load
+    // of every token: at national scale this page would otherwise read 100 000 rows.
+    let expiring_end = today
+        .checked_add_days(chrono::Days::new(
+            crate::domain::token::EXPIRING_WINDOW_DAYS.unsigned_abs(),
+        ))
+        .unwrap_or(NaiveDate::MAX);
+    let total: i64 = tokens::table.count().get_result(conn)?;
+    let revoked: i64 = tokens::table
+        .filter(tokens::revoked_at.is_not_null())
+        .count()
+        .get_result(conn)?;
+    let expired: i64 = tokens::table
+        .filter(tokens::expires_on.lt(today))
+        .filter(tokens::revoked_at.is_null())
+        .count()
+        .get_result(conn)?;
+    let expiring: i64 = tokens::table
+        .filter(tokens::expires_on.ge(today))
+        .filter(tokens::expires_on.le(expiring_end))
+        .filter(tokens::revoked_at.is_null())
+        .count()
+        .get_result(conn)?;
+    let active = total - revoked - expired - expiring;
+    Ok(TokenStatus::ALL
+        .iter()
+        .map(|status| {
+            let n = match status {
+                TokenStatus::Active => active,
+                TokenStatus::Expiring => expiring,
+                TokenStatus::Expired => expired,
+                TokenStatus::Revoked => revoked,
+            };
+            (*status, n)
+        })
+        .collect())
 }
 
 /// Sets a token's expiry (issue or prolongation) and restarts its reminder series.
@@ -278,7 +303,7 @@ pub fn list(
         }
         q
     };
-    let total: i64 = filtered().count().get_result(conn)?;
+    let total: i64 = count(conn, filter, today)?;
     let last_page = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
     let page = page.clamp(1, last_page);
     let rows: Vec<TokenRow> = filtered()
@@ -349,20 +374,97 @@ pub fn expiries_by_month(
     let end = first
         .checked_add_months(chrono::Months::new(18))
         .unwrap_or(NaiveDate::MAX);
-    let dates: Vec<NaiveDate> = tokens::table
+    // Grouped in SQL by expiry day (a covering index range), summed per month here: no
+    // token row is loaded, and the same query runs on both backends.
+    let days: Vec<(NaiveDate, i64)> = tokens::table
         .filter(tokens::revoked_at.is_null())
         .filter(tokens::expires_on.ge(today))
         .filter(tokens::expires_on.lt(end))
-        .select(tokens::expires_on)
+        .group_by(tokens::expires_on)
+        .select((tokens::expires_on, diesel::dsl::count_star()))
         .load(conn)?;
     Ok((0..18)
         .filter_map(|i| first.checked_add_months(chrono::Months::new(i)))
         .map(|month| {
-            let n = dates
+            let n = days
                 .iter()
-                .filter(|d| d.year() == month.year() && d.month() == month.month())
-                .count() as i64;
+                .filter(|(d, _)| d.year() == month.year() && d.month() == month.month())
+                .map(|(_, n)| n)
+                .sum::<i64>();
             (month.format("%Y-%m").to_string(), n)
         })
         .collect())
+}
+
+/// Applies the window (`fenetre`) and status filters, which only read `tokens`, to a boxed
+/// query over `tokens` (alone or joined).
+macro_rules! token_filters {
+    ($q:expr, $filter:expr, $today:expr) => {{
+        let mut q = $q;
+        let today: NaiveDate = $today;
+        if let Ok(days) = $filter.fenetre.parse::<u64>()
+            && let Some(limit) = today.checked_add_days(chrono::Days::new(days))
+        {
+            q = q
+                .filter(tokens::revoked_at.is_null())
+                .filter(tokens::expires_on.ge(today))
+                .filter(tokens::expires_on.le(limit));
+        }
+        match $filter.statut.as_str() {
+            "expired" => {
+                q = q
+                    .filter(tokens::revoked_at.is_null())
+                    .filter(tokens::expires_on.lt(today));
+            }
+            "revoked" => q = q.filter(tokens::revoked_at.is_not_null()),
+            "active" => {
+                q = q
+                    .filter(tokens::revoked_at.is_null())
+                    .filter(tokens::expires_on.ge(today));
+            }
+            _ => {}
+        }
+        q
+    }};
+}
+
+/// The number of tokens the staff list shows for `filter`: counted on `tokens` alone, joined
+/// only to what a filter needs (every token has its habilitation, request and collectivité),
+/// so that the count reads an index range instead of joining every row.
+fn count(conn: &mut DbConnection, filter: &TokenFilter, today: NaiveDate) -> QueryResult<i64> {
+    use crate::db::schema::{collectivites, habilitation_requests, habilitations};
+    let query = filter.q.trim();
+    let needs_request = !filter.editeur.is_empty();
+    let needs_collectivite = !filter.departement.trim().is_empty() || !query.is_empty();
+    if needs_request || needs_collectivite {
+        // Rare, narrow filters: the joined count (the same rows as the list).
+        let mut q = tokens::table
+            .inner_join(habilitations::table.inner_join(habilitation_requests::table))
+            .inner_join(collectivites::table)
+            .into_boxed();
+        q = token_filters!(q, filter, today);
+        match filter.editeur.as_str() {
+            "" => {}
+            "aucun" => q = q.filter(habilitation_requests::editeur_id.is_null()),
+            id => q = q.filter(habilitation_requests::editeur_id.eq(id.to_owned())),
+        }
+        if !filter.departement.trim().is_empty() {
+            q = q.filter(collectivites::departement.eq(filter.departement.trim().to_owned()));
+        }
+        if !query.is_empty() {
+            q = q.filter(
+                crate::db::lower(collectivites::name)
+                    .like(crate::models::contains_pattern(query))
+                    .escape('\\')
+                    .or(collectivites::siret
+                        .like(crate::models::contains_pattern(&query.replace(' ', "")))
+                        .escape('\\'))
+                    .or(tokens::id.eq(query.to_owned())),
+            );
+        }
+        return q.count().get_result(conn);
+    }
+    token_filters!(tokens::table.into_boxed(), filter, today)
+        .count()
+        .get_result(conn)
 }

@@ -122,7 +122,20 @@ pub async fn list(
                 q
             };
             let per_page = 30;
-            let total: i64 = filtered().count().get_result(conn)?;
+            // Without a filter on the collectivité, counted on the subscriptions alone (each
+            // has its collectivité; the provisioning join is a left join on its key).
+            let total: i64 = if f.departement.is_empty() && f.q.trim().is_empty() {
+                let mut q = hubee_subscriptions::table.into_boxed();
+                if !f.statut.is_empty() {
+                    q = q.filter(hubee_subscriptions::status.eq(f.statut.clone()));
+                }
+                if !f.mode.is_empty() {
+                    q = q.filter(hubee_subscriptions::access_mode.eq(f.mode.clone()));
+                }
+                q.count().get_result(conn)?
+            } else {
+                filtered().count().get_result(conn)?
+            };
             let pages = ((total + per_page - 1) / per_page).max(1);
             let number = number.clamp(1, pages);
             let rows: Vec<ListRow> = filtered()

@@ -32,6 +32,7 @@ mod properties;
 mod provisioning;
 mod readme;
 mod reminders;
+mod scale;
 mod security;
 mod sirene;
 mod smtp;

@@ -13,4 +13,3 @@ CREATE TABLE api_keys (
     revoked_by TEXT
 );
 CREATE INDEX api_keys_editeur_idx ON api_keys (editeur_id);
-CREATE INDEX habilitation_requests_form_uid_idx ON habilitation_requests (form_uid);

@@ -45,7 +45,14 @@ pub async fn dsfr(
 }
 
 /// Any unknown route: a French 404 page.
-pub async fn not_found() -> HttpResponse {
+pub async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
+    // The éditeur API answers in JSON, even for a path it does not know.
+    if req.path().starts_with("/api/") {
+        return HttpResponse::build(StatusCode::NOT_FOUND).json(serde_json::json!({
+            "error": "route_inconnue",
+            "message": "Cette adresse n'existe pas dans l'API : voir /api/v1/openapi.json.",
+        }));
+    }
     HttpResponse::build(StatusCode::NOT_FOUND)
         .content_type("text/html; charset=utf-8")
         .body(error_page(

@@ -198,6 +198,9 @@ async fn no_key_a_wrong_key_and_too_many_requests_answer_json() {
     let (status, code, message) = error_of(response).await;
     assert_eq!((status, code.as_str()), (401, "cle_absente"));
     assert!(message.contains("Authorization"), "{message}");
+    // A path the API does not have answers JSON too, not the HTML error page.
+    let (status, code, _) = error_of(api_get(&app, "/api/v1/inconnue", None).await).await;
+    assert_eq!((status, code.as_str()), (404, "route_inconnue"));
     for wrong in ["Bearer qfb_faux", "Basic dXNlcjpwYXNz", "Bearer "] {
         let response = app
             .client

@@ -205,8 +205,12 @@ run "abonnements /abonnements" "$STAFF" /abonnements
 run "recherche /instruction?q=dubois" "$STAFF" "/instruction?q=dubois"
 run "recherche /jetons?q=beaumont" "$STAFF" "/jetons?q=beaumont"
 run "recherche /collectivites?q=saint" "$STAFF" "/collectivites?q=saint"
+run "recherche globale /recherche?q=dubois" "$STAFF" "/recherche?q=dubois"
+run "recherche globale /recherche?q=21" "$STAFF" "/recherche?q=21"
+run "tableau de bord /tableau-de-bord" "$STAFF" "/tableau-de-bord"
 run "éditeur /editeurs/{id} (équipe)" "$STAFF" "/editeurs/$EDITEUR_ID"
 run "éditeur : ses clients /" "$EDITEUR" /
+run "éditeur : espace /editeur" "$EDITEUR" /editeur
 run "QR code PNG" "" "/collectivites/$QR_SIRET/qrcode.png"
 run "webhook create" "" /webhooks/datapass "$WORK/webhook.lua" "$WORK/webhook_create.txt"
 run "webhook submit" "" /webhooks/datapass "$WORK/webhook.lua" "$WORK/webhook_submit.txt"

@@ -154,3 +154,54 @@ async fn the_dashboard_draws_its_charts_on_the_server() {
     assert!(!html.contains("<script>"));
     assert!(!html.contains("style=\""));
 }
+
+#[tokio::test]
+async fn the_dashboard_counts_each_editeurs_clients_by_request_or_by_form() {
+    let app = TestApp::spawn_with_demo().await;
+    let (figures, expected) = app
+        .with_conn(|conn| {
+            use qf_backoffice::db::schema::{editeur_forms, editeurs};
+            let today = qf_backoffice::models::now().date();
+            let figures = qf_backoffice::models::dashboard::figures(conn, today).unwrap();
+            // The rule, written the slow and obvious way: distinct collectivités whose request
+            // names the éditeur or uses one of its pre-filled forms.
+            let mut expected = Vec::new();
+            let all: Vec<(String, String)> = editeurs::table
+                .select((editeurs::id, editeurs::name))
+                .load(conn)
+                .unwrap();
+            for (id, name) in all {
+                let forms: Vec<String> = editeur_forms::table
+                    .filter(editeur_forms::editeur_id.eq(&id))
+                    .select(editeur_forms::form_uid)
+                    .load(conn)
+                    .unwrap();
+                let mut clients: Vec<String> = habilitation_requests::table
+                    .filter(
+                        habilitation_requests::editeur_id
+                            .eq(&id)
+                            .or(habilitation_requests::form_uid.eq_any(&forms)),
+                    )
+                    .select(habilitation_requests::collectivite_id)
+                    .load(conn)
+                    .unwrap();
+                clients.sort();
+                clients.dedup();
+                if !clients.is_empty() {
+                    expected.push((name, clients.len() as i64));
+                }
+            }
+            (figures, expected)
+        })
+        .await;
+    let mut shown: Vec<(String, i64)> = figures
+        .editeurs
+        .iter()
+        .map(|(name, n, _)| (name.clone(), *n))
+        .collect();
+    shown.sort();
+    let mut expected = expected;
+    expected.sort();
+    assert!(!expected.is_empty());
+    assert_eq!(shown, expected);
+}

@@ -355,7 +355,8 @@ async fn the_demandeur_prolongs_a_token_in_chromium_and_another_contact_cannot()
         .text()
         .await
         .unwrap();
-    let expected = qf_backoffice::domain::token::expiry_date(qf_backoffice::models::now().date());
+    let expected =
+        qf_backoffice::domain::token::expiry_date(qf_backoffice::domain::calendar::paris_today());
     assert_eq!(new_date, expected.format("%d/%m/%Y").to_string());
     client.close().await.unwrap();
 }

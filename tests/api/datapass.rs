@@ -743,11 +743,12 @@ async fn a_prolongation_with_changes_sends_the_demandeur_to_datapass_and_its_app
     assert!(expires_after > expires_before);
     assert_eq!(
         expires_after,
-        qf_backoffice::domain::token::expiry_date(
+        // The day of the validation in Paris, as the back office counts days.
+        qf_backoffice::domain::token::expiry_date(qf_backoffice::domain::calendar::paris_date(
             chrono::DateTime::from_timestamp(fired + 120, 0)
                 .unwrap()
-                .date_naive()
-        )
+                .naive_utc()
+        ))
     );
     let expected: Option<chrono::NaiveDateTime> = app
         .with_conn(|conn| {

@@ -257,7 +257,7 @@ async fn staff_actions_are_sent_to_hubee_and_the_sync_reads_hubee_back() {
         })))
         .mount(&server)
         .await;
-    let today = qf_backoffice::models::now().date();
+    let today = qf_backoffice::domain::calendar::paris_today();
     Mock::given(method("PUT"))
         .and(path("/referential/v1/subscriptions/hubee-501"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -390,7 +390,7 @@ async fn without_hubee_subscriptions_are_managed_by_hand() {
         )
         .await;
     assert_eq!(response.status().as_u16(), 400);
-    let today = qf_backoffice::models::now().date().to_string();
+    let today = qf_backoffice::domain::calendar::paris_today().to_string();
     let response = staff
         .post_form(
             "/abonnements/demo-hubee-001/activation",

@@ -41,7 +41,7 @@ async fn expiry(app: &TestApp, token: &str) -> (NaiveDate, Option<NaiveDate>) {
 async fn staff_list_tokens_with_filters_urgency_and_expiries_per_month() {
     let app = TestApp::spawn_with_demo().await;
     let staff = app.signed_in(DEMO_INSTRUCTEUR).await;
-    let today = qf_backoffice::models::now().date();
+    let today = qf_backoffice::domain::calendar::paris_today();
     let rows: Vec<(NaiveDate, bool)> = app
         .with_conn(|conn| {
             tokens::table
@@ -232,7 +232,7 @@ async fn the_demandeur_prolongs_an_unchanged_token_by_18_months_and_keeps_its_id
         )
         .await;
     assert_eq!(response.status().as_u16(), 303);
-    let today = qf_backoffice::models::now().date();
+    let today = qf_backoffice::domain::calendar::paris_today();
     let (new_expiry, next) = expiry(&app, &token).await;
     assert_eq!(new_expiry, expiry_date(today));
     assert_eq!(
@@ -365,7 +365,7 @@ async fn a_prolongation_with_changes_of_a_request_typed_in_by_staff_becomes_a_pr
         )
         .await;
     assert_eq!(response.status().as_u16(), 303);
-    let today = qf_backoffice::models::now().date();
+    let today = qf_backoffice::domain::calendar::paris_today();
     assert_eq!(expiry(&app, &token).await.0, expiry_date(today));
     let count: i64 = app
         .with_conn(|conn| {

@@ -191,13 +191,17 @@ pub fn mirror(
         ),
         _ => None,
     };
-    // Takes the row lock first (PostgreSQL): a webhook and a reconciliation of the same
-    // request run one after the other, the second seeing what the first wrote.
-    diesel::update(
-        habilitation_requests::table.filter(habilitation_requests::datapass_id.eq(datapass_id)),
-    )
-    .set(habilitation_requests::updated_at.eq(habilitation_requests::updated_at))
-    .execute(conn)?;
+    // Takes the row lock first on PostgreSQL: a webhook and a reconciliation of the same
+    // request run one after the other, the second seeing what the first wrote. SQLite's write
+    // transactions already hold the database lock (`db::transaction`), and a no-op UPDATE
+    // there would still rewrite the page into the WAL on every event and every synced row.
+    if matches!(conn, DbConnection::Postgresql(_)) {
+        diesel::update(
+            habilitation_requests::table.filter(habilitation_requests::datapass_id.eq(datapass_id)),
+        )
+        .set(habilitation_requests::updated_at.eq(habilitation_requests::updated_at))
+        .execute(conn)?;
+    }
     let existing: Option<HabilitationRequest> = habilitation_requests::table
         .filter(habilitation_requests::datapass_id.eq(datapass_id))
         .select(HabilitationRequest::as_select())

@@ -10,6 +10,8 @@
 #   bench/load.sh                                  # SQLite (target/bench/national.db)
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/qf_bench bench/load.sh   # PostgreSQL
 #
+# On SQLite it also prints the WAL's size at the end and its peak during the run.
+#
 # Variables: BENCH_DURATION (default 6s), BENCH_CONNECTIONS (16), BENCH_PORT (18714),
 # BENCH_DIR (target/bench), BENCH_NO_BUILD=1 (use the binary already built),
 # BENCH_WEBHOOK_EVENTS (events prepared per webhook step, default 20000),
@@ -67,6 +69,21 @@ BIND=127.0.0.1:$PORT PUBLIC_URL=$BASE DATAPASS_WEBHOOK_SECRET=$SECRET RUST_LOG=w
     "$BIN" serve --no-demo-data --no-scheduler >"$WORK/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
+# On SQLite, the WAL's peak size over the run, sampled every 0.2 s.
+WAL_PEAK=$WORK/wal_peak
+echo 0 >"$WAL_PEAK"
+if [ "$BACKEND" = SQLite ]; then
+    (
+        peak=0
+        while kill -0 "$SERVER" 2>/dev/null; do
+            size=$(stat -c %s "$WORK/national.db-wal" 2>/dev/null || echo 0)
+            if [ "$size" -gt "$peak" ]; then peak=$size; echo "$peak" >"$WAL_PEAK"; fi
+            sleep 0.2
+        done
+    ) &
+    SAMPLER=$!
+    trap 'kill $SERVER $SAMPLER 2>/dev/null || true' EXIT
+fi
 for _ in $(seq 1 100); do
     curl -fs "$BASE/health" >/dev/null 2>&1 && break
     sleep 0.2
@@ -221,6 +238,8 @@ SQL "SELECT outcome, http_status, count(*) FROM webhook_deliveries WHERE model_i
 rss=$(awk '/VmHWM/ { print $2 }' "/proc/$SERVER/status")
 printf 'RSS maximale du serveur : %d Mo\n' "$((rss / 1024))"
 if [ "$BACKEND" = SQLite ]; then
-    printf 'Taille du WAL en fin de mesure : %d Mo\n' "$(( $(stat -c %s "$WORK/national.db-wal" 2>/dev/null || echo 0) / 1048576 ))"
+    printf 'Taille du WAL en fin de mesure : %d Mo (maximum pendant la mesure : %d Mo)\n' \
+        "$(( $(stat -c %s "$WORK/national.db-wal" 2>/dev/null || echo 0) / 1048576 ))" \
+        "$(( $(cat "$WAL_PEAK") / 1048576 ))"
 fi
 echo "Résultats bruts : $RESULTS"

@@ -39,6 +39,8 @@ impl Application {
         settings.bind = bound;
         let state = build_state(settings).await?;
         crate::mail::sender::spawn(state.pool.clone(), state.mailer.clone());
+        crate::mail::jobs::spawn(state.clone());
+        db::spawn_checkpointer(state.pool.clone(), &state.settings.database);
         crate::hubee::spawn_jobs(state.clone());
         crate::provisioning::spawn_jobs(state.clone());
         let server = run(listener, state.clone())?;

@@ -3,7 +3,10 @@
 
 pub mod schema;
 
+use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -76,7 +79,9 @@ pub fn establish(location: &DatabaseLocation) -> Result<DbConnection, diesel::Co
                 "PRAGMA busy_timeout = 5000; \
                  PRAGMA journal_mode = WAL; \
                  PRAGMA synchronous = NORMAL; \
-                 PRAGMA foreign_keys = ON;",
+                 PRAGMA foreign_keys = ON; \
+                 PRAGMA wal_autocheckpoint = 8192; \
+                 PRAGMA journal_size_limit = 67108864;",
             )
             .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
             Ok(DbConnection::Sqlite(conn))
@@ -206,14 +211,60 @@ pub fn revert_all_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<Stri
     Ok(reverted.iter().map(|v| v.to_string()).collect())
 }
 
-/// Runs `work` in a transaction that writes. On SQLite the write lock is taken first (a
-/// no-op UPDATE): a deferred transaction that reads, then writes after another connection
-/// committed, would fail with `SQLITE_BUSY` instead of waiting its turn.
+/// The in-process writer lock of each SQLite file, by path.
+static SQLITE_WRITERS: Mutex<BTreeMap<String, Arc<Mutex<()>>>> = Mutex::new(BTreeMap::new());
+
+thread_local! {
+    /// Whether this thread already holds a writer lock (a nested transaction is a savepoint
+    /// of the connection that holds it).
+    static HOLDS_WRITER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The writer lock of the SQLite file `conn` is open on (none for an in-memory database).
+fn sqlite_writer(conn: &mut SqliteConnection) -> QueryResult<Option<Arc<Mutex<()>>>> {
+    let path: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+        "(SELECT file FROM pragma_database_list WHERE name = 'main')",
+    ))
+    .get_result(conn)?;
+    if path.is_empty() {
+        return Ok(None);
+    }
+    let mut writers = SQLITE_WRITERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Ok(Some(writers.entry(path).or_default().clone()))
+}
+
+/// Clears [`HOLDS_WRITER`] when the transaction ends, even by a panic.
+struct WriterHeld;
+
+impl Drop for WriterHeld {
+    fn drop(&mut self) {
+        HOLDS_WRITER.with(|held| held.set(false));
+    }
+}
+
+/// Runs `work` in a transaction that writes. On SQLite, writers of the same file in this
+/// process take their turn on an in-process lock (a queue, instead of SQLite's busy-wait
+/// sleeps), then the write lock is taken first (a no-op UPDATE): a deferred transaction that
+/// reads, then writes after another connection committed, would fail with `SQLITE_BUSY`
+/// instead of waiting its turn. Other processes still wait through `busy_timeout`.
 pub fn transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
+    let writer = match conn {
+        DbConnection::Sqlite(sqlite) if !HOLDS_WRITER.with(Cell::get) => sqlite_writer(sqlite)?,
+        _ => None,
+    };
+    let _turn = writer.as_ref().map(|lock| {
+        let guard = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        HOLDS_WRITER.with(|held| held.set(true));
+        (guard, WriterHeld)
+    });
     conn.transaction(|conn| {
         if let DbConnection::Sqlite(sqlite) = conn {
             sqlite.batch_execute(
@@ -222,6 +273,39 @@ where
         }
         work(conn)
     })
+}
+
+/// How often the WAL checkpointer copies the WAL back into a SQLite database.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
+
+/// On SQLite, copies the WAL back into the database every [`CHECKPOINT_INTERVAL`] until the
+/// runtime stops (`PASSIVE`: never waits for readers or writers). Writers then restart the
+/// WAL from its beginning instead of growing it, and `journal_size_limit` trims the file;
+/// the commit-time checkpoint (`wal_autocheckpoint`, 32 MB) is only a fallback, so a writer
+/// holding the write lock rarely pays for a checkpoint's fsyncs.
+pub fn spawn_checkpointer(pool: Pool, location: &DatabaseLocation) {
+    if !matches!(location, DatabaseLocation::Sqlite(_)) {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(CHECKPOINT_INTERVAL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let pool = pool.clone();
+            let done = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                let mut conn = pool.get()?;
+                conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")?;
+                Ok(())
+            })
+            .await;
+            match done {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %format!("{e:#}"), "checkpoint du WAL"),
+                Err(e) => tracing::warn!(error = %e, "checkpoint du WAL"),
+            }
+        }
+    });
 }
 
 /// A cheap round trip that reads the schema, for the health check: it fails when the

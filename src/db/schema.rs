@@ -329,6 +329,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    mail_jobs (id) {
+        id -> Text,
+        request_id -> Text,
+        token_id -> Nullable<Text>,
+        event -> Text,
+        created_at -> Timestamp,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        failed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     pending_approval_mails (request_id) {
         request_id -> Text,
         collectivite_id -> Text,
@@ -453,6 +466,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     request_provisioning_facts,
     form_activations,
     pending_approval_mails,
+    mail_jobs,
     datapass_mirror,
     datapass_differences,
     datapass_sync_runs,

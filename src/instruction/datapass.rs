@@ -223,7 +223,7 @@ impl Outcome {
 }
 
 /// The result of processing one body.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Processed {
     pub answer: Answer,
     pub outcome: Outcome,
@@ -237,6 +237,10 @@ pub struct Processed {
     pub approved_token: Option<String>,
     /// Differences between DataPass and the back office recorded by this delivery.
     pub differences: usize,
+    /// The delivery's row in the log, once written.
+    pub delivery_id: Option<String>,
+    /// Whether a decision e-mail was queued for the mail worker (wake it after commit).
+    pub mail_queued: bool,
 }
 
 impl Processed {
@@ -251,19 +255,31 @@ impl Processed {
             fired_at: None,
             approved_token: None,
             differences: 0,
+            delivery_id: None,
+            mail_queued: false,
         }
     }
 }
 
-/// Processes one verified body inside a transaction: parse, deduplicate, apply, remember.
-/// With an application state, an approval also queues the validation e-mail in the same
-/// transaction.
-pub fn process(
+/// Processes one verified body and logs the delivery: an applied (or duplicate) delivery is
+/// logged in the transaction that applies it, so one event is one transaction; a body that
+/// was not applied (rejected, failed, rolled back) is logged on its own afterwards.
+pub fn receive(
     conn: &mut DbConnection,
-    state: Option<&crate::state::AppState>,
     body: &[u8],
     received_at: NaiveDateTime,
-) -> Processed {
+) -> QueryResult<Processed> {
+    let mut processed = process(conn, body, received_at);
+    if processed.delivery_id.is_none() {
+        processed.delivery_id = Some(log_delivery(conn, received_at, &processed, body)?);
+    }
+    Ok(processed)
+}
+
+/// Processes one verified body inside a transaction: parse, deduplicate, apply, remember,
+/// and log the delivery when it was applied. An approval also queues its validation e-mail
+/// job in the same transaction (rendered by the mail worker after commit).
+fn process(conn: &mut DbConnection, body: &[u8], received_at: NaiveDateTime) -> Processed {
     let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(_) => {
@@ -322,27 +338,25 @@ pub fn process(
     let source = Source::Webhook { event, fired_at };
     // A concurrent first delivery about the same unknown request may win its creation: the
     // loser is rolled back and tried once more, and then finds the request.
-    let mut outcome = apply_once(conn, state, &key, &payload, source, received_at);
+    let delivery = Delivery {
+        key: &key,
+        payload: &payload,
+        source,
+        received_at,
+        base: &processed,
+        body,
+    };
+    let mut outcome = apply_once(conn, &delivery);
     if matches!(&outcome, Err(ApplyFailure::Database(e)) if is_unique_violation(e))
         && !already_applied(conn, &key)
     {
-        outcome = apply_once(conn, state, &key, &payload, source, received_at);
+        outcome = apply_once(conn, &delivery);
     }
     match outcome {
-        Ok(applied) => {
-            processed.answer = applied.answer;
-            processed.outcome = applied.outcome;
-            processed.request_id = applied.request_id;
-            processed.approved_token = applied.token;
-            processed.differences = applied.differences;
-        }
+        Ok(applied) => return applied,
         Err(ApplyFailure::Failed(answer)) => {
             processed.answer = answer;
             processed.outcome = Outcome::Failed;
-        }
-        Err(ApplyFailure::Internal(message)) => {
-            tracing::error!(error = %message, "webhook DataPass : erreur interne");
-            processed.answer = Answer::error(500, "internal_error", "erreur interne, réessayez");
         }
         Err(ApplyFailure::Database(e)) => {
             // A concurrent identical delivery won the unique key: answer as it did.
@@ -385,26 +399,44 @@ fn already_applied(conn: &mut DbConnection, key: &str) -> bool {
         .is_some()
 }
 
-/// What one application of a payload gave.
-struct Application {
-    answer: Answer,
-    outcome: Outcome,
-    request_id: Option<String>,
-    token: Option<String>,
-    differences: usize,
+/// One parsed delivery to apply.
+struct Delivery<'a> {
+    key: &'a str,
+    payload: &'a Payload,
+    source: Source,
+    received_at: NaiveDateTime,
+    /// What was parsed of the body (event, model), for the log.
+    base: &'a Processed,
+    body: &'a [u8],
 }
 
 /// One transaction: the stored answer of a duplicate, or the payload mirrored, its e-mail
-/// queued and its answer remembered.
-fn apply_once(
+/// job queued and its answer remembered; then the delivery logged.
+fn apply_once(conn: &mut DbConnection, delivery: &Delivery) -> Result<Processed, ApplyFailure> {
+    let Delivery {
+        key,
+        payload,
+        source,
+        received_at,
+        ..
+    } = *delivery;
+    crate::db::transaction(conn, |conn| -> Result<_, ApplyFailure> {
+        let mut processed = apply_in(conn, key, payload, source, received_at, delivery.base)?;
+        processed.delivery_id = Some(log_delivery(conn, received_at, &processed, delivery.body)?);
+        Ok(processed)
+    })
+}
+
+/// The body of [`apply_once`]'s transaction, before the log.
+fn apply_in(
     conn: &mut DbConnection,
-    state: Option<&crate::state::AppState>,
     key: &str,
     payload: &Payload,
     source: Source,
     received_at: NaiveDateTime,
-) -> Result<Application, ApplyFailure> {
-    crate::db::transaction(conn, |conn| -> Result<_, ApplyFailure> {
+    base: &Processed,
+) -> Result<Processed, ApplyFailure> {
+    {
         if let Some((status, body, request_id)) = webhook_applied::table
             .find(key)
             .select((
@@ -416,15 +448,14 @@ fn apply_once(
             .optional()?
         {
             let body = serde_json::from_str(&body).unwrap_or(Value::Null);
-            return Ok(Application {
+            return Ok(Processed {
                 answer: Answer {
                     status: u16::try_from(status).unwrap_or(200),
                     body,
                 },
                 outcome: Outcome::Duplicate,
                 request_id,
-                token: None,
-                differences: 0,
+                ..base.clone()
             });
         }
         let mirrored = mirror(conn, payload.model_id, &payload.data, source, received_at)
@@ -460,17 +491,15 @@ fn apply_once(
             .token
             .as_ref()
             .is_some_and(|(_, action)| *action != super::TokenAction::Kept);
-        if let (Some(state), Some(token), true) = (state, &token, fresh_token) {
-            let facts = super::mail_facts(conn, &mirrored.request_id, Some(token))?;
-            super::queue_decision_email(
+        let mail_queued = token.is_some() && fresh_token;
+        if let (Some(token), true) = (&token, mail_queued) {
+            crate::mail::jobs::queue(
                 conn,
-                state,
+                &mirrored.request_id,
+                Some(token),
                 RequestEvent::Approve,
-                &facts,
-                None,
                 received_at,
-            )
-            .map_err(|e| ApplyFailure::Internal(e.to_string()))?;
+            )?;
         }
         let (answer, outcome) = if mirrored.stale {
             match &token {
@@ -500,14 +529,16 @@ fn apply_once(
                 webhook_applied::applied_at.eq(received_at),
             ))
             .execute(conn)?;
-        Ok(Application {
+        Ok(Processed {
             answer,
             outcome,
             request_id: Some(mirrored.request_id),
-            token,
+            approved_token: token,
             differences: mirrored.differences,
+            mail_queued,
+            ..base.clone()
         })
-    })
+    }
 }
 
 /// Why a payload was not applied (the transaction is rolled back).
@@ -515,7 +546,6 @@ enum ApplyFailure {
     /// Kept as failed, answered 200.
     Failed(Answer),
     Database(diesel::result::Error),
-    Internal(String),
 }
 
 impl From<diesel::result::Error> for ApplyFailure {

@@ -468,6 +468,16 @@ pub fn mail_facts(
     })
 }
 
+/// The e-mail template following a decision, if that decision is e-mailed.
+fn decision_template(event: RequestEvent) -> Option<&'static str> {
+    match event {
+        RequestEvent::Approve => Some("decision_approved"),
+        RequestEvent::Refuse => Some("decision_refused"),
+        RequestEvent::RequestChanges => Some("decision_changes_requested"),
+        _ => None,
+    }
+}
+
 /// Renders and queues the e-mail following a decision (approval, refusal, changes requested),
 /// to the demandeur with the contact technique in copy. Call inside the decision's transaction.
 pub fn queue_decision_email(
@@ -478,27 +488,56 @@ pub fn queue_decision_email(
     reason: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<bool, crate::error::AppError> {
-    let template = match event {
-        RequestEvent::Approve => "decision_approved",
-        RequestEvent::Refuse => "decision_refused",
-        RequestEvent::RequestChanges => "decision_changes_requested",
-        _ => return Ok(false),
-    };
-    let Some(demandeur) = facts.demandeur.clone() else {
+    if decision_template(event).is_none() || facts.demandeur.is_none() {
         return Ok(false);
-    };
-    if event == RequestEvent::Approve
-        && crate::provisioning::hold_approval_mail(
-            conn,
-            state.hubee.is_some(),
-            &facts.request_id,
-            facts.token_id.as_deref(),
-            now,
-        )?
-    {
-        // Sent once HubEE says whether the collectivité had an account.
+    }
+    if hold_decision_email(conn, state, event, facts, now)? {
         return Ok(true);
     }
+    match render_decision_email(state, event, facts, reason)? {
+        Some(email) => {
+            crate::mail::outbox::enqueue(conn, &email, now)?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// Whether the approval e-mail is held until HubEE says whether the collectivité had an
+/// account (recorded in the caller's transaction); then it is not queued now.
+pub fn hold_decision_email(
+    conn: &mut DbConnection,
+    state: &crate::state::AppState,
+    event: RequestEvent,
+    facts: &MailFacts,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    if event != RequestEvent::Approve {
+        return Ok(false);
+    }
+    crate::provisioning::hold_approval_mail(
+        conn,
+        state.hubee.is_some(),
+        &facts.request_id,
+        facts.token_id.as_deref(),
+        now,
+    )
+}
+
+/// Renders the e-mail following a decision (no database access): `None` when the decision is
+/// not e-mailed or the request has no demandeur.
+pub fn render_decision_email(
+    state: &crate::state::AppState,
+    event: RequestEvent,
+    facts: &MailFacts,
+    reason: Option<&str>,
+) -> Result<Option<crate::mail::NewEmail>, crate::error::AppError> {
+    let Some(template) = decision_template(event) else {
+        return Ok(None);
+    };
+    let Some(demandeur) = facts.demandeur.clone() else {
+        return Ok(None);
+    };
     let cc: Vec<String> = facts
         .contact_technique
         .iter()
@@ -537,6 +576,5 @@ pub fn queue_decision_email(
     );
     let mut email = state.render_email(template, vec![demandeur], cc, context)?;
     email.related = Some(("request".into(), facts.request_id.clone()));
-    crate::mail::outbox::enqueue(conn, &email, now)?;
-    Ok(true)
+    Ok(Some(email))
 }

@@ -1,6 +1,8 @@
 //! E-mail: rendering from `templates/email/<name>/`, the outbox table every e-mail goes
-//! through, and the sender loop that delivers it (SMTP or `.eml` files) with retries.
+//! through, the decision e-mails rendered after their transaction commits, and the sender
+//! loop that delivers it (SMTP or `.eml` files) with retries.
 
+pub mod jobs;
 pub mod outbox;
 pub mod sender;
 

@@ -64,6 +64,8 @@ pub struct Mailer {
     pub transport: Transport,
     pub settings: MailSettings,
     pub wakeup: Arc<Notify>,
+    /// Wakes the decision e-mail worker (see [`super::jobs`]).
+    pub jobs_wakeup: Arc<Notify>,
 }
 
 impl Mailer {
@@ -73,12 +75,18 @@ impl Mailer {
             transport: Transport::from_settings(settings)?,
             settings: settings.clone(),
             wakeup: Arc::new(Notify::new()),
+            jobs_wakeup: Arc::new(Notify::new()),
         })
     }
 
     /// Tells the sender new mail is queued (call after the transaction commits).
     pub fn notify(&self) {
         self.wakeup.notify_one();
+    }
+
+    /// Tells the decision e-mail worker a job is queued (call after the transaction commits).
+    pub fn notify_jobs(&self) {
+        self.jobs_wakeup.notify_one();
     }
 }
 

@@ -16,7 +16,7 @@ use crate::db::schema::{
 };
 use crate::domain::request_state::RequestEvent;
 use crate::error::AppError;
-use crate::instruction::datapass::{self, log_delivery, process};
+use crate::instruction::datapass::{self, receive};
 use crate::instruction::queue::{self, QueueFilter};
 use crate::instruction::{self as service, Actor, InstructionError};
 use crate::models::requests::{self, HabilitationRequest, RequestContact, roles};
@@ -79,18 +79,11 @@ pub async fn datapass_webhook(
         }));
     }
     let now = crate::models::now();
-    let worker = state.clone();
-    let outcome = state
-        .db(move |conn| {
-            let processed = process(conn, Some(&worker), &body, now);
-            log_delivery(conn, now, &processed, &body)?;
-            Ok(processed)
-        })
-        .await;
+    let outcome = state.db(move |conn| Ok(receive(conn, &body, now)?)).await;
     match outcome {
         Ok(processed) => {
-            if processed.approved_token.is_some() {
-                state.mailer.notify();
+            if processed.mail_queued {
+                state.mailer.notify_jobs();
             }
             HttpResponse::build(
                 StatusCode::from_u16(processed.answer.status)
@@ -220,7 +213,6 @@ pub async fn reapply_delivery(
     let user = page.staff()?.clone();
     let id = path.into_inner();
     let now = page.now;
-    let worker = state.clone();
     let target = id.clone();
     let new_id = state
         .db(move |conn| {
@@ -240,8 +232,8 @@ pub async fn reapply_delivery(
                     "Le corps de cette livraison a été supprimé (durée de conservation écoulée) : elle ne peut plus être rejouée.".into(),
                 ));
             }
-            let processed = process(conn, Some(&worker), payload.as_bytes(), now);
-            let new_id = log_delivery(conn, now, &processed, payload.as_bytes())?;
+            let processed = receive(conn, payload.as_bytes(), now)?;
+            let new_id = processed.delivery_id.clone().unwrap_or_default();
             diesel::update(webhook_deliveries::table.find(&target))
                 .set((
                     webhook_deliveries::reapplied_at.eq(Some(now)),
@@ -263,7 +255,7 @@ pub async fn reapply_delivery(
             Ok(new_id)
         })
         .await?;
-    state.mailer.notify();
+    state.mailer.notify_jobs();
     Ok(see_other(&format!("/webhooks/livraisons/{new_id}")))
 }
 

@@ -239,6 +239,20 @@ impl TestApp {
         .unwrap()
     }
 
+    /// Renders and queues the decision e-mails waiting for the mail worker, as the worker does
+    /// once the event's transaction has committed (the app's own worker runs too: each job is
+    /// taken once). Returns how many e-mails this call put in the outbox.
+    pub async fn drain_mail_jobs(&self) -> usize {
+        let state = self.state.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = state.pool.get().unwrap();
+            qf_backoffice::mail::jobs::run_pending(&mut conn, &state, qf_backoffice::models::now())
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    }
+
     /// Runs a closure on a pooled connection of the app.
     pub async fn with_conn<T: Send + 'static>(
         &self,

@@ -141,7 +141,10 @@ pub async fn deliver_raw(app: &TestApp, body: &[u8], signature: Option<&str>) ->
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    let answer = response.json().await.unwrap_or(Value::Null);
+    // The validation e-mail is rendered after the event's transaction, by the mail worker.
+    app.drain_mail_jobs().await;
+    (status, answer)
 }
 
 pub async fn state_of(app: &TestApp, model_id: i64) -> Option<(String, bool)> {
@@ -579,4 +582,84 @@ async fn an_invalid_siret_is_kept_as_failed_without_alarming_datapass_and_staff_
         .post_form(&format!("/webhooks/livraisons/{applied_id}/rejouer"), &[])
         .await;
     assert_eq!(response.status().as_u16(), 400);
+}
+
+#[tokio::test]
+async fn a_broken_validation_template_fails_the_email_not_the_webhook() {
+    use actix_web::{App, test as actix_test, web};
+    use qf_backoffice::db::schema::{events, mail_jobs};
+
+    // The application state with the validation e-mail's template broken (a variable that is
+    // never in its context), served by the real routes.
+    let db = crate::helpers::TestDb::new();
+    let settings = crate::helpers::test_settings(&db, &[("DATAPASS_WEBHOOK_SECRET", SECRET)]);
+    let mut state = qf_backoffice::startup::build_state(settings)
+        .await
+        .unwrap()
+        .into_inner();
+    std::sync::Arc::get_mut(&mut state)
+        .expect("state not shared yet")
+        .tera
+        .add_raw_template("email/decision_approved/body.txt", "{{ variable_absente }}")
+        .unwrap();
+    let state = web::Data::from(state);
+    let service = actix_test::init_service(
+        App::new()
+            .app_data(state.clone())
+            .configure(qf_backoffice::routes::configure),
+    )
+    .await;
+    for (i, event) in ["create", "submit", "approve"].iter().enumerate() {
+        let body = payload(event, 601, T0 + 60 * i as i64, SIRET).to_string();
+        let request = actix_test::TestRequest::post()
+            .uri("/webhooks/datapass")
+            .insert_header(("Content-Type", "application/json"))
+            .insert_header((
+                "X-Hub-Signature-256",
+                sign(SECRET.as_bytes(), body.as_bytes()),
+            ))
+            .set_payload(body)
+            .to_request();
+        let response = actix_test::call_service(&service, request).await;
+        assert_eq!(response.status().as_u16(), 200, "{event} is applied");
+    }
+
+    // The worker fails the job, visibly; the approval itself stands.
+    let worker = state.clone();
+    let (queued, failed, journal, mails, tokens_count) = tokio::task::spawn_blocking(move || {
+        let mut conn = worker.pool.get().unwrap();
+        let queued = qf_backoffice::mail::jobs::run_pending(
+            &mut conn,
+            &worker,
+            qf_backoffice::models::now(),
+        )
+        .unwrap();
+        let failed: Vec<(Option<String>, bool)> = mail_jobs::table
+            .select((mail_jobs::last_error, mail_jobs::failed_at.is_not_null()))
+            .load(&mut conn)
+            .unwrap();
+        let journal: i64 = events::table
+            .filter(events::action.eq("email.render_failed"))
+            .count()
+            .get_result(&mut conn)
+            .unwrap();
+        let mails: i64 = outbox::table.count().get_result(&mut conn).unwrap();
+        let tokens_count: i64 = tokens::table.count().get_result(&mut conn).unwrap();
+        (queued, failed, journal, mails, tokens_count)
+    })
+    .await
+    .unwrap();
+    assert_eq!(queued, 0);
+    assert_eq!(mails, 0, "nothing half-rendered is sent");
+    assert_eq!(tokens_count, 1, "the approval is applied");
+    assert_eq!(failed.len(), 1, "one failed job, kept");
+    assert!(failed[0].1);
+    assert!(
+        failed[0]
+            .0
+            .as_deref()
+            .is_some_and(|e| e.contains("variable_absente")),
+        "{failed:?}"
+    );
+    assert_eq!(journal, 1, "staff see it in the journal");
 }

@@ -126,12 +126,10 @@ fn the_webhook_parser_never_panics_and_every_refusal_is_explained() {
     let applied = std::cell::Cell::new(0u32);
     runner()
         .run(&webhook_body(), |body| {
-            let processed = qf_backoffice::instruction::datapass::process(
-                &mut conn.borrow_mut(),
-                None,
-                &body,
-                now,
-            );
+            let processed =
+                qf_backoffice::instruction::datapass::receive(&mut conn.borrow_mut(), &body, now)
+                    .unwrap();
+            prop_assert!(processed.delivery_id.is_some(), "every delivery is logged");
             let answer = &processed.answer;
             prop_assert!(
                 matches!(answer.status, 200 | 400 | 409 | 422),

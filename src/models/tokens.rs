@@ -37,29 +37,24 @@ pub fn count_by_status(
     conn: &mut DbConnection,
     today: NaiveDate,
 ) -> QueryResult<Vec<(TokenStatus, i64)>> {
-    // Four counts over index ranges (expires_on, revoked_at) and (revoked_at), never a load
-    // of every token: at national scale this page would otherwise read 100 000 rows.
+    // From the per-day counters kept by triggers (a few hundred rows), never a count of
+    // the tokens: at national scale that read ~100 000 index entries per view.
     let expiring_end = today
         .checked_add_days(chrono::Days::new(
             crate::domain::token::EXPIRING_WINDOW_DAYS.unsigned_abs(),
         ))
         .unwrap_or(NaiveDate::MAX);
-    let total: i64 = tokens::table.count().get_result(conn)?;
-    let revoked: i64 = tokens::table
-        .filter(tokens::revoked_at.is_not_null())
-        .count()
-        .get_result(conn)?;
-    let expired: i64 = tokens::table
-        .filter(tokens::expires_on.lt(today))
-        .filter(tokens::revoked_at.is_null())
-        .count()
-        .get_result(conn)?;
-    let expiring: i64 = tokens::table
-        .filter(tokens::expires_on.ge(today))
-        .filter(tokens::expires_on.le(expiring_end))
-        .filter(tokens::revoked_at.is_null())
-        .count()
-        .get_result(conn)?;
+    let (mut total, mut revoked, mut expired, mut expiring) = (0, 0, 0, 0);
+    for (day, is_revoked, n) in super::counters::token_days(conn, None, None)? {
+        total += n;
+        if is_revoked {
+            revoked += n;
+        } else if day < today {
+            expired += n;
+        } else if day <= expiring_end {
+            expiring += n;
+        }
+    }
     let active = total - revoked - expired - expiring;
     Ok(TokenStatus::ALL
         .iter()
@@ -374,15 +369,14 @@ pub fn expiries_by_month(
     let end = first
         .checked_add_months(chrono::Months::new(18))
         .unwrap_or(NaiveDate::MAX);
-    // Grouped in SQL by expiry day (a covering index range), summed per month here: no
-    // token row is loaded, and the same query runs on both backends.
-    let days: Vec<(NaiveDate, i64)> = tokens::table
-        .filter(tokens::revoked_at.is_null())
-        .filter(tokens::expires_on.ge(today))
-        .filter(tokens::expires_on.lt(end))
-        .group_by(tokens::expires_on)
-        .select((tokens::expires_on, diesel::dsl::count_star()))
-        .load(conn)?;
+    // The per-day counters kept by triggers (a few hundred rows), summed per month here:
+    // no token is read.
+    let last = end.pred_opt().unwrap_or(end);
+    let days: Vec<(NaiveDate, i64)> = super::counters::token_days(conn, Some(today), Some(last))?
+        .into_iter()
+        .filter(|(_, revoked, _)| !revoked)
+        .map(|(day, _, n)| (day, n))
+        .collect();
     Ok((0..18)
         .filter_map(|i| first.checked_add_months(chrono::Months::new(i)))
         .map(|month| {
@@ -464,7 +458,31 @@ fn count(conn: &mut DbConnection, filter: &TokenFilter, today: NaiveDate) -> Que
         }
         return q.count().get_result(conn);
     }
-    token_filters!(tokens::table.into_boxed(), filter, today)
-        .count()
-        .get_result(conn)
+    // Window and status filters only: summed from the per-day counters (see
+    // `models::counters`), with the same rules as `token_filters!`.
+    let window_end = filter
+        .fenetre
+        .parse::<u64>()
+        .ok()
+        .and_then(|days| today.checked_add_days(chrono::Days::new(days)));
+    let days = super::counters::token_days(conn, None, None)?;
+    Ok(days
+        .into_iter()
+        .filter(|(day, revoked, _)| {
+            let in_window = match (filter.fenetre.parse::<u64>().is_ok(), window_end) {
+                (false, _) => true,
+                (true, Some(end)) => !revoked && *day >= today && *day <= end,
+                // A window too far to compute: the list ignores it too.
+                (true, None) => true,
+            };
+            let in_status = match filter.statut.as_str() {
+                "expired" => !revoked && *day < today,
+                "revoked" => *revoked,
+                "active" => !revoked && *day >= today,
+                _ => true,
+            };
+            in_window && in_status
+        })
+        .map(|(_, _, n)| n)
+        .sum())
 }

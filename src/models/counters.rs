@@ -59,3 +59,28 @@ pub fn token_days(
         ))
         .load(conn)
 }
+
+/// Tokens whose expiry day is within `from..=to` (any bound open when `None`), revoked or not
+/// as `revoked` says (either when `None`): a sum in SQL over the per-day counters.
+pub fn token_sum(
+    conn: &mut DbConnection,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    revoked: Option<bool>,
+) -> QueryResult<i64> {
+    let mut q = token_expiry_counts::table.into_boxed();
+    if let Some(from) = from {
+        q = q.filter(token_expiry_counts::expires_on.ge(from));
+    }
+    if let Some(to) = to {
+        q = q.filter(token_expiry_counts::expires_on.le(to));
+    }
+    if let Some(revoked) = revoked {
+        q = q.filter(token_expiry_counts::revoked.eq(revoked));
+    }
+    // The same integer type on both backends (PostgreSQL sums a BIGINT as NUMERIC).
+    q.select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "CAST(COALESCE(SUM(n), 0) AS BIGINT)",
+    ))
+    .first(conn)
+}

@@ -44,17 +44,11 @@ pub fn count_by_status(
             crate::domain::token::EXPIRING_WINDOW_DAYS.unsigned_abs(),
         ))
         .unwrap_or(NaiveDate::MAX);
-    let (mut total, mut revoked, mut expired, mut expiring) = (0, 0, 0, 0);
-    for (day, is_revoked, n) in super::counters::token_days(conn, None, None)? {
-        total += n;
-        if is_revoked {
-            revoked += n;
-        } else if day < today {
-            expired += n;
-        } else if day <= expiring_end {
-            expiring += n;
-        }
-    }
+    use super::counters::token_sum;
+    let total = token_sum(conn, None, None, None)?;
+    let revoked = token_sum(conn, None, None, Some(true))?;
+    let expired = token_sum(conn, None, today.pred_opt(), Some(false))?;
+    let expiring = token_sum(conn, Some(today), Some(expiring_end), Some(false))?;
     let active = total - revoked - expired - expiring;
     Ok(TokenStatus::ALL
         .iter()
@@ -460,29 +454,33 @@ fn count(conn: &mut DbConnection, filter: &TokenFilter, today: NaiveDate) -> Que
     }
     // Window and status filters only: summed from the per-day counters (see
     // `models::counters`), with the same rules as `token_filters!`.
-    let window_end = filter
-        .fenetre
-        .parse::<u64>()
-        .ok()
-        .and_then(|days| today.checked_add_days(chrono::Days::new(days)));
-    let days = super::counters::token_days(conn, None, None)?;
-    Ok(days
-        .into_iter()
-        .filter(|(day, revoked, _)| {
-            let in_window = match (filter.fenetre.parse::<u64>().is_ok(), window_end) {
-                (false, _) => true,
-                (true, Some(end)) => !revoked && *day >= today && *day <= end,
-                // A window too far to compute: the list ignores it too.
-                (true, None) => true,
-            };
-            let in_status = match filter.statut.as_str() {
-                "expired" => !revoked && *day < today,
-                "revoked" => *revoked,
-                "active" => !revoked && *day >= today,
-                _ => true,
-            };
-            in_window && in_status
-        })
-        .map(|(_, _, n)| n)
-        .sum())
+    use super::counters::token_sum;
+    let window = match filter.fenetre.parse::<u64>() {
+        Ok(days) => today
+            .checked_add_days(chrono::Days::new(days))
+            .map(|end| (today, end)),
+        // No window (or a window too far to compute, which the list ignores too).
+        Err(_) => None,
+    };
+    let (from, to, revoked) = match window {
+        Some((start, end)) => (Some(start), Some(end), Some(false)),
+        None => (None, None, None),
+    };
+    // The status filter narrows the window further (both are conditions on the same rows).
+    match filter.statut.as_str() {
+        "expired" => {
+            let to = [to, today.pred_opt()].into_iter().flatten().min();
+            if revoked.is_some() && from.is_some_and(|f| f >= today) {
+                return Ok(0);
+            }
+            token_sum(conn, from, to, Some(false))
+        }
+        "revoked" if revoked == Some(false) => Ok(0),
+        "revoked" => token_sum(conn, from, to, Some(true)),
+        "active" => {
+            let from = [from, Some(today)].into_iter().flatten().max();
+            token_sum(conn, from, to, Some(false))
+        }
+        _ => token_sum(conn, from, to, revoked),
+    }
 }

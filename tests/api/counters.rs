@@ -80,6 +80,41 @@ fn assert_counters_exact(conn: &mut DbConnection, today: NaiveDate, when: &str) 
             .count() as i64;
         assert_eq!(n, real, "tokens {status:?}, {when}");
     }
+    // The token list's totals, for every window and status filter (and nonsense values).
+    for fenetre in ["", "7", "30", "90", "abc", "999999999999"] {
+        for statut in ["", "expired", "revoked", "active", "autre"] {
+            let filter = qf_backoffice::models::tokens::TokenFilter {
+                fenetre: fenetre.to_owned(),
+                statut: statut.to_owned(),
+                ..Default::default()
+            };
+            let window_end = fenetre
+                .parse::<u64>()
+                .ok()
+                .and_then(|d| today.checked_add_days(chrono::Days::new(d)));
+            let real = all
+                .iter()
+                .filter(|(day, revoked)| {
+                    let in_window = window_end
+                        .is_none_or(|end| revoked.is_none() && *day >= today && *day <= end);
+                    let in_status = match statut {
+                        "expired" => revoked.is_none() && *day < today,
+                        "revoked" => revoked.is_some(),
+                        "active" => revoked.is_none() && *day >= today,
+                        _ => true,
+                    };
+                    in_window && in_status
+                })
+                .count() as i64;
+            let shown = qf_backoffice::models::tokens::list(conn, &filter, today, 1)
+                .unwrap()
+                .total;
+            assert_eq!(
+                shown, real,
+                "/jetons?fenetre={fenetre}&statut={statut}, {when}"
+            );
+        }
+    }
     let first = today.with_day(1).unwrap();
     for (month, n) in qf_backoffice::models::tokens::expiries_by_month(conn, today).unwrap() {
         let real = all

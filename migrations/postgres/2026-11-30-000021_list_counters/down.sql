@@ -1,3 +1,4 @@
+DROP INDEX editeurs_contact_lower_idx;
 CREATE INDEX habilitation_requests_form_uid_idx ON habilitation_requests (form_uid);
 DROP INDEX habilitation_requests_form_created_idx;
 CREATE INDEX habilitation_requests_editeur_idx ON habilitation_requests (editeur_id);

@@ -119,4 +119,10 @@ DROP INDEX habilitation_requests_editeur_idx;
 CREATE INDEX habilitation_requests_form_created_idx
     ON habilitation_requests (form_uid, created_at, id);
 DROP INDEX habilitation_requests_form_uid_idx;
+
+-- Loading the identity on every page view looks an address up among the éditeurs' contacts
+-- case-insensitively: an index on the lower-cased address, not a scan of the éditeurs.
+CREATE INDEX editeurs_contact_lower_idx ON editeurs (lower(contact_technique_email));
+
 ANALYZE habilitation_requests;
+ANALYZE editeurs;

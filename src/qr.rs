@@ -3,7 +3,8 @@
 //!
 //! Modules are whole pixels (no resampling blur): the module size is the largest that fits
 //! the code and its quiet zone in 480 pixels, and the few pixels left over widen the margin.
-//! Generation is CPU work: handlers run it on the blocking pool.
+//! Generation is CPU work: handlers run it on the blocking pool, once per exact input —
+//! [`cached`] keeps the latest rendered files (bounded in count and bytes).
 
 use std::io::Cursor;
 
@@ -29,7 +30,7 @@ pub enum QrError {
 }
 
 /// The image formats offered for download.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum QrFormat {
     Png,
     Jpeg,
@@ -202,6 +203,60 @@ pub fn render(text: &str, format: QrFormat) -> Result<Vec<u8>, QrError> {
     }
 }
 
+/// Rendered files kept by [`cached`] at most.
+pub const CACHE_ENTRIES: usize = 512;
+/// Bytes of rendered files kept by [`cached`] at most.
+pub const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Rendered files by exact input (format, text), with insertion order for eviction.
+#[derive(Default)]
+struct Cache {
+    files: std::collections::HashMap<(QrFormat, String), std::sync::Arc<Vec<u8>>>,
+    order: std::collections::VecDeque<(QrFormat, String)>,
+    bytes: usize,
+}
+
+fn cache() -> &'static std::sync::Mutex<Cache> {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<Cache>> = std::sync::OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// The file already rendered for exactly this input, if still kept.
+pub fn cached(text: &str, format: QrFormat) -> Option<std::sync::Arc<Vec<u8>>> {
+    let cache = cache()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    cache.files.get(&(format, text.to_owned())).cloned()
+}
+
+/// The QR code of `text` in `format`, from the cache when this exact input was rendered
+/// lately, else rendered and kept (the oldest files leave first once [`CACHE_ENTRIES`] or
+/// [`CACHE_BYTES`] is reached).
+pub fn render_cached(text: &str, format: QrFormat) -> Result<std::sync::Arc<Vec<u8>>, QrError> {
+    if let Some(hit) = cached(text, format) {
+        return Ok(hit);
+    }
+    let file = std::sync::Arc::new(render(text, format)?);
+    let mut cache = cache()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let key = (format, text.to_owned());
+    if !cache.files.contains_key(&key) && file.len() <= CACHE_BYTES {
+        while cache.files.len() >= CACHE_ENTRIES || cache.bytes + file.len() > CACHE_BYTES {
+            let Some(oldest) = cache.order.pop_front() else {
+                break;
+            };
+            if let Some(gone) = cache.files.remove(&oldest) {
+                cache.bytes -= gone.len();
+            }
+        }
+        cache.bytes += file.len();
+        cache.order.push_back(key.clone());
+        cache.files.insert(key, file.clone());
+    }
+    Ok(file)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,5 +297,48 @@ mod tests {
     #[test]
     fn text_too_long_is_refused() {
         assert!(matches!(png(&"a".repeat(5000)), Err(QrError::TooLong)));
+    }
+
+    #[test]
+    fn cache_returns_the_rendered_bytes_of_the_exact_input_within_bounds() {
+        let text = "https://quotient-familial.numerique.gouv.fr/collectivites/21260790000099";
+        for format in [QrFormat::Png, QrFormat::Jpeg, QrFormat::Svg] {
+            let first = render_cached(text, format).unwrap();
+            assert_eq!(*first, render(text, format).unwrap(), "{format:?}");
+            let again = render_cached(text, format).unwrap();
+            assert!(
+                std::sync::Arc::ptr_eq(&first, &again),
+                "served from the cache"
+            );
+            assert_eq!(cached(text, format).as_deref(), Some(&*first));
+        }
+        // Another input (one character apart) is another file, never the cached one.
+        let other = format!("{text}0");
+        assert_ne!(
+            *render_cached(&other, QrFormat::Png).unwrap(),
+            *render_cached(text, QrFormat::Png).unwrap()
+        );
+        assert_eq!(
+            *render_cached(&other, QrFormat::Png).unwrap(),
+            render(&other, QrFormat::Png).unwrap()
+        );
+
+        // Bounded (one test, as the cache is shared by the whole process).
+        for i in 0..(CACHE_ENTRIES + 20) {
+            render_cached(&format!("https://exemple.fr/borne/{i}"), QrFormat::Svg).unwrap();
+        }
+        let cache = cache().lock().unwrap();
+        assert!(cache.files.len() <= CACHE_ENTRIES);
+        assert_eq!(cache.files.len(), cache.order.len());
+        assert_eq!(
+            cache.bytes,
+            cache.files.values().map(|f| f.len()).sum::<usize>()
+        );
+        assert!(cache.bytes <= CACHE_BYTES);
+        drop(cache);
+        // The oldest left first; the newest is kept.
+        assert!(cached("https://exemple.fr/borne/0", QrFormat::Svg).is_none());
+        let newest = format!("https://exemple.fr/borne/{}", CACHE_ENTRIES + 19);
+        assert!(cached(&newest, QrFormat::Svg).is_some());
     }
 }

@@ -473,3 +473,20 @@ diesel::allow_tables_to_appear_in_same_query!(
     datapass_sync_runs,
     api_keys,
 );
+
+// Counters kept by triggers (migration 2026-11-30-000021_list_counters); never joined.
+diesel::table! {
+    row_counts (list, bucket) {
+        list -> Text,
+        bucket -> Text,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
+    token_expiry_counts (expires_on, revoked) {
+        expires_on -> Date,
+        revoked -> Bool,
+        n -> BigInt,
+    }
+}

@@ -158,7 +158,23 @@ pub fn list(
     // Counted on the requests alone unless a filter reads the collectivité: every request
     // has its collectivité and the éditeur join is a left join, so the count is the same
     // without visiting one collectivité per pending request.
-    let total: i64 = if filter.departement.trim().is_empty() && filter.q.trim().is_empty() {
+    let only_state = filter.departement.trim().is_empty()
+        && filter.q.trim().is_empty()
+        && filter.editeur.is_empty()
+        && filter.en_retard.is_none();
+    let total: i64 = if only_state {
+        // The per-state counters kept by triggers (see `models::counters`).
+        let states: &[&str] = match filter.etat.as_str() {
+            "submitted" => &["submitted"],
+            "changes_requested" => &["changes_requested"],
+            _ => &["submitted", "changes_requested"],
+        };
+        crate::models::counters::buckets(conn, crate::models::counters::REQUESTS)?
+            .iter()
+            .filter(|(state, _)| states.contains(&state.as_str()))
+            .map(|(_, n)| n)
+            .sum()
+    } else if filter.departement.trim().is_empty() && filter.q.trim().is_empty() {
         let mut q = habilitation_requests::table
             .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(pending))
             .into_boxed();

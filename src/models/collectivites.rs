@@ -84,7 +84,14 @@ pub fn list(
         }
         q
     };
-    let total: i64 = filtered().count().get_result(conn)?;
+    let unfiltered =
+        filters.departement.is_none() && filters.active.is_none() && filters.q.trim().is_empty();
+    let total: i64 = if unfiltered {
+        // Kept by triggers (see `models::counters`): no count of every collectivité.
+        super::counters::bucket(conn, super::counters::COLLECTIVITES, "")?
+    } else {
+        filtered().count().get_result(conn)?
+    };
     // A page past the end shows the last page rather than nothing.
     let last_page = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
     let page = page.clamp(1, last_page);
@@ -97,9 +104,9 @@ pub fn list(
     Ok(Page::new(items, page.max(1), PER_PAGE, total))
 }
 
-/// Number of collectivités.
+/// Number of collectivités, from the counter kept by triggers.
 pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
-    collectivites::table.count().get_result(conn)
+    super::counters::bucket(conn, super::counters::COLLECTIVITES, "")
 }
 
 /// The départements collectivités are in, sorted. A skip scan of the département index (one

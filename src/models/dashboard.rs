@@ -6,7 +6,7 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{editeurs, form_activations, habilitation_requests};
+use crate::db::schema::{editeurs, habilitation_requests};
 use crate::domain::calendar::{is_business_day, paris_date};
 
 /// Weeks shown in the weekly chart.
@@ -108,52 +108,48 @@ pub fn figures(conn: &mut DbConnection, today: NaiveDate) -> QueryResult<Figures
         }
     }
     durations.sort_unstable();
-    // Clients per éditeur: by the request's éditeur, or by the éditeur's pre-filled form —
-    // two equality joins on indexed columns, merged here (an OR in one join made every request
-    // evaluate a subquery per éditeur: 24 s at national scale).
-    use crate::db::schema::editeur_forms;
-    use std::collections::{HashMap, HashSet};
-    let by_editeur: Vec<(Option<String>, String)> = habilitation_requests::table
-        .filter(habilitation_requests::editeur_id.is_not_null())
-        .select((
-            habilitation_requests::editeur_id,
-            habilitation_requests::collectivite_id,
-        ))
-        .distinct()
-        .load(conn)?;
-    let by_form: Vec<(String, String)> = habilitation_requests::table
-        .inner_join(
-            editeur_forms::table.on(editeur_forms::form_uid.eq(habilitation_requests::form_uid)),
-        )
-        .select((
-            editeur_forms::editeur_id,
-            habilitation_requests::collectivite_id,
-        ))
-        .distinct()
-        .load(conn)?;
-    let pairs: HashSet<(String, String)> = by_editeur
-        .into_iter()
-        .filter_map(|(e, c)| Some((e?, c)))
-        .chain(by_form)
-        .collect();
+    // Clients per éditeur: by the request's éditeur, or by the éditeur's pre-filled form — the
+    // union of two equality joins on indexed columns (an OR in one join made every request
+    // evaluate a subquery per éditeur: 24 s at national scale), counted in SQL per éditeur
+    // with those whose form is live: ~100 rows leave the database instead of every pair.
+    use std::collections::HashMap;
+    #[derive(diesel::QueryableByName)]
+    struct EditeurClients {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        editeur_id: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        clients: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        live_clients: i64,
+    }
+    let rows: Vec<EditeurClients> = diesel::sql_query(format!(
+        "SELECT pairs.editeur_id AS editeur_id, COUNT(*) AS clients, \
+                COUNT(live.collectivite_id) AS live_clients \
+         FROM ( \
+             SELECT editeur_id, collectivite_id FROM habilitation_requests \
+             WHERE editeur_id IS NOT NULL \
+             UNION \
+             SELECT editeur_forms.editeur_id, habilitation_requests.collectivite_id \
+             FROM habilitation_requests \
+             JOIN editeur_forms ON editeur_forms.form_uid = habilitation_requests.form_uid \
+         ) AS pairs \
+         LEFT JOIN ( \
+             SELECT DISTINCT collectivite_id FROM form_activations \
+             WHERE state = '{done}' AND live = TRUE \
+         ) AS live ON live.collectivite_id = pairs.collectivite_id \
+         GROUP BY pairs.editeur_id",
+        done = crate::provisioning::DONE
+    ))
+    .load(conn)?;
     let names: HashMap<String, String> = editeurs::table
         .select((editeurs::id, editeurs::name))
         .load::<(String, String)>(conn)?
         .into_iter()
         .collect();
-    let active: HashSet<String> = form_activations::table
-        .filter(form_activations::state.eq(crate::provisioning::DONE))
-        .filter(form_activations::live.eq(true))
-        .select(form_activations::collectivite_id)
-        .load::<String>(conn)?
+    let counts: HashMap<String, (i64, i64)> = rows
         .into_iter()
+        .map(|r| (r.editeur_id, (r.clients, r.live_clients)))
         .collect();
-    let mut counts: HashMap<String, (i64, i64)> = HashMap::new();
-    for (editeur, collectivite) in &pairs {
-        let entry = counts.entry(editeur.clone()).or_default();
-        entry.0 += 1;
-        entry.1 += i64::from(active.contains(collectivite));
-    }
     let mut per_editeur: Vec<(String, String, i64, i64)> = counts
         .into_iter()
         .filter_map(|(id, (n, a))| Some((id.clone(), names.get(&id)?.clone(), n, a)))

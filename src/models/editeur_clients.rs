@@ -169,6 +169,10 @@ pub fn page(
     let limit = limit.max(1);
     let mut items: Vec<ClientRow> = Vec::new();
     let mut cursor = after.unwrap_or_default().to_owned();
+    // Start with what the page needs (one row per collectivité, plus one to know whether
+    // another page follows) and double while a filter drops rows: an unfiltered page reads
+    // `limit + 1` collectivités and their details, not a whole chunk.
+    let mut chunk_size = (limit + 1).min(CHUNK);
     loop {
         let mut q = collectivites::table
             .filter(
@@ -193,10 +197,11 @@ pub fn page(
         }
         let chunk: Vec<(String, String, String)> = q
             .order(collectivites::siret.asc())
-            .limit(CHUNK)
+            .limit(chunk_size)
             .select((collectivites::id, collectivites::siret, collectivites::name))
             .load(conn)?;
-        let exhausted = (chunk.len() as i64) < CHUNK;
+        let exhausted = (chunk.len() as i64) < chunk_size;
+        chunk_size = (chunk_size * 2).min(CHUNK);
         if let Some((_, last, _)) = chunk.last() {
             cursor = last.clone();
         }

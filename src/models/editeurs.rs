@@ -69,13 +69,42 @@ pub fn list(conn: &mut DbConnection, query: &str) -> QueryResult<Vec<EditeurSumm
         .group_by(editeur_forms::editeur_id)
         .select((editeur_forms::editeur_id, diesel::dsl::count_star()))
         .load(conn)?;
+    // Client requests per éditeur in two grouped queries (not one count per éditeur): those
+    // recorded for it, and those made through one of its forms (form ids are unique) but
+    // recorded for no one or someone else — the same requests as `client_filter`.
+    let recorded: Vec<(Option<String>, i64)> = habilitation_requests::table
+        .filter(habilitation_requests::editeur_id.is_not_null())
+        .group_by(habilitation_requests::editeur_id)
+        .select((habilitation_requests::editeur_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    let through_forms: Vec<(String, i64)> = habilitation_requests::table
+        .inner_join(
+            editeur_forms::table.on(editeur_forms::form_uid.eq(habilitation_requests::form_uid)),
+        )
+        .filter(
+            habilitation_requests::editeur_id
+                .is_null()
+                .or(habilitation_requests::editeur_id.ne(editeur_forms::editeur_id.nullable())),
+        )
+        .group_by(editeur_forms::editeur_id)
+        .select((editeur_forms::editeur_id, diesel::dsl::count_star()))
+        .load(conn)?;
     let mut summaries = Vec::with_capacity(rows.len());
     for editeur in rows {
         let forms = form_counts
             .iter()
             .find(|(id, _)| *id == editeur.id)
             .map_or(0, |(_, n)| *n);
-        let requests = count_client_requests(conn, &editeur.id)?;
+        let requests = recorded
+            .iter()
+            .filter(|(id, _)| id.as_deref() == Some(editeur.id.as_str()))
+            .map(|(_, n)| *n)
+            .sum::<i64>()
+            + through_forms
+                .iter()
+                .filter(|(id, _)| *id == editeur.id)
+                .map(|(_, n)| *n)
+                .sum::<i64>();
         summaries.push(EditeurSummary {
             editeur,
             forms,
@@ -201,34 +230,164 @@ pub struct ClientRequest {
     pub siret: String,
 }
 
-/// Request id, DataPass number, state, form id, collectivité id, name and SIRET.
-type ClientColumns = (String, Option<i64>, String, String, String, String, String);
+/// Rows per page of an éditeur's client requests on its staff page.
+pub const CLIENTS_PER_PAGE: i64 = 50;
 
-/// The requests of an éditeur's clients: those recorded for the éditeur, or made through one
-/// of its current forms; by collectivité name, newest request first.
-pub fn clients(conn: &mut DbConnection, editeur_id: &str) -> QueryResult<Vec<ClientRequest>> {
-    let rows: Vec<ClientColumns> = habilitation_requests::table
-        .inner_join(collectivites::table)
-        .filter(client_filter(editeur_id))
-        .order((
-            collectivites::name.asc(),
-            habilitation_requests::created_at.desc(),
-            habilitation_requests::id.asc(),
-        ))
-        .select((
-            habilitation_requests::id,
-            habilitation_requests::datapass_id,
-            habilitation_requests::state,
-            habilitation_requests::form_uid,
-            collectivites::id,
-            collectivites::name,
-            collectivites::siret,
-        ))
+/// One page of an éditeur's client requests, newest first, with the totals of the search.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ClientRequestPage {
+    pub items: Vec<ClientRequest>,
+    /// Request id to pass as `apres` for the next page; none on the last page.
+    pub next_cursor: Option<String>,
+    /// Requests kept by the search (all pages).
+    pub requests: i64,
+    /// Distinct collectivités of those requests.
+    pub collectivites: i64,
+}
+
+/// Request id, DataPass number, state, form id, collectivité id, name, SIRET and creation.
+type ClientPageColumns = (
+    String,
+    Option<i64>,
+    String,
+    String,
+    String,
+    String,
+    String,
+    NaiveDateTime,
+);
+
+/// Narrows a boxed query over requests joined to collectivités to the name or SIRET search.
+macro_rules! client_search {
+    ($q:expr, $search:expr) => {{
+        let search: &str = $search;
+        let mut q = $q;
+        if !search.is_empty() {
+            q = q.filter(
+                lower(collectivites::name)
+                    .like(contains_pattern(search))
+                    .escape('\\')
+                    .or(collectivites::siret
+                        .like(contains_pattern(&search.replace(' ', "")))
+                        .escape('\\')),
+            );
+        }
+        q
+    }};
+}
+
+/// Up to `limit` client requests of `editeur_id` (see [`client_filter`]) whose collectivité name or
+/// SIRET contains `search`, newest first, after the request `after` (keyset: the page reads
+/// `limit` entries of the indexes `(editeur_id, created_at, id)` and `(form_uid, created_at,
+/// id)`, however deep it is). The counts read the same two indexes.
+pub fn client_page(
+    conn: &mut DbConnection,
+    editeur_id: &str,
+    search: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<ClientRequestPage> {
+    let limit = limit.max(1);
+    let search = search.trim();
+    let form_uids: Vec<String> = editeur_forms::table
+        .filter(editeur_forms::editeur_id.eq(editeur_id))
+        .select(editeur_forms::form_uid)
         .load(conn)?;
-    Ok(rows
+    let cursor: Option<(NaiveDateTime, String)> = match after {
+        Some(id) if !id.is_empty() => habilitation_requests::table
+            .find(id)
+            .select((habilitation_requests::created_at, habilitation_requests::id))
+            .first(conn)
+            .optional()?,
+        _ => None,
+    };
+    // Two streams, each in index order: requests recorded for the éditeur, and requests made
+    // through its forms but recorded for no one or someone else. Disjoint, merged here.
+    let mut rows: Vec<ClientPageColumns> = Vec::new();
+    for through_forms in [false, true] {
+        if through_forms && form_uids.is_empty() {
+            continue;
+        }
+        let mut q = habilitation_requests::table
+            .inner_join(collectivites::table)
+            .into_boxed();
+        q = if through_forms {
+            q.filter(habilitation_requests::form_uid.eq_any(form_uids.clone()))
+                .filter(
+                    habilitation_requests::editeur_id
+                        .is_null()
+                        .or(habilitation_requests::editeur_id.ne(editeur_id)),
+                )
+        } else {
+            q.filter(habilitation_requests::editeur_id.eq(editeur_id))
+        };
+        if let Some((created_at, id)) = &cursor {
+            q = q
+                .filter(habilitation_requests::created_at.le(*created_at))
+                .filter(
+                    habilitation_requests::created_at
+                        .lt(*created_at)
+                        .or(habilitation_requests::id.lt(id.clone())),
+                );
+        }
+        q = client_search!(q, search);
+        rows.extend(
+            q.order((
+                habilitation_requests::created_at.desc(),
+                habilitation_requests::id.desc(),
+            ))
+            .limit(limit + 1)
+            .select((
+                habilitation_requests::id,
+                habilitation_requests::datapass_id,
+                habilitation_requests::state,
+                habilitation_requests::form_uid,
+                collectivites::id,
+                collectivites::name,
+                collectivites::siret,
+                habilitation_requests::created_at,
+            ))
+            .load::<ClientPageColumns>(conn)?,
+        );
+    }
+    rows.sort_by(|a, b| (b.7, &b.0).cmp(&(a.7, &a.0)));
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if more {
+        rows.last().map(|r| r.0.clone())
+    } else {
+        None
+    };
+    let (requests, collectivites) = if search.is_empty() {
+        let requests: i64 = habilitation_requests::table
+            .filter(client_filter(editeur_id))
+            .count()
+            .get_result(conn)?;
+        let collectivites: i64 = habilitation_requests::table
+            .filter(client_filter(editeur_id))
+            .select(diesel::dsl::count(habilitation_requests::collectivite_id).aggregate_distinct())
+            .first(conn)?;
+        (requests, collectivites)
+    } else {
+        let joined = || {
+            client_search!(
+                habilitation_requests::table
+                    .inner_join(collectivites::table)
+                    .filter(client_filter(editeur_id))
+                    .into_boxed(),
+                search
+            )
+        };
+        let requests: i64 = joined().count().get_result(conn)?;
+        let collectivites: i64 = joined()
+            .select(diesel::dsl::count(habilitation_requests::collectivite_id).aggregate_distinct())
+            .first(conn)?;
+        (requests, collectivites)
+    };
+    let items = rows
         .into_iter()
         .map(
-            |(request_id, datapass_id, state, form_uid, collectivite_id, name, siret)| {
+            |(request_id, datapass_id, state, form_uid, collectivite_id, name, siret, _)| {
                 ClientRequest {
                     request_id,
                     datapass_id,
@@ -243,10 +402,16 @@ pub fn clients(conn: &mut DbConnection, editeur_id: &str) -> QueryResult<Vec<Cli
                 }
             },
         )
-        .collect())
+        .collect();
+    Ok(ClientRequestPage {
+        items,
+        next_cursor,
+        requests,
+        collectivites,
+    })
 }
 
-/// Number of requests of an éditeur's clients (see [`clients`]).
+/// Number of requests of an éditeur's clients (see [`client_filter`]).
 pub fn count_client_requests(conn: &mut DbConnection, editeur_id: &str) -> QueryResult<i64> {
     habilitation_requests::table
         .filter(client_filter(editeur_id))

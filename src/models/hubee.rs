@@ -38,10 +38,8 @@ pub struct HubeeSubscription {
 
 /// Number of subscriptions in each status, every status listed.
 pub fn count_by_status(conn: &mut DbConnection) -> QueryResult<Vec<(SubscriptionStatus, i64)>> {
-    let rows: Vec<(String, i64)> = hubee_subscriptions::table
-        .group_by(hubee_subscriptions::status)
-        .select((hubee_subscriptions::status, diesel::dsl::count_star()))
-        .load(conn)?;
+    // Kept by triggers: no scan of the subscriptions (see `models::counters`).
+    let rows = super::counters::buckets(conn, super::counters::HUBEE)?;
     Ok(SubscriptionStatus::ALL
         .iter()
         .map(|status| {

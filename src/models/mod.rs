@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod collectivites;
+pub mod counters;
 pub mod dashboard;
 pub mod editeur_clients;
 pub mod editeurs;

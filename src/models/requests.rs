@@ -97,10 +97,8 @@ pub struct Habilitation {
 
 /// Number of requests in each state, every state listed (zero included), in lifecycle order.
 pub fn count_by_state(conn: &mut DbConnection) -> QueryResult<Vec<(RequestState, i64)>> {
-    let rows: Vec<(String, i64)> = habilitation_requests::table
-        .group_by(habilitation_requests::state)
-        .select((habilitation_requests::state, diesel::dsl::count_star()))
-        .load(conn)?;
+    // Kept by triggers: no scan of the requests (see `models::counters`).
+    let rows = super::counters::buckets(conn, super::counters::REQUESTS)?;
     Ok(RequestState::ALL
         .iter()
         .map(|state| {
@@ -113,9 +111,12 @@ pub fn count_by_state(conn: &mut DbConnection) -> QueryResult<Vec<(RequestState,
         .collect())
 }
 
-/// Number of requests (all states).
+/// Number of requests (all states), from the counters kept by triggers.
 pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
-    habilitation_requests::table.count().get_result(conn)
+    Ok(super::counters::buckets(conn, super::counters::REQUESTS)?
+        .iter()
+        .map(|(_, n)| n)
+        .sum())
 }
 
 /// Which requests a list covers.
@@ -156,7 +157,8 @@ pub struct RequestSummary {
     pub my_roles: Vec<&'static str>,
 }
 
-/// Requests in `scope`, newest activity first, paginated.
+/// Requests in `scope`, paginated: an éditeur's clients newest request first, others by
+/// collectivité name.
 pub fn summaries(
     conn: &mut DbConnection,
     scope: &Scope,
@@ -166,36 +168,58 @@ pub fn summaries(
 ) -> QueryResult<super::Page<RequestSummary>> {
     use crate::db::schema::{collectivites, editeurs, hubee_subscriptions, tokens};
 
-    let filtered = || {
-        let mut q = habilitation_requests::table
-            .inner_join(collectivites::table)
-            .left_join(editeurs::table)
-            .into_boxed();
-        match scope {
-            Scope::All => {}
-            Scope::Editeurs(ids) => {
-                q = q.filter(habilitation_requests::editeur_id.eq_any(ids.clone()));
+    // The scope's filter, on any boxed query that reads `habilitation_requests`. One éditeur
+    // is an equality, so that its index `(editeur_id, created_at, id)` gives the order.
+    macro_rules! scoped {
+        ($q:expr) => {{
+            let mut q = $q;
+            match scope {
+                Scope::All => {}
+                Scope::Editeurs(ids) if ids.len() == 1 => {
+                    q = q.filter(habilitation_requests::editeur_id.eq(ids[0].clone()));
+                }
+                Scope::Editeurs(ids) => {
+                    q = q.filter(habilitation_requests::editeur_id.eq_any(ids.clone()));
+                }
+                Scope::Contact(email) => {
+                    q = q.filter(
+                        habilitation_requests::id.eq_any(
+                            request_contacts::table
+                                .filter(request_contacts::email.eq(email.clone()))
+                                .select(request_contacts::request_id),
+                        ),
+                    );
+                }
             }
-            Scope::Contact(email) => {
-                q = q.filter(
-                    habilitation_requests::id.eq_any(
-                        request_contacts::table
-                            .filter(request_contacts::email.eq(email.clone()))
-                            .select(request_contacts::request_id),
-                    ),
-                );
-            }
-        }
-        q
-    };
-    let total: i64 = filtered().count().get_result(conn)?;
+            q
+        }};
+    }
+    // Counted on the requests alone: every request has its collectivité and the éditeur is a
+    // left join, so the joins would not change the count.
+    let total: i64 = scoped!(habilitation_requests::table.into_boxed())
+        .count()
+        .get_result(conn)?;
     let last_page = ((total + per_page - 1) / per_page).max(1);
     let page = page.clamp(1, last_page);
-    let rows: Vec<(HabilitationRequest, String, String, Option<String>)> = filtered()
-        .order((
+    let mut listed = scoped!(
+        habilitation_requests::table
+            .inner_join(collectivites::table)
+            .left_join(editeurs::table)
+            .into_boxed()
+    );
+    listed = match scope {
+        // An éditeur's clients: newest request first, read in index order (a page reads
+        // `per_page` index entries instead of sorting every client by name).
+        Scope::Editeurs(_) => listed.order((
+            habilitation_requests::created_at.desc(),
+            habilitation_requests::id.desc(),
+        )),
+        _ => listed.order((
             collectivites::name.asc(),
             habilitation_requests::created_at.desc(),
-        ))
+        )),
+    };
+    let rows: Vec<(HabilitationRequest, String, String, Option<String>)> = listed
         .limit(per_page)
         .offset(super::offset(page, per_page))
         .select((

@@ -37,29 +37,18 @@ pub fn count_by_status(
     conn: &mut DbConnection,
     today: NaiveDate,
 ) -> QueryResult<Vec<(TokenStatus, i64)>> {
-    // Four counts over index ranges (expires_on, revoked_at) and (revoked_at), never a load
-    // of every token: at national scale this page would otherwise read 100 000 rows.
+    // From the per-day counters kept by triggers (a few hundred rows), never a count of
+    // the tokens: at national scale that read ~100 000 index entries per view.
     let expiring_end = today
         .checked_add_days(chrono::Days::new(
             crate::domain::token::EXPIRING_WINDOW_DAYS.unsigned_abs(),
         ))
         .unwrap_or(NaiveDate::MAX);
-    let total: i64 = tokens::table.count().get_result(conn)?;
-    let revoked: i64 = tokens::table
-        .filter(tokens::revoked_at.is_not_null())
-        .count()
-        .get_result(conn)?;
-    let expired: i64 = tokens::table
-        .filter(tokens::expires_on.lt(today))
-        .filter(tokens::revoked_at.is_null())
-        .count()
-        .get_result(conn)?;
-    let expiring: i64 = tokens::table
-        .filter(tokens::expires_on.ge(today))
-        .filter(tokens::expires_on.le(expiring_end))
-        .filter(tokens::revoked_at.is_null())
-        .count()
-        .get_result(conn)?;
+    use super::counters::token_sum;
+    let total = token_sum(conn, None, None, None)?;
+    let revoked = token_sum(conn, None, None, Some(true))?;
+    let expired = token_sum(conn, None, today.pred_opt(), Some(false))?;
+    let expiring = token_sum(conn, Some(today), Some(expiring_end), Some(false))?;
     let active = total - revoked - expired - expiring;
     Ok(TokenStatus::ALL
         .iter()
@@ -374,15 +363,14 @@ pub fn expiries_by_month(
     let end = first
         .checked_add_months(chrono::Months::new(18))
         .unwrap_or(NaiveDate::MAX);
-    // Grouped in SQL by expiry day (a covering index range), summed per month here: no
-    // token row is loaded, and the same query runs on both backends.
-    let days: Vec<(NaiveDate, i64)> = tokens::table
-        .filter(tokens::revoked_at.is_null())
-        .filter(tokens::expires_on.ge(today))
-        .filter(tokens::expires_on.lt(end))
-        .group_by(tokens::expires_on)
-        .select((tokens::expires_on, diesel::dsl::count_star()))
-        .load(conn)?;
+    // The per-day counters kept by triggers (a few hundred rows), summed per month here:
+    // no token is read.
+    let last = end.pred_opt().unwrap_or(end);
+    let days: Vec<(NaiveDate, i64)> = super::counters::token_days(conn, Some(today), Some(last))?
+        .into_iter()
+        .filter(|(_, revoked, _)| !revoked)
+        .map(|(day, _, n)| (day, n))
+        .collect();
     Ok((0..18)
         .filter_map(|i| first.checked_add_months(chrono::Months::new(i)))
         .map(|month| {
@@ -464,7 +452,35 @@ fn count(conn: &mut DbConnection, filter: &TokenFilter, today: NaiveDate) -> Que
         }
         return q.count().get_result(conn);
     }
-    token_filters!(tokens::table.into_boxed(), filter, today)
-        .count()
-        .get_result(conn)
+    // Window and status filters only: summed from the per-day counters (see
+    // `models::counters`), with the same rules as `token_filters!`.
+    use super::counters::token_sum;
+    let window = match filter.fenetre.parse::<u64>() {
+        Ok(days) => today
+            .checked_add_days(chrono::Days::new(days))
+            .map(|end| (today, end)),
+        // No window (or a window too far to compute, which the list ignores too).
+        Err(_) => None,
+    };
+    let (from, to, revoked) = match window {
+        Some((start, end)) => (Some(start), Some(end), Some(false)),
+        None => (None, None, None),
+    };
+    // The status filter narrows the window further (both are conditions on the same rows).
+    match filter.statut.as_str() {
+        "expired" => {
+            let to = [to, today.pred_opt()].into_iter().flatten().min();
+            if revoked.is_some() && from.is_some_and(|f| f >= today) {
+                return Ok(0);
+            }
+            token_sum(conn, from, to, Some(false))
+        }
+        "revoked" if revoked == Some(false) => Ok(0),
+        "revoked" => token_sum(conn, from, to, Some(true)),
+        "active" => {
+            let from = [from, Some(today)].into_iter().flatten().max();
+            token_sum(conn, from, to, Some(false))
+        }
+        _ => token_sum(conn, from, to, revoked),
+    }
 }

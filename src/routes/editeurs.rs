@@ -68,11 +68,16 @@ pub struct NewFormForm {
     public_url: String,
 }
 
-/// Messages shown after a redirect, by the `succes` query parameter.
+/// Query string of an éditeur's page: the notice after a redirect (`succes`), and the
+/// search and cursor of its client list (`q`, `apres`).
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct NoticeParams {
     #[serde(default)]
     succes: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    apres: String,
 }
 
 fn notice_text(code: &str) -> Option<&'static str> {
@@ -237,6 +242,10 @@ struct ShowForms<'a> {
     new_form: Option<&'a NewFormForm>,
     new_form_errors: &'a [String],
     notice: Option<&'static str>,
+    /// Search among the clients (collectivité name or SIRET).
+    client_q: &'a str,
+    /// The client page's cursor (request id of the previous page's last line).
+    client_after: Option<&'a str>,
 }
 
 async fn render_show(
@@ -247,6 +256,8 @@ async fn render_show(
     forms: ShowForms<'_>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.to_owned();
+    let client_q = forms.client_q.trim().to_owned();
+    let client_after = forms.client_after.map(str::to_owned);
     let (editeur, prefilled, members, clients, keys) = state
         .db(move |conn| {
             let editeur = editeurs::find(conn, &id)?.ok_or(AppError::NotFound)?;
@@ -254,7 +265,13 @@ async fn render_show(
                 editeur,
                 editeurs::forms(conn, &id)?,
                 editeurs::members(conn, &id)?,
-                editeurs::clients(conn, &id)?,
+                editeurs::client_page(
+                    conn,
+                    &id,
+                    &client_q,
+                    client_after.as_deref(),
+                    editeurs::CLIENTS_PER_PAGE,
+                )?,
                 crate::models::api_keys::for_editeur(conn, &id)?,
             ))
         })
@@ -266,20 +283,24 @@ async fn render_show(
     });
     let new_form = forms.new_form.cloned().unwrap_or_default();
     let apis: Vec<&str> = editeur.apis.split(',').filter(|a| !a.is_empty()).collect();
-    let client_count = {
-        let mut ids: Vec<&str> = clients.iter().map(|c| c.collectivite_id.as_str()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids.len()
-    };
+    let next_page = clients.next_cursor.as_ref().map(|after| {
+        let mut pairs = url::form_urlencoded::Serializer::new(String::new());
+        pairs.append_pair("q", forms.client_q.trim());
+        pairs.append_pair("apres", after);
+        format!("/editeurs/{}?{}#clients", editeur.id, pairs.finish())
+    });
     let mut context = page.context();
     context.insert("editeur", &editeur);
     context.insert("apis", &apis);
     context.insert("forms", &prefilled);
     context.insert("members", &members);
     context.insert("api_keys", &keys);
-    context.insert("clients", &clients);
-    context.insert("client_count", &client_count);
+    context.insert("clients", &clients.items);
+    context.insert("client_count", &clients.collectivites);
+    context.insert("client_requests", &clients.requests);
+    context.insert("client_q", forms.client_q.trim());
+    context.insert("client_first_page", &forms.client_after.is_none());
+    context.insert("client_next", &next_page);
     context.insert("edit", &edit);
     context.insert("edit_errors", forms.edit_errors);
     context.insert("new_form", &new_form);
@@ -298,6 +319,8 @@ pub async fn show(
     page.staff()?;
     let forms = ShowForms {
         notice: notice_text(&notice.succes),
+        client_q: &notice.q,
+        client_after: Some(notice.apres.as_str()).filter(|a| !a.is_empty()),
         ..ShowForms::default()
     };
     render_show(&state, &page, StatusCode::OK, &path, forms).await

@@ -124,18 +124,26 @@ pub async fn list(
             let per_page = 30;
             // Without a filter on the collectivité, counted on the subscriptions alone (each
             // has its collectivité; the provisioning join is a left join on its key).
-            let total: i64 = if f.departement.is_empty() && f.q.trim().is_empty() {
-                let mut q = hubee_subscriptions::table.into_boxed();
-                if !f.statut.is_empty() {
-                    q = q.filter(hubee_subscriptions::status.eq(f.statut.clone()));
-                }
-                if !f.mode.is_empty() {
-                    q = q.filter(hubee_subscriptions::access_mode.eq(f.mode.clone()));
-                }
-                q.count().get_result(conn)?
-            } else {
-                filtered().count().get_result(conn)?
-            };
+            let total: i64 =
+                if f.departement.is_empty() && f.q.trim().is_empty() && f.mode.is_empty() {
+                    // The per-status counters kept by triggers (see `models::counters`).
+                    crate::models::counters::buckets(conn, crate::models::counters::HUBEE)?
+                        .iter()
+                        .filter(|(status, _)| f.statut.is_empty() || *status == f.statut)
+                        .map(|(_, n)| n)
+                        .sum()
+                } else if f.departement.is_empty() && f.q.trim().is_empty() {
+                    let mut q = hubee_subscriptions::table.into_boxed();
+                    if !f.statut.is_empty() {
+                        q = q.filter(hubee_subscriptions::status.eq(f.statut.clone()));
+                    }
+                    if !f.mode.is_empty() {
+                        q = q.filter(hubee_subscriptions::access_mode.eq(f.mode.clone()));
+                    }
+                    q.count().get_result(conn)?
+                } else {
+                    filtered().count().get_result(conn)?
+                };
             let pages = ((total + per_page - 1) / per_page).max(1);
             let number = number.clamp(1, pages);
             let rows: Vec<ListRow> = filtered()

@@ -100,11 +100,15 @@ async fn qr_image(
 ) -> Result<HttpResponse, AppError> {
     let (siret, _) = find(&state, &path.into_inner()).await?;
     let url = form_url(&state.settings.form_base_url, &siret);
-    let bytes = web::block(move || qr::render(&url, format))
-        .await?
-        .map_err(generation_failed)?;
+    // Rendered once per exact input (see `qr::render_cached`); a hit skips the blocking pool.
+    let file = match qr::cached(&url, format) {
+        Some(hit) => hit,
+        None => web::block(move || qr::render_cached(&url, format))
+            .await?
+            .map_err(generation_failed)?,
+    };
     Ok(download(
-        bytes,
+        file.as_ref().clone(),
         format.content_type(),
         &format.file_name(siret.as_str()),
         QR_CACHE_CONTROL,

@@ -1,0 +1,18 @@
+DROP INDEX editeurs_contact_lower_idx;
+CREATE INDEX habilitation_requests_form_uid_idx ON habilitation_requests (form_uid);
+DROP INDEX habilitation_requests_form_created_idx;
+CREATE INDEX habilitation_requests_editeur_idx ON habilitation_requests (editeur_id);
+DROP INDEX habilitation_requests_editeur_created_idx;
+DROP TRIGGER tokens_count_delete;
+DROP TRIGGER tokens_count_update;
+DROP TRIGGER tokens_count_insert;
+DROP TRIGGER collectivites_count_delete;
+DROP TRIGGER collectivites_count_insert;
+DROP TRIGGER hubee_count_delete;
+DROP TRIGGER hubee_count_update;
+DROP TRIGGER hubee_count_insert;
+DROP TRIGGER requests_count_delete;
+DROP TRIGGER requests_count_update;
+DROP TRIGGER requests_count_insert;
+DROP TABLE token_expiry_counts;
+DROP TABLE row_counts;

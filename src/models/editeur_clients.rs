@@ -8,13 +8,12 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::contains_pattern;
 use super::editeurs::client_filter;
 use super::hubee::PROCESS_CODE;
 use crate::db::schema::{
     collectivites, form_activations, habilitation_requests, hubee_subscriptions, tokens,
 };
-use crate::db::{DbConnection, lower};
+use crate::db::DbConnection;
 use crate::domain::hubee::SubscriptionStatus;
 use crate::domain::request_state::RequestState;
 use crate::domain::token::{EXPIRING_WINDOW_DAYS, days_left, prolongation_open, token_status};
@@ -169,6 +168,14 @@ pub fn page(
     let limit = limit.max(1);
     let mut items: Vec<ClientRow> = Vec::new();
     let mut cursor = after.unwrap_or_default().to_owned();
+    let search = crate::search::parse(&filter.search).map(|text| {
+        crate::search::target_in(
+            conn,
+            "collectivites.id",
+            crate::search::Kind::Collectivite,
+            &text,
+        )
+    });
     loop {
         let mut q = collectivites::table
             .filter(
@@ -180,16 +187,8 @@ pub fn page(
             )
             .filter(collectivites::siret.gt(cursor.clone()))
             .into_boxed();
-        let search = filter.search.trim();
-        if !search.is_empty() {
-            q = q.filter(
-                lower(collectivites::name)
-                    .like(contains_pattern(search))
-                    .escape('\\')
-                    .or(collectivites::siret
-                        .like(contains_pattern(&search.replace(' ', "")))
-                        .escape('\\')),
-            );
+        if let Some(search) = &search {
+            q = q.filter(search.clone());
         }
         let chunk: Vec<(String, String, String)> = q
             .order(collectivites::siret.asc())

@@ -33,6 +33,7 @@ mod provisioning;
 mod readme;
 mod reminders;
 mod scale;
+mod search_index;
 mod security;
 mod sirene;
 mod smtp;

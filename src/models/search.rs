@@ -1,7 +1,8 @@
 //! Staff search across requests (D-number, SIRET, collectivité, contact e-mail or name),
-//! tokens, collectivités, éditeurs and people, ranked: exact identifiers first, then name
-//! prefixes, then names containing the text. Each kind is one query limited to a few rows
-//! (exact lookups use the unique indexes on SIRET, DataPass number and token id).
+//! tokens, collectivités, éditeurs and people, ranked: exact identifiers first, then prefixes,
+//! then texts containing the query. Exact identifiers and SIRET prefixes use the unique
+//! indexes (SIRET, DataPass number, token id); texts go through the search index
+//! (`crate::search`), a few hundred candidates per kind ranked here.
 
 use diesel::prelude::*;
 

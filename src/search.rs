@@ -161,8 +161,12 @@ fn targets_sql(conn: &DbConnection, kind: Kind, text: &SearchText) -> (String, V
                 .collect::<Vec<_>>()
                 .join(" OR ");
             (
+                // CROSS JOIN: the trigram index first (SQLite keeps that order), then one
+                // document per match by its id; never a scan of the documents running the
+                // MATCH once per row.
                 format!(
-                    "SELECT d.target_id FROM {table} JOIN search_docs d ON d.id = {table}.rowid \
+                    "SELECT d.target_id FROM {table} CROSS JOIN search_docs d \
+                     ON d.id = {table}.rowid \
                      WHERE {table} MATCH \u{1} AND d.kind = '{kind_name}'"
                 ),
                 vec![query],

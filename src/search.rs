@@ -91,8 +91,8 @@ pub fn parse(q: &str) -> Option<SearchText> {
         return None;
     }
     let compact: String = folded.chars().filter(|c| !c.is_whitespace()).collect();
-    let compact = (compact != folded && compact.bytes().all(|b| b.is_ascii_digit()))
-        .then_some(compact);
+    let compact =
+        (compact != folded && compact.bytes().all(|b| b.is_ascii_digit())).then_some(compact);
     Some(SearchText { folded, compact })
 }
 
@@ -210,7 +210,11 @@ pub fn target_in(
 }
 
 /// `(c1 IN (…kind 1…) OR c2 IN (…kind 2…))` for the same text.
-pub fn any_target_in(conn: &DbConnection, parts: &[(&'static str, Kind)], text: &SearchText) -> TargetIn {
+pub fn any_target_in(
+    conn: &DbConnection,
+    parts: &[(&'static str, Kind)],
+    text: &SearchText,
+) -> TargetIn {
     let mut sql = Vec::new();
     let mut params = Vec::new();
     let mut head = String::from("(");
@@ -289,11 +293,14 @@ pub fn documents(
     // The same subquery, selecting the whole document, with the backend's placeholders.
     let mut sql = String::with_capacity(subquery.len() + 40);
     let mut n = 0;
-    for c in subquery.replacen(
-        "SELECT d.target_id",
-        "SELECT d.source_id, d.target_id, d.body",
-        1,
-    ).chars() {
+    for c in subquery
+        .replacen(
+            "SELECT d.target_id",
+            "SELECT d.source_id, d.target_id, d.body",
+            1,
+        )
+        .chars()
+    {
         if c == PARAM {
             n += 1;
             match conn {

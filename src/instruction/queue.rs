@@ -4,8 +4,8 @@
 use chrono::{Days, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use crate::db::schema::{collectivites, editeurs, habilitation_requests};
 use crate::db::DbConnection;
+use crate::db::schema::{collectivites, editeurs, habilitation_requests};
 use crate::domain::calendar::{DeadlineStatus, deadline_status, instruction_deadline};
 use crate::domain::request_state::RequestState;
 use crate::models::{Page, offset};

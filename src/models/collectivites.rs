@@ -8,10 +8,10 @@ use super::hubee::{HubeeSubscription, PROCESS_CODE};
 use super::requests::HabilitationRequest;
 use super::tokens::Token;
 use super::{Page, offset};
+use crate::db::DbConnection;
 use crate::db::schema::{
     collectivites, editeurs, habilitation_requests, hubee_subscriptions, request_contacts, tokens,
 };
-use crate::db::DbConnection;
 
 /// A collectivité (commune, CCAS, EPCI…), identified by its SIRET.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, Identifiable, serde::Serialize)]

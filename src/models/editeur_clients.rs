@@ -10,10 +10,10 @@ use diesel::prelude::*;
 
 use super::editeurs::client_filter;
 use super::hubee::PROCESS_CODE;
+use crate::db::DbConnection;
 use crate::db::schema::{
     collectivites, form_activations, habilitation_requests, hubee_subscriptions, tokens,
 };
-use crate::db::DbConnection;
 use crate::domain::hubee::SubscriptionStatus;
 use crate::domain::request_state::RequestState;
 use crate::domain::token::{EXPIRING_WINDOW_DAYS, days_left, prolongation_open, token_status};

@@ -6,12 +6,10 @@
 
 use diesel::prelude::*;
 
-use crate::db::schema::{
-    collectivites, editeurs, habilitation_requests, request_contacts, tokens,
-};
 use crate::db::DbConnection;
-use crate::search::Kind;
+use crate::db::schema::{collectivites, editeurs, habilitation_requests, request_contacts, tokens};
 use crate::domain::request_state::RequestState;
+use crate::search::Kind;
 
 /// Rows read per kind and per rule.
 const PER_KIND: i64 = 10;
@@ -373,10 +371,11 @@ pub fn search(conn: &mut DbConnection, q: &str) -> QueryResult<Vec<Hit>> {
     }
 
     // Éditeurs by name or SIRET.
-    let editeur_ids: Vec<String> = crate::search::documents(conn, Kind::Editeur, &text, CANDIDATES)?
-        .into_iter()
-        .map(|doc| doc.source_id)
-        .collect();
+    let editeur_ids: Vec<String> =
+        crate::search::documents(conn, Kind::Editeur, &text, CANDIDATES)?
+            .into_iter()
+            .map(|doc| doc.source_id)
+            .collect();
     let editeur_rows: Vec<(String, String, String)> = editeurs::table
         .filter(editeurs::id.eq_any(&editeur_ids))
         .select((editeurs::id, editeurs::name, editeurs::siret))

@@ -112,12 +112,11 @@ pub async fn list(
                     q = q.filter(collectivites::departement.eq(f.departement.clone()));
                 }
                 if let Some(search) = &search {
-                    let number = f
-                        .q
-                        .trim()
-                        .trim_start_matches(['D', 'd'])
-                        .parse::<i64>()
-                        .unwrap_or(-1);
+                    let number =
+                        f.q.trim()
+                            .trim_start_matches(['D', 'd'])
+                            .parse::<i64>()
+                            .unwrap_or(-1);
                     q = q.filter(
                         search
                             .clone()

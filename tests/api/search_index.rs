@@ -69,8 +69,18 @@ async fn the_index_follows_inserts_renames_contact_changes_and_deletions() {
         // A new collectivité is found by name (any case, with or without accents), SIRET
         // and codes.
         insert_collectivite(conn, "search-c1", "99999999900011", "Béziers-Quenouille");
-        for q in ["béziers-quen", "BEZIERS-QUEN", "ziers-q", "99999999900011", "34032"] {
-            assert_eq!(found(conn, Kind::Collectivite, q), one(&["search-c1"]), "{q}");
+        for q in [
+            "béziers-quen",
+            "BEZIERS-QUEN",
+            "ziers-q",
+            "99999999900011",
+            "34032",
+        ] {
+            assert_eq!(
+                found(conn, Kind::Collectivite, q),
+                one(&["search-c1"]),
+                "{q}"
+            );
         }
         // Renamed: the old name is gone, the new one is found.
         diesel::update(collectivites::table.find("search-c1"))
@@ -96,7 +106,12 @@ async fn the_index_follows_inserts_renames_contact_changes_and_deletions() {
         )
         .execute(conn)
         .unwrap();
-        insert_contact(conn, "search-k1", "zoe.quenouille@exemple.fr", "Quenouillère");
+        insert_contact(
+            conn,
+            "search-k1",
+            "zoe.quenouille@exemple.fr",
+            "Quenouillère",
+        );
         assert_eq!(
             found(conn, Kind::Contact, "zoe.quenouille@"),
             one(&["demo-request-001"])
@@ -142,10 +157,7 @@ async fn the_index_follows_inserts_renames_contact_changes_and_deletions() {
             ))
             .execute(conn)
             .unwrap();
-        assert_eq!(
-            found(conn, Kind::Staff, "agathe.quen"),
-            one(&["search-s1"])
-        );
+        assert_eq!(found(conn, Kind::Staff, "agathe.quen"), one(&["search-s1"]));
         diesel::delete(staff_members::table.find("search-s1"))
             .execute(conn)
             .unwrap();
@@ -157,17 +169,16 @@ async fn the_index_follows_inserts_renames_contact_changes_and_deletions() {
 /// The old semantics, written the slow and obvious way: name (accents and case ignored),
 /// SIRET (spaces removed), commune code or postal code containing the text.
 fn old_collectivites(conn: &mut DbConnection, q: &str) -> BTreeSet<String> {
-    let rows: Vec<(String, String, String, Option<String>, Option<String>)> =
-        collectivites::table
-            .select((
-                collectivites::id,
-                collectivites::name,
-                collectivites::siret,
-                collectivites::cog,
-                collectivites::postal_code,
-            ))
-            .load(conn)
-            .unwrap();
+    let rows: Vec<(String, String, String, Option<String>, Option<String>)> = collectivites::table
+        .select((
+            collectivites::id,
+            collectivites::name,
+            collectivites::siret,
+            collectivites::cog,
+            collectivites::postal_code,
+        ))
+        .load(conn)
+        .unwrap();
     let text = fold(q.trim());
     let compact = text.replace(' ', "");
     rows.into_iter()
@@ -278,7 +289,8 @@ async fn lists_and_staff_search_ignore_case_and_accents_and_find_siret_prefixes(
         let (status, html) = staff.get_text(&format!("/recherche?q={q}")).await;
         assert_eq!(status, 200);
         assert!(
-            html.replace("&#x2F;", "/").contains("/collectivites/search-c2"),
+            html.replace("&#x2F;", "/")
+                .contains("/collectivites/search-c2"),
             "{q}"
         );
     }
@@ -287,7 +299,8 @@ async fn lists_and_staff_search_ignore_case_and_accents_and_find_siret_prefixes(
         let (status, html) = staff.get_text(&format!("/recherche?q={q}")).await;
         assert_eq!(status, 200);
         assert!(
-            html.replace("&#x2F;", "/").contains("/collectivites/search-c2"),
+            html.replace("&#x2F;", "/")
+                .contains("/collectivites/search-c2"),
             "{q}"
         );
         let (_, html) = staff.get_text(&format!("/collectivites?q={q}")).await;
@@ -303,7 +316,12 @@ async fn fts_syntax_in_a_query_is_plain_text_never_an_error() {
     let app = TestApp::spawn_with_demo().await;
     let staff = app.signed_in(DEMO_INSTRUCTEUR).await;
     app.with_conn(|conn| {
-        insert_collectivite(conn, "search-c3", "99999999900037", "Les \"Trois\" OR NEAR(x)* -Puits");
+        insert_collectivite(
+            conn,
+            "search-c3",
+            "99999999900037",
+            "Les \"Trois\" OR NEAR(x)* -Puits",
+        );
     })
     .await;
     let hostile = [

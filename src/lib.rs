@@ -20,6 +20,7 @@ pub mod models;
 pub mod provisioning;
 pub mod qr;
 pub mod routes;
+pub mod search;
 pub mod security;
 pub mod startup;
 pub mod state;

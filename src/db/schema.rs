@@ -439,6 +439,18 @@ diesel::joinable!(request_provisioning_facts -> habilitation_requests (request_i
 diesel::joinable!(form_activations -> collectivites (collectivite_id));
 diesel::joinable!(datapass_mirror -> habilitation_requests (request_id));
 
+diesel::table! {
+    /// The search index: one document per searchable row, kept in step by SQL triggers
+    /// (see `crate::search`).
+    search_docs (id) {
+        id -> BigInt,
+        kind -> Text,
+        source_id -> Text,
+        target_id -> Text,
+        body -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     collectivites,
     editeurs,
@@ -472,6 +484,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     datapass_differences,
     datapass_sync_runs,
     api_keys,
+    search_docs,
 );
 
 // Counters kept by triggers (migration 2026-11-30-000021_list_counters); never joined.

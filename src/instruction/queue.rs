@@ -4,11 +4,11 @@
 use chrono::{Days, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use crate::db::schema::{collectivites, editeurs, habilitation_requests, request_contacts};
-use crate::db::{DbConnection, lower};
+use crate::db::DbConnection;
+use crate::db::schema::{collectivites, editeurs, habilitation_requests};
 use crate::domain::calendar::{DeadlineStatus, deadline_status, instruction_deadline};
 use crate::domain::request_state::RequestState;
-use crate::models::{Page, contains_pattern, offset};
+use crate::models::{Page, offset};
 
 /// Rows per page of the queue.
 pub const PER_PAGE: i64 = 25;
@@ -107,6 +107,19 @@ pub fn list(
             "habilitation_requests.state IN ('submitted', 'changes_requested')"
         }
     };
+    let search = crate::search::parse(&filter.q).map(|text| {
+        crate::search::any_target_in(
+            conn,
+            &[
+                (
+                    "habilitation_requests.collectivite_id",
+                    crate::search::Kind::Collectivite,
+                ),
+                ("habilitation_requests.id", crate::search::Kind::Contact),
+            ],
+            &text,
+        )
+    });
     let filtered = || {
         let mut q = habilitation_requests::table
             .inner_join(collectivites::table)
@@ -131,26 +144,17 @@ pub fn list(
         if filter.en_retard.is_some() {
             q = q.filter(habilitation_requests::last_submitted_at.lt(overdue_limit(today)));
         }
-        let query = filter.q.trim();
-        if !query.is_empty() {
-            let pattern = contains_pattern(query);
-            let compact = contains_pattern(&query.replace(' ', ""));
-            let number = query
+        if let Some(search) = &search {
+            let number = filter
+                .q
+                .trim()
                 .trim_start_matches(['D', 'd'])
                 .parse::<i64>()
                 .unwrap_or(-1);
             q = q.filter(
                 habilitation_requests::datapass_id
                     .eq(number)
-                    .or(collectivites::siret.like(compact).escape('\\'))
-                    .or(lower(collectivites::name)
-                        .like(pattern.clone())
-                        .escape('\\'))
-                    .or(habilitation_requests::id.eq_any(
-                        request_contacts::table
-                            .filter(request_contacts::email.like(pattern).escape('\\'))
-                            .select(request_contacts::request_id),
-                    )),
+                    .or(search.clone()),
             );
         }
         q

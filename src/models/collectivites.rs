@@ -7,11 +7,11 @@ use diesel::prelude::*;
 use super::hubee::{HubeeSubscription, PROCESS_CODE};
 use super::requests::HabilitationRequest;
 use super::tokens::Token;
-use super::{Page, contains_pattern, offset};
+use super::{Page, offset};
+use crate::db::DbConnection;
 use crate::db::schema::{
     collectivites, editeurs, habilitation_requests, hubee_subscriptions, request_contacts, tokens,
 };
-use crate::db::{DbConnection, lower};
 
 /// A collectivité (commune, CCAS, EPCI…), identified by its SIRET.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, Identifiable, serde::Serialize)]
@@ -59,6 +59,14 @@ pub fn list(
     filters: &Filters,
     page: i64,
 ) -> QueryResult<Page<Collectivite>> {
+    let search = crate::search::parse(&filters.q).map(|text| {
+        crate::search::target_in(
+            conn,
+            "collectivites.id",
+            crate::search::Kind::Collectivite,
+            &text,
+        )
+    });
     let filtered = || {
         let mut q = collectivites::table.into_boxed();
         if let Some(departement) = &filters.departement {
@@ -67,20 +75,8 @@ pub fn list(
         if let Some(active) = filters.active {
             q = q.filter(collectivites::active.eq(active));
         }
-        let query = filters.q.trim();
-        if !query.is_empty() {
-            let pattern = contains_pattern(query);
-            let compact = contains_pattern(&query.replace(' ', ""));
-            q = q.filter(
-                lower(collectivites::name)
-                    .like(pattern.clone())
-                    .escape('\\')
-                    .or(collectivites::siret.like(compact).escape('\\'))
-                    .or(collectivites::postal_code
-                        .like(pattern.clone())
-                        .escape('\\'))
-                    .or(collectivites::cog.like(pattern).escape('\\')),
-            );
+        if let Some(search) = &search {
+            q = q.filter(search.clone());
         }
         q
     };

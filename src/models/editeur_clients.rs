@@ -8,13 +8,12 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::contains_pattern;
 use super::editeurs::client_filter;
 use super::hubee::PROCESS_CODE;
+use crate::db::DbConnection;
 use crate::db::schema::{
     collectivites, form_activations, habilitation_requests, hubee_subscriptions, tokens,
 };
-use crate::db::{DbConnection, lower};
 use crate::domain::hubee::SubscriptionStatus;
 use crate::domain::request_state::RequestState;
 use crate::domain::token::{EXPIRING_WINDOW_DAYS, days_left, prolongation_open, token_status};
@@ -173,6 +172,14 @@ pub fn page(
     // another page follows) and double while a filter drops rows: an unfiltered page reads
     // `limit + 1` collectivités and their details, not a whole chunk.
     let mut chunk_size = (limit + 1).min(CHUNK);
+    let search = crate::search::parse(&filter.search).map(|text| {
+        crate::search::target_in(
+            conn,
+            "collectivites.id",
+            crate::search::Kind::Collectivite,
+            &text,
+        )
+    });
     loop {
         let mut q = collectivites::table
             .filter(
@@ -184,16 +191,8 @@ pub fn page(
             )
             .filter(collectivites::siret.gt(cursor.clone()))
             .into_boxed();
-        let search = filter.search.trim();
-        if !search.is_empty() {
-            q = q.filter(
-                lower(collectivites::name)
-                    .like(contains_pattern(search))
-                    .escape('\\')
-                    .or(collectivites::siret
-                        .like(contains_pattern(&search.replace(' ', "")))
-                        .escape('\\')),
-            );
+        if let Some(search) = &search {
+            q = q.filter(search.clone());
         }
         let chunk: Vec<(String, String, String)> = q
             .order(collectivites::siret.asc())

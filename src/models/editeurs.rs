@@ -5,11 +5,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::accounts::EditeurMember;
-use super::contains_pattern;
+use crate::db::DbConnection;
 use crate::db::schema::{
     collectivites, editeur_forms, editeur_members, editeurs, habilitation_requests,
 };
-use crate::db::{DbConnection, lower};
 use crate::domain::request_state::RequestState;
 
 /// A software vendor whose clients are collectivités.
@@ -50,16 +49,13 @@ pub struct EditeurSummary {
 /// Éditeurs whose name or SIRET contains `query` (all when empty), by name.
 pub fn list(conn: &mut DbConnection, query: &str) -> QueryResult<Vec<EditeurSummary>> {
     let mut q = editeurs::table.into_boxed();
-    let query = query.trim();
-    if !query.is_empty() {
-        let pattern = contains_pattern(query);
-        let compact = contains_pattern(&query.replace(' ', ""));
-        q = q.filter(
-            lower(editeurs::name)
-                .like(pattern)
-                .escape('\\')
-                .or(editeurs::siret.like(compact).escape('\\')),
-        );
+    if let Some(text) = crate::search::parse(query) {
+        q = q.filter(crate::search::target_in(
+            conn,
+            "editeurs.id",
+            crate::search::Kind::Editeur,
+            &text,
+        ));
     }
     let rows: Vec<Editeur> = q
         .order((editeurs::name.asc(), editeurs::id.asc()))

@@ -1,20 +1,21 @@
 //! Staff search across requests (D-number, SIRET, collectivité, contact e-mail or name),
-//! tokens, collectivités, éditeurs and people, ranked: exact identifiers first, then name
-//! prefixes, then names containing the text. Each kind is one query limited to a few rows
-//! (exact lookups use the unique indexes on SIRET, DataPass number and token id).
+//! tokens, collectivités, éditeurs and people, ranked: exact identifiers first, then prefixes,
+//! then texts containing the query. Exact identifiers and SIRET prefixes use the unique
+//! indexes (SIRET, DataPass number, token id); texts go through the search index
+//! (`crate::search`), a few hundred candidates per kind ranked here.
 
 use diesel::prelude::*;
 
-use super::contains_pattern;
-use crate::db::schema::{
-    collectivites, editeur_members, editeurs, habilitation_requests, request_contacts,
-    staff_members, tokens,
-};
-use crate::db::{DbConnection, lower};
+use crate::db::DbConnection;
+use crate::db::schema::{collectivites, editeurs, habilitation_requests, request_contacts, tokens};
 use crate::domain::request_state::RequestState;
+use crate::search::Kind;
 
 /// Rows read per kind and per rule.
 const PER_KIND: i64 = 10;
+
+/// Documents read from the search index per kind, then ranked here.
+const CANDIDATES: i64 = 200;
 
 /// One result.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -27,11 +28,6 @@ pub struct Hit {
     pub url: String,
     /// Higher first.
     pub score: i32,
-}
-
-fn prefix_pattern(text: &str) -> String {
-    let contains = contains_pattern(text);
-    contains[1..].to_owned()
 }
 
 /// E-mail, role, given and family names of a contact; id, D-number, state and collectivité
@@ -166,77 +162,148 @@ pub fn search(conn: &mut DbConnection, q: &str) -> QueryResult<Vec<Hit>> {
         }
     }
 
-    // People: staff, éditeur members and contacts by e-mail; contacts by name.
-    if lowered.contains('@') {
-        let staff: Vec<String> = staff_members::table
-            .filter(
-                staff_members::email
-                    .like(prefix_pattern(&lowered))
-                    .escape('\\'),
-            )
-            .select(staff_members::email)
+    let Some(text) = crate::search::parse(q) else {
+        return Ok(hits);
+    };
+    let folded = text.folded.clone();
+    let rank = |value: &str, exact: i32, prefix: i32, other: i32| {
+        let value = crate::search::fold(value);
+        if value == folded {
+            exact
+        } else if value.starts_with(&folded) {
+            prefix
+        } else {
+            other
+        }
+    };
+
+    // A number's prefix (SIRET of a collectivité or an éditeur), through the SIRET indexes.
+    if (2..14).contains(&compact.len()) && compact.bytes().all(|b| b.is_ascii_digit()) {
+        let upper = format!("{compact}:");
+        let rows: Vec<(String, String, String)> = collectivites::table
+            .filter(collectivites::siret.ge(&compact))
+            .filter(collectivites::siret.lt(&upper))
+            .select((collectivites::id, collectivites::name, collectivites::siret))
+            .order(collectivites::siret.asc())
             .limit(PER_KIND)
             .load(conn)?;
-        let members: Vec<String> = editeur_members::table
-            .filter(
-                editeur_members::email
-                    .like(prefix_pattern(&lowered))
-                    .escape('\\'),
-            )
-            .select(editeur_members::email)
+        for (id, name, siret) in rows {
+            hits.push(Hit {
+                kind: "collectivite",
+                kind_label: "Collectivité",
+                label: name,
+                detail: format!("SIRET {siret}"),
+                url: format!("/collectivites/{id}"),
+                score: 75,
+            });
+        }
+        let rows: Vec<(String, String, String)> = editeurs::table
+            .filter(editeurs::siret.ge(&compact))
+            .filter(editeurs::siret.lt(&upper))
+            .select((editeurs::id, editeurs::name, editeurs::siret))
+            .order(editeurs::siret.asc())
             .limit(PER_KIND)
             .load(conn)?;
-        for email in staff.into_iter().chain(members) {
+        for (id, name, siret) in rows {
+            hits.push(Hit {
+                kind: "editeur",
+                kind_label: "Éditeur",
+                label: name,
+                detail: format!("SIRET {siret}"),
+                url: format!("/editeurs/{id}"),
+                score: 75,
+            });
+        }
+    }
+
+    // People with an account: staff and éditeur members, by e-mail.
+    for kind in [Kind::Staff, Kind::Member] {
+        for doc in crate::search::documents(conn, kind, &text, PER_KIND)? {
+            let email = doc.body;
             hits.push(Hit {
                 kind: "personne",
                 kind_label: "Personne",
-                score: if email == lowered { 95 } else { 70 },
+                score: rank(&email, 95, 70, 55),
                 label: email.clone(),
                 detail: "compte du back-office".to_owned(),
                 url: format!("/personnes/{email}"),
             });
         }
     }
-    let contact_rows: Vec<ContactMatch> = request_contacts::table
-        .inner_join(habilitation_requests::table.inner_join(collectivites::table))
-        .filter(
-            request_contacts::email
-                .like(prefix_pattern(&lowered))
-                .escape('\\')
-                .or(lower(request_contacts::family_name.assume_not_null())
-                    .like(prefix_pattern(&lowered))
-                    .escape('\\'))
-                .or(lower(request_contacts::given_name.assume_not_null())
-                    .like(prefix_pattern(&lowered))
-                    .escape('\\')),
-        )
-        .select((
-            request_contacts::email,
-            request_contacts::role,
-            request_contacts::given_name,
-            request_contacts::family_name,
-            habilitation_requests::id,
-            habilitation_requests::datapass_id,
-            habilitation_requests::state,
-            collectivites::name,
-        ))
-        .limit(PER_KIND * 2)
-        .load(conn)?;
+
+    // Contacts of requests by e-mail or name (3 characters or more: the trigram index), and by
+    // e-mail prefix for shorter texts (the e-mail index).
+    let contact_ids: Vec<String> = if text.folded.chars().count() >= 3 {
+        crate::search::documents(conn, Kind::Contact, &text, CANDIDATES)?
+            .into_iter()
+            .map(|doc| doc.source_id)
+            .collect()
+    } else {
+        request_contacts::table
+            .filter(request_contacts::email.ge(&lowered))
+            .filter(request_contacts::email.lt(format!("{lowered}\u{10ffff}")))
+            .select(request_contacts::id)
+            .limit(PER_KIND * 2)
+            .load(conn)?
+    };
+    let contact_rows: Vec<ContactMatch> = if contact_ids.is_empty() {
+        Vec::new()
+    } else {
+        request_contacts::table
+            .inner_join(habilitation_requests::table.inner_join(collectivites::table))
+            .filter(request_contacts::id.eq_any(&contact_ids))
+            .select((
+                request_contacts::email,
+                request_contacts::role,
+                request_contacts::given_name,
+                request_contacts::family_name,
+                habilitation_requests::id,
+                habilitation_requests::datapass_id,
+                habilitation_requests::state,
+                collectivites::name,
+            ))
+            .load(conn)?
+    };
+    let mut contact_rows: Vec<(i32, ContactMatch)> = contact_rows
+        .into_iter()
+        .map(|row| {
+            let full_name = format!(
+                "{} {}",
+                row.2.as_deref().unwrap_or_default(),
+                row.3.as_deref().unwrap_or_default()
+            );
+            let score = [
+                rank(&row.0, 3, 2, 1),
+                rank(full_name.trim(), 3, 2, 1),
+                rank(row.3.as_deref().unwrap_or_default(), 3, 2, 1),
+                rank(row.2.as_deref().unwrap_or_default(), 2, 2, 1),
+            ]
+            .into_iter()
+            .max()
+            .unwrap_or(1);
+            (score, row)
+        })
+        .collect();
+    contact_rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.0.cmp(&b.1.0)));
+    contact_rows.truncate((PER_KIND * 2) as usize);
     let mut people_seen: Vec<String> = hits
         .iter()
         .filter(|h| h.kind == "personne")
         .map(|h| h.label.clone())
         .collect();
-    for (email, role, given, family, request_id, datapass_id, state, name) in contact_rows {
+    for (quality, (email, role, given, family, request_id, datapass_id, state, name)) in
+        contact_rows
+    {
         let full_name = [given.unwrap_or_default(), family.unwrap_or_default()]
             .join(" ")
             .trim()
             .to_owned();
-        let exact = email == lowered || full_name.to_lowercase() == lowered;
-        let mut hit = request_hit(
-            (request_id, datapass_id, state, name),
-            if exact { 90 } else { 65 },
-        );
+        let (request_score, person_score) = match quality {
+            3 => (90, 90),
+            2 => (70, 62),
+            _ => (60, 55),
+        };
+        let mut hit = request_hit((request_id, datapass_id, state, name), request_score);
         hit.detail = format!(
             "{} · {} ({})",
             hit.detail,
@@ -260,31 +327,39 @@ pub fn search(conn: &mut DbConnection, q: &str) -> QueryResult<Vec<Hit>> {
                     format!("{full_name}, contact d'une demande")
                 },
                 url: format!("/personnes/{email}"),
-                score: if exact { 90 } else { 60 },
+                score: person_score,
             });
         }
     }
 
-    // Collectivités and éditeurs by name.
-    let by_name: Vec<(String, String, String)> = collectivites::table
-        .filter(
-            lower(collectivites::name)
-                .like(contains_pattern(&lowered))
-                .escape('\\'),
-        )
-        .select((collectivites::id, collectivites::name, collectivites::siret))
-        .order(collectivites::name.asc())
-        .limit(PER_KIND * 2)
+    // Collectivités by name (or code): an exact name through the name index, then the
+    // documents containing the text, ranked.
+    let mut exact_names = vec![q.to_owned()];
+    let mut chars = q.chars();
+    if let Some(first) = chars.next() {
+        exact_names.push(first.to_uppercase().chain(chars).collect());
+    }
+    let mut collectivite_ids: Vec<String> = collectivites::table
+        .filter(collectivites::name.eq_any(&exact_names))
+        .select(collectivites::id)
+        .limit(PER_KIND)
         .load(conn)?;
-    for (id, name, siret) in by_name {
-        let lower_name = name.to_lowercase();
-        let score = if lower_name == lowered {
-            95
-        } else if lower_name.starts_with(&lowered) {
-            80
-        } else {
-            50
-        };
+    collectivite_ids.extend(
+        crate::search::documents(conn, Kind::Collectivite, &text, CANDIDATES)?
+            .into_iter()
+            .map(|doc| doc.source_id),
+    );
+    let by_name: Vec<(String, String, String)> = collectivites::table
+        .filter(collectivites::id.eq_any(&collectivite_ids))
+        .select((collectivites::id, collectivites::name, collectivites::siret))
+        .load(conn)?;
+    let mut by_name: Vec<(i32, String, String, String)> = by_name
+        .into_iter()
+        .map(|(id, name, siret)| (rank(&name, 95, 80, 50), id, name, siret))
+        .collect();
+    by_name.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
+    by_name.truncate((PER_KIND * 2) as usize);
+    for (score, id, name, siret) in by_name {
         hits.push(Hit {
             kind: "collectivite",
             kind_label: "Collectivité",
@@ -294,27 +369,22 @@ pub fn search(conn: &mut DbConnection, q: &str) -> QueryResult<Vec<Hit>> {
             score,
         });
     }
+
+    // Éditeurs by name or SIRET.
+    let editeur_ids: Vec<String> =
+        crate::search::documents(conn, Kind::Editeur, &text, CANDIDATES)?
+            .into_iter()
+            .map(|doc| doc.source_id)
+            .collect();
     let editeur_rows: Vec<(String, String, String)> = editeurs::table
-        .filter(
-            lower(editeurs::name)
-                .like(contains_pattern(&lowered))
-                .escape('\\'),
-        )
+        .filter(editeurs::id.eq_any(&editeur_ids))
         .select((editeurs::id, editeurs::name, editeurs::siret))
-        .limit(PER_KIND)
         .load(conn)?;
     for (id, name, siret) in editeur_rows {
-        let lower_name = name.to_lowercase();
         hits.push(Hit {
             kind: "editeur",
             kind_label: "Éditeur",
-            score: if lower_name == lowered {
-                95
-            } else if lower_name.starts_with(&lowered) {
-                80
-            } else {
-                50
-            },
+            score: rank(&name, 95, 80, 50),
             label: name,
             detail: format!("SIRET {siret}"),
             url: format!("/editeurs/{id}"),

@@ -239,6 +239,14 @@ pub fn list(
     page: i64,
 ) -> QueryResult<crate::models::Page<TokenLine>> {
     use crate::db::schema::{collectivites, editeurs, habilitation_requests, habilitations};
+    let search = crate::search::parse(&filter.q).map(|text| {
+        crate::search::target_in(
+            conn,
+            "tokens.collectivite_id",
+            crate::search::Kind::Collectivite,
+            &text,
+        )
+    });
     let filtered = || {
         let mut q = tokens::table
             .inner_join(
@@ -277,18 +285,8 @@ pub fn list(
         if !filter.departement.trim().is_empty() {
             q = q.filter(collectivites::departement.eq(filter.departement.trim().to_owned()));
         }
-        let query = filter.q.trim();
-        if !query.is_empty() {
-            let pattern = crate::models::contains_pattern(query);
-            q = q.filter(
-                crate::db::lower(collectivites::name)
-                    .like(pattern.clone())
-                    .escape('\\')
-                    .or(collectivites::siret
-                        .like(crate::models::contains_pattern(&query.replace(' ', "")))
-                        .escape('\\'))
-                    .or(tokens::id.eq(query.to_owned())),
-            );
+        if let Some(search) = &search {
+            q = q.filter(search.clone().or(tokens::id.eq(filter.q.trim().to_owned())));
         }
         q
     };
@@ -439,15 +437,15 @@ fn count(conn: &mut DbConnection, filter: &TokenFilter, today: NaiveDate) -> Que
         if !filter.departement.trim().is_empty() {
             q = q.filter(collectivites::departement.eq(filter.departement.trim().to_owned()));
         }
-        if !query.is_empty() {
+        if let Some(text) = crate::search::parse(query) {
             q = q.filter(
-                crate::db::lower(collectivites::name)
-                    .like(crate::models::contains_pattern(query))
-                    .escape('\\')
-                    .or(collectivites::siret
-                        .like(crate::models::contains_pattern(&query.replace(' ', "")))
-                        .escape('\\'))
-                    .or(tokens::id.eq(query.to_owned())),
+                crate::search::target_in(
+                    conn,
+                    "tokens.collectivite_id",
+                    crate::search::Kind::Collectivite,
+                    &text,
+                )
+                .or(tokens::id.eq(query.to_owned())),
             );
         }
         return q.count().get_result(conn);

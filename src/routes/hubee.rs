@@ -17,7 +17,7 @@ use crate::db::schema::{
 use crate::domain::hubee::{NOTIFICATION_FREQUENCIES, SubscriptionStatus};
 use crate::error::AppError;
 use crate::models::hubee::HubeeSubscription;
-use crate::models::{Page, contains_pattern, events, offset};
+use crate::models::{Page, events, offset};
 use crate::state::AppState;
 
 route_table! {
@@ -89,6 +89,14 @@ pub async fn list(
         .unwrap_or(1);
     let (lines, total, number, pages) = state
         .db(move |conn| {
+            let search = crate::search::parse(&f.q).map(|text| {
+                crate::search::target_in(
+                    conn,
+                    "hubee_subscriptions.collectivite_id",
+                    crate::search::Kind::Collectivite,
+                    &text,
+                )
+            });
             let filtered = || {
                 let mut q = hubee_subscriptions::table
                     .inner_join(collectivites::table)
@@ -103,19 +111,15 @@ pub async fn list(
                 if !f.departement.is_empty() {
                     q = q.filter(collectivites::departement.eq(f.departement.clone()));
                 }
-                let text = f.q.trim();
-                if !text.is_empty() {
-                    let number = text
-                        .trim_start_matches(['D', 'd'])
-                        .parse::<i64>()
-                        .unwrap_or(-1);
+                if let Some(search) = &search {
+                    let number =
+                        f.q.trim()
+                            .trim_start_matches(['D', 'd'])
+                            .parse::<i64>()
+                            .unwrap_or(-1);
                     q = q.filter(
-                        crate::db::lower(collectivites::name)
-                            .like(contains_pattern(text))
-                            .escape('\\')
-                            .or(collectivites::siret
-                                .like(contains_pattern(&text.replace(' ', "")))
-                                .escape('\\'))
+                        search
+                            .clone()
                             .or(hubee_subscriptions::datapass_id.eq(number)),
                     );
                 }

@@ -35,6 +35,7 @@ mod query_counts;
 mod readme;
 mod reminders;
 mod scale;
+mod search_index;
 mod security;
 mod sirene;
 mod smtp;

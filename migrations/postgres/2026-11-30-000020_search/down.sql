@@ -1,0 +1,12 @@
+DROP TRIGGER search_collectivites_sync ON collectivites;
+DROP FUNCTION search_collectivites_sync();
+DROP TRIGGER search_request_contacts_sync ON request_contacts;
+DROP FUNCTION search_request_contacts_sync();
+DROP TRIGGER search_editeurs_sync ON editeurs;
+DROP FUNCTION search_editeurs_sync();
+DROP TRIGGER search_staff_members_sync ON staff_members;
+DROP FUNCTION search_staff_members_sync();
+DROP TRIGGER search_editeur_members_sync ON editeur_members;
+DROP FUNCTION search_editeur_members_sync();
+DROP TABLE search_docs;
+DROP FUNCTION search_fold(TEXT);

@@ -1,0 +1,350 @@
+//! Text search: which collectivités, requests (through their contacts), éditeurs and people
+//! contain a text, for every list's `?q=` and the staff search. One interface over the search
+//! index (`search_docs`, one document per searchable row, kept in step by SQL triggers on the
+//! source tables): SQLite FTS5 trigram indexes, PostgreSQL pg_trgm GIN indexes. Case and
+//! accents are ignored; texts under 3 characters (no trigram) scan the documents of one kind.
+
+use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping};
+use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{Bool, Text};
+
+use crate::db::DbConnection;
+
+/// The backend of [`DbConnection`] (either database).
+type Backend = <DbConnection as diesel::Connection>::Backend;
+
+/// What a document is about, and where a match points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A collectivité: name, SIRET, commune code, postal code; points to the collectivité.
+    Collectivite,
+    /// A request's contact: e-mail, given and family names; points to the request.
+    Contact,
+    /// An éditeur: name and SIRET; points to the éditeur.
+    Editeur,
+    /// A staff member: e-mail; points to the member.
+    Staff,
+    /// An éditeur's member: e-mail; points to the éditeur.
+    Member,
+}
+
+impl Kind {
+    /// The `search_docs.kind` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Collectivite => "collectivite",
+            Kind::Contact => "contact",
+            Kind::Editeur => "editeur",
+            Kind::Staff => "staff",
+            Kind::Member => "member",
+        }
+    }
+
+    /// The SQLite FTS5 table holding this kind's documents.
+    fn fts_table(self) -> &'static str {
+        match self {
+            Kind::Collectivite => "search_fts_collectivite",
+            Kind::Contact => "search_fts_contact",
+            Kind::Editeur | Kind::Staff | Kind::Member => "search_fts_other",
+        }
+    }
+}
+
+/// Lower case without accents, as the PostgreSQL `search_fold` function of the search
+/// migration (SQLite's trigram tokenizer folds the same way by itself).
+pub fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars().flat_map(char::to_lowercase) {
+        match c {
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => out.push('a'),
+            'ç' => out.push('c'),
+            'è' | 'é' | 'ê' | 'ë' => out.push('e'),
+            'ì' | 'í' | 'î' | 'ï' => out.push('i'),
+            'ñ' => out.push('n'),
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' => out.push('o'),
+            'ù' | 'ú' | 'û' | 'ü' => out.push('u'),
+            'ý' | 'ÿ' => out.push('y'),
+            'œ' => out.push_str("oe"),
+            'æ' => out.push_str("ae"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A search text as the index reads it: trimmed, control characters dropped, and the same text
+/// without spaces when it is a number written in groups (`213 400 017`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchText {
+    /// The text, folded.
+    pub folded: String,
+    /// The text without spaces, when it is made of digits and spaces only and had spaces.
+    pub compact: Option<String>,
+}
+
+/// Parses `q`; `None` when nothing is left to search.
+pub fn parse(q: &str) -> Option<SearchText> {
+    let cleaned: String = q.chars().filter(|c| !c.is_control()).collect();
+    let folded = fold(cleaned.trim());
+    if folded.is_empty() {
+        return None;
+    }
+    let compact: String = folded.chars().filter(|c| !c.is_whitespace()).collect();
+    let compact =
+        (compact != folded && compact.bytes().all(|b| b.is_ascii_digit())).then_some(compact);
+    Some(SearchText { folded, compact })
+}
+
+impl SearchText {
+    /// Whether the trigram indexes can answer (3 characters or more in every variant).
+    fn indexed(&self) -> bool {
+        self.folded.chars().count() >= 3
+            && self.compact.as_ref().is_none_or(|c| c.chars().count() >= 3)
+    }
+
+    /// The variants searched: the text, and its compact form.
+    fn variants(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.folded.as_str()).chain(self.compact.as_deref())
+    }
+}
+
+/// An FTS5 query matching `text` literally (a phrase string: `"`, `*`, `-`, `OR`, `NEAR(`
+/// are plain text inside it).
+fn fts_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// A `LIKE` pattern matching `text` anywhere (`%`, `_` and `\` escaped, `ESCAPE '\'`).
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Marks a parameter's place in [`targets_sql`]'s text (a control character, never in SQL).
+const PARAM: char = '\u{1}';
+
+/// Which SQL answers a search on this connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Engine {
+    /// SQLite FTS5 trigram `MATCH`.
+    Fts5,
+    /// `LIKE` on the folded text (PostgreSQL: answered by the trigram GIN index; SQLite: texts
+    /// under 3 characters, a scan of one kind's documents).
+    Like,
+}
+
+/// The SQL subquery selecting the `target_id` of the documents of `kind` containing `text`,
+/// and its parameters, in order; each parameter's place is marked by [`PARAM`].
+fn targets_sql(conn: &DbConnection, kind: Kind, text: &SearchText) -> (String, Vec<String>) {
+    let engine = match conn {
+        DbConnection::Sqlite(_) if text.indexed() => Engine::Fts5,
+        _ => Engine::Like,
+    };
+    // `kind` is one of the fixed names above, never user input; written inline so that
+    // PostgreSQL picks the partial trigram index of the kind.
+    let kind_name = kind.as_str();
+    match engine {
+        Engine::Fts5 => {
+            let table = kind.fts_table();
+            let query = text
+                .variants()
+                .map(fts_phrase)
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            (
+                // CROSS JOIN: the trigram index first (SQLite keeps that order), then one
+                // document per match by its id; never a scan of the documents running the
+                // MATCH once per row.
+                format!(
+                    "SELECT d.target_id FROM {table} CROSS JOIN search_docs d \
+                     ON d.id = {table}.rowid \
+                     WHERE {table} MATCH \u{1} AND d.kind = '{kind_name}'"
+                ),
+                vec![query],
+            )
+        }
+        Engine::Like => {
+            let patterns: Vec<String> = text.variants().map(like_pattern).collect();
+            let conditions = patterns
+                .iter()
+                .map(|_| "d.body LIKE \u{1} ESCAPE '\\'")
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            (
+                format!(
+                    "SELECT d.target_id FROM search_docs d \
+                     WHERE d.kind = '{kind_name}' AND ({conditions})"
+                ),
+                patterns,
+            )
+        }
+    }
+}
+
+/// A condition for a list query's filter: `<column> IN (targets of the documents of `kind`
+/// containing the text)`. `column` is a fixed SQL column name such as `collectivites.id`.
+#[derive(Clone, Debug)]
+pub struct TargetIn {
+    sql: Vec<String>,
+    params: Vec<String>,
+}
+
+/// `column IN (…)` for documents of one kind containing `text` (see [`TargetIn`]); several
+/// kinds are OR-ed with [`any_target_in`].
+pub fn target_in(
+    conn: &DbConnection,
+    column: &'static str,
+    kind: Kind,
+    text: &SearchText,
+) -> TargetIn {
+    any_target_in(conn, &[(column, kind)], text)
+}
+
+/// `(c1 IN (…kind 1…) OR c2 IN (…kind 2…))` for the same text.
+pub fn any_target_in(
+    conn: &DbConnection,
+    parts: &[(&'static str, Kind)],
+    text: &SearchText,
+) -> TargetIn {
+    let mut sql = Vec::new();
+    let mut params = Vec::new();
+    let mut head = String::from("(");
+    for (i, (column, kind)) in parts.iter().enumerate() {
+        let (subquery, values) = targets_sql(conn, *kind, text);
+        if i > 0 {
+            head.push_str(" OR ");
+        }
+        head.push_str(column);
+        head.push_str(" IN (");
+        // Split the subquery at its placeholders.
+        let mut pieces = subquery.split(PARAM);
+        head.push_str(pieces.next().unwrap_or_default());
+        for (piece, value) in pieces.zip(values) {
+            sql.push(std::mem::take(&mut head));
+            params.push(value);
+            head.push_str(piece);
+        }
+        head.push(')');
+    }
+    head.push(')');
+    sql.push(head);
+    TargetIn { sql, params }
+}
+
+impl Expression for TargetIn {
+    type SqlType = Bool;
+}
+
+impl<QS> AppearsOnTable<QS> for TargetIn {}
+
+impl<QS> SelectableExpression<QS> for TargetIn {}
+
+impl ValidGrouping<()> for TargetIn {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl QueryId for TargetIn {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl QueryFragment<Backend> for TargetIn {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Backend>) -> QueryResult<()> {
+        out.unsafe_to_cache_prepared();
+        for (i, piece) in self.sql.iter().enumerate() {
+            out.push_sql(piece);
+            if let Some(value) = self.params.get(i) {
+                out.push_bind_param::<Text, String>(value)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One matching document: its source row, its target and its text (folded on PostgreSQL).
+#[derive(Clone, Debug, QueryableByName)]
+pub struct Doc {
+    #[diesel(sql_type = Text)]
+    pub source_id: String,
+    #[diesel(sql_type = Text)]
+    pub target_id: String,
+    #[diesel(sql_type = Text)]
+    pub body: String,
+}
+
+/// Up to `limit` documents of `kind` containing `text`, in index order (for ranking by the
+/// caller).
+pub fn documents(
+    conn: &mut DbConnection,
+    kind: Kind,
+    text: &SearchText,
+    limit: i64,
+) -> QueryResult<Vec<Doc>> {
+    let (subquery, values) = targets_sql(conn, kind, text);
+    // The same subquery, selecting the whole document, with the backend's placeholders.
+    let mut sql = String::with_capacity(subquery.len() + 40);
+    let mut n = 0;
+    for c in subquery
+        .replacen(
+            "SELECT d.target_id",
+            "SELECT d.source_id, d.target_id, d.body",
+            1,
+        )
+        .chars()
+    {
+        if c == PARAM {
+            n += 1;
+            match conn {
+                DbConnection::Sqlite(_) => sql.push('?'),
+                DbConnection::Postgresql(_) => sql.push_str(&format!("${n}")),
+            }
+        } else {
+            sql.push(c);
+        }
+    }
+    sql.push_str(&format!(" LIMIT {}", limit.max(1)));
+    let mut query = diesel::sql_query(sql).into_boxed::<Backend>();
+    for value in values {
+        query = query.bind::<Text, _>(value);
+    }
+    query.load(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fold_lowers_and_drops_accents() {
+        assert_eq!(fold("Béziers"), "beziers");
+        assert_eq!(fold("ÎLE-DE-FRANCE Cœur"), "ile-de-france coeur");
+    }
+
+    #[test]
+    fn parse_keeps_a_grouped_number_compact() {
+        let text = parse(" 213 400 017 ").unwrap();
+        assert_eq!(text.folded, "213 400 017");
+        assert_eq!(text.compact.as_deref(), Some("213400017"));
+        assert_eq!(parse("Saint Jean").unwrap().compact, None);
+        assert_eq!(parse("  \u{7} "), None);
+    }
+
+    #[test]
+    fn fts_phrase_quotes_syntax_characters() {
+        assert_eq!(fts_phrase("a\"b* OR NEAR("), "\"a\"\"b* OR NEAR(\"");
+    }
+
+    #[test]
+    fn like_pattern_escapes_wildcards() {
+        assert_eq!(like_pattern("50%_\\"), "%50\\%\\_\\\\%");
+    }
+}

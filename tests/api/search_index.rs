@@ -1,0 +1,373 @@
+//! The search index (`qf_backoffice::search`): kept in step with its source tables by the
+//! database's triggers, equal to the old `LIKE '%…%'` semantics (plus accents) on the demo
+//! data, case- and accent-blind, answering 2-character texts and SIRET prefixes, and taking
+//! FTS syntax as plain text.
+
+use std::collections::BTreeSet;
+
+use diesel::prelude::*;
+use qf_backoffice::db::DbConnection;
+use qf_backoffice::db::schema::{collectivites, editeurs, request_contacts, staff_members};
+use qf_backoffice::demo::DEMO_INSTRUCTEUR;
+use qf_backoffice::search::{self, Kind, fold};
+
+use crate::helpers::TestApp;
+
+/// The targets of the documents of `kind` containing `q`.
+fn found(conn: &mut DbConnection, kind: Kind, q: &str) -> BTreeSet<String> {
+    match search::parse(q) {
+        Some(text) => search::documents(conn, kind, &text, 100_000)
+            .unwrap()
+            .into_iter()
+            .map(|doc| doc.target_id)
+            .collect(),
+        None => BTreeSet::new(),
+    }
+}
+
+fn insert_collectivite(conn: &mut DbConnection, id: &str, siret: &str, name: &str) {
+    let now = qf_backoffice::models::now();
+    diesel::insert_into(collectivites::table)
+        .values((
+            collectivites::id.eq(id),
+            collectivites::siret.eq(siret),
+            collectivites::name.eq(name),
+            collectivites::kind.eq("commune"),
+            collectivites::cog.eq(Some("34032")),
+            collectivites::postal_code.eq(Some("34500")),
+            collectivites::departement.eq(Some("34")),
+            collectivites::active.eq(true),
+            collectivites::had_hubee_account.eq(false),
+            collectivites::created_at.eq(now),
+            collectivites::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .unwrap();
+}
+
+fn insert_contact(conn: &mut DbConnection, id: &str, email: &str, family: &str) {
+    diesel::insert_into(request_contacts::table)
+        .values((
+            request_contacts::id.eq(id),
+            request_contacts::request_id.eq("demo-request-001"),
+            request_contacts::role.eq("contact_metier"),
+            request_contacts::email.eq(email),
+            request_contacts::given_name.eq(Some("Zoé")),
+            request_contacts::family_name.eq(Some(family)),
+        ))
+        .execute(conn)
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_index_follows_inserts_renames_contact_changes_and_deletions() {
+    let app = TestApp::spawn_with_demo().await;
+    app.with_conn(|conn| {
+        let one = |ids: &[&str]| ids.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>();
+        let none = BTreeSet::new();
+
+        // A new collectivité is found by name (any case, with or without accents), SIRET
+        // and codes.
+        insert_collectivite(conn, "search-c1", "99999999900011", "Béziers-Quenouille");
+        for q in [
+            "béziers-quen",
+            "BEZIERS-QUEN",
+            "ziers-q",
+            "99999999900011",
+            "34032",
+        ] {
+            assert_eq!(
+                found(conn, Kind::Collectivite, q),
+                one(&["search-c1"]),
+                "{q}"
+            );
+        }
+        // Renamed: the old name is gone, the new one is found.
+        diesel::update(collectivites::table.find("search-c1"))
+            .set(collectivites::name.eq("Montagnac-Quenouille"))
+            .execute(conn)
+            .unwrap();
+        assert_eq!(found(conn, Kind::Collectivite, "béziers-quen"), none);
+        assert_eq!(
+            found(conn, Kind::Collectivite, "montagnac-quen"),
+            one(&["search-c1"])
+        );
+        // Deleted: gone.
+        diesel::delete(collectivites::table.find("search-c1"))
+            .execute(conn)
+            .unwrap();
+        assert_eq!(found(conn, Kind::Collectivite, "montagnac-quen"), none);
+
+        // A new contact points to its request; a changed e-mail or name follows; deleted: gone.
+        diesel::delete(
+            request_contacts::table
+                .filter(request_contacts::request_id.eq("demo-request-001"))
+                .filter(request_contacts::role.eq("contact_metier")),
+        )
+        .execute(conn)
+        .unwrap();
+        insert_contact(
+            conn,
+            "search-k1",
+            "zoe.quenouille@exemple.fr",
+            "Quenouillère",
+        );
+        assert_eq!(
+            found(conn, Kind::Contact, "zoe.quenouille@"),
+            one(&["demo-request-001"])
+        );
+        assert_eq!(
+            found(conn, Kind::Contact, "quenouillere"),
+            one(&["demo-request-001"])
+        );
+        diesel::update(request_contacts::table.find("search-k1"))
+            .set((
+                request_contacts::email.eq("zoe.fuseau@exemple.fr"),
+                request_contacts::family_name.eq(Some("Fuseau")),
+            ))
+            .execute(conn)
+            .unwrap();
+        assert_eq!(found(conn, Kind::Contact, "zoe.quenouille@"), none);
+        assert_eq!(found(conn, Kind::Contact, "quenouill"), none);
+        assert_eq!(
+            found(conn, Kind::Contact, "zoe.fuseau@"),
+            one(&["demo-request-001"])
+        );
+        diesel::delete(request_contacts::table.find("search-k1"))
+            .execute(conn)
+            .unwrap();
+        assert_eq!(found(conn, Kind::Contact, "zoe.fuseau@"), none);
+
+        // Éditeurs and staff accounts.
+        diesel::update(editeurs::table)
+            .filter(editeurs::name.eq("Mushroom Software"))
+            .set(editeurs::name.eq("Champignon Logiciels"))
+            .execute(conn)
+            .unwrap();
+        assert_eq!(found(conn, Kind::Editeur, "mushroom"), none);
+        assert_eq!(found(conn, Kind::Editeur, "champignon").len(), 1);
+        let now = qf_backoffice::models::now();
+        diesel::insert_into(staff_members::table)
+            .values((
+                staff_members::id.eq("search-s1"),
+                staff_members::email.eq("agathe.quenouille@beta.gouv.fr"),
+                staff_members::role.eq("instructeur"),
+                staff_members::created_at.eq(now),
+                staff_members::created_by.eq("test"),
+            ))
+            .execute(conn)
+            .unwrap();
+        assert_eq!(found(conn, Kind::Staff, "agathe.quen"), one(&["search-s1"]));
+        diesel::delete(staff_members::table.find("search-s1"))
+            .execute(conn)
+            .unwrap();
+        assert_eq!(found(conn, Kind::Staff, "agathe.quen"), none);
+    })
+    .await;
+}
+
+/// The old semantics, written the slow and obvious way: name (accents and case ignored),
+/// SIRET (spaces removed), commune code or postal code containing the text.
+fn old_collectivites(conn: &mut DbConnection, q: &str) -> BTreeSet<String> {
+    let rows: Vec<(String, String, String, Option<String>, Option<String>)> = collectivites::table
+        .select((
+            collectivites::id,
+            collectivites::name,
+            collectivites::siret,
+            collectivites::cog,
+            collectivites::postal_code,
+        ))
+        .load(conn)
+        .unwrap();
+    let text = fold(q.trim());
+    let compact = text.replace(' ', "");
+    rows.into_iter()
+        .filter(|(_, name, siret, cog, postal)| {
+            fold(name).contains(&text)
+                || siret.contains(&compact)
+                || cog.as_deref().is_some_and(|c| c.contains(&text))
+                || postal.as_deref().is_some_and(|p| p.contains(&text))
+        })
+        .map(|(id, ..)| id)
+        .collect()
+}
+
+/// The old contact semantics (e-mail containing the text) widened to names.
+fn old_contacts(conn: &mut DbConnection, q: &str) -> BTreeSet<String> {
+    let rows: Vec<(String, String, Option<String>, Option<String>)> = request_contacts::table
+        .select((
+            request_contacts::request_id,
+            request_contacts::email,
+            request_contacts::given_name,
+            request_contacts::family_name,
+        ))
+        .load(conn)
+        .unwrap();
+    let text = fold(q.trim());
+    rows.into_iter()
+        .filter(|(_, email, given, family)| {
+            fold(email).contains(&text)
+                || given.as_deref().is_some_and(|g| fold(g).contains(&text))
+                || family.as_deref().is_some_and(|f| fold(f).contains(&text))
+        })
+        .map(|(id, ..)| id)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_index_equals_the_straightforward_query_on_the_demo_data() {
+    let app = TestApp::spawn_with_demo().await;
+    app.with_conn(|conn| {
+        let (siret, name): (String, String) = collectivites::table
+            .order(collectivites::siret.asc())
+            .select((collectivites::siret, collectivites::name))
+            .first(conn)
+            .unwrap();
+        let mut queries: Vec<String> = vec![
+            "sai".into(),
+            "SAINT".into(),
+            "ville".into(),
+            "sur".into(),
+            "mairie".into(),
+            "dupont".into(),
+            "@".into(),
+            ".fr".into(),
+            "ent".into(),
+            "zzzz".into(),
+            "21".into(),
+            "75".into(),
+            siret[..2].to_owned(),
+            siret[..5].to_owned(),
+            format!("{} {}", &siret[..3], &siret[3..9]),
+            name.clone(),
+            fold(&name),
+            name.to_uppercase(),
+        ];
+        queries.extend(name.split([' ', '-']).map(str::to_owned));
+        let mut matched = 0;
+        for q in &queries {
+            let expected = old_collectivites(conn, q);
+            assert_eq!(found(conn, Kind::Collectivite, q), expected, "{q:?}");
+            // The list answers the same rows (count and first page).
+            let page = qf_backoffice::models::collectivites::list(
+                conn,
+                &qf_backoffice::models::collectivites::Filters {
+                    q: q.clone(),
+                    ..Default::default()
+                },
+                1,
+            )
+            .unwrap();
+            assert_eq!(page.total, expected.len() as i64, "{q:?}");
+            assert!(page.items.iter().all(|c| expected.contains(&c.id)), "{q:?}");
+            matched += expected.len();
+            if !q.contains(' ') {
+                assert_eq!(
+                    found(conn, Kind::Contact, q),
+                    old_contacts(conn, q),
+                    "contacts {q:?}"
+                );
+            }
+        }
+        assert!(matched > 0, "the queries find something");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn lists_and_staff_search_ignore_case_and_accents_and_find_siret_prefixes() {
+    let app = TestApp::spawn_with_demo().await;
+    let staff = app.signed_in(DEMO_INSTRUCTEUR).await;
+    app.with_conn(|conn| {
+        insert_collectivite(conn, "search-c2", "99999999900029", "Béziers-Lagarde");
+    })
+    .await;
+    for q in ["beziers-lag", "BÉZIERS-LAG", "Beziers-Lag"] {
+        let (status, html) = staff.get_text(&format!("/collectivites?q={q}")).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Béziers-Lagarde"), "{q}");
+        let (status, html) = staff.get_text(&format!("/recherche?q={q}")).await;
+        assert_eq!(status, 200);
+        assert!(
+            html.replace("&#x2F;", "/")
+                .contains("/collectivites/search-c2"),
+            "{q}"
+        );
+    }
+    // A SIRET prefix (2 digits, then 9 written in groups) finds the collectivité.
+    for q in ["99", "999999999", "999%20999%20999"] {
+        let (status, html) = staff.get_text(&format!("/recherche?q={q}")).await;
+        assert_eq!(status, 200);
+        assert!(
+            html.replace("&#x2F;", "/")
+                .contains("/collectivites/search-c2"),
+            "{q}"
+        );
+        let (_, html) = staff.get_text(&format!("/collectivites?q={q}")).await;
+        assert!(html.contains("Béziers-Lagarde"), "{q}");
+    }
+    // Two characters: a substring in the lists.
+    let (_, html) = staff.get_text("/collectivites?q=ga").await;
+    assert!(html.contains("Béziers-Lagarde"));
+}
+
+#[tokio::test]
+async fn fts_syntax_in_a_query_is_plain_text_never_an_error() {
+    let app = TestApp::spawn_with_demo().await;
+    let staff = app.signed_in(DEMO_INSTRUCTEUR).await;
+    app.with_conn(|conn| {
+        insert_collectivite(
+            conn,
+            "search-c3",
+            "99999999900037",
+            "Les \"Trois\" OR NEAR(x)* -Puits",
+        );
+    })
+    .await;
+    let hostile = [
+        "\"",
+        "\"\"",
+        "*",
+        "-",
+        "OR",
+        "NEAR(",
+        "a\"b",
+        "sai*",
+        "-saint",
+        "saint OR paris",
+        "NEAR(saint paris)",
+        "NOT saint",
+        "col:saint",
+        "^sai",
+        "%_\\",
+        "'; DROP TABLE collectivites; --",
+    ];
+    for q in hostile {
+        let encoded = url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>();
+        for path in [
+            "/recherche",
+            "/collectivites",
+            "/instruction",
+            "/jetons",
+            "/abonnements",
+            "/editeurs",
+        ] {
+            let (status, _) = staff.get_text(&format!("{path}?q={encoded}")).await;
+            assert_eq!(status, 200, "{path}?q={q}");
+        }
+    }
+    // The syntax characters are searched as text.
+    app.with_conn(|conn| {
+        for q in ["\"Trois\" OR NEAR(", "NEAR(x)*", "* -Puits", "OR NEAR"] {
+            assert_eq!(
+                found(conn, Kind::Collectivite, q),
+                ["search-c3".to_owned()].into_iter().collect(),
+                "{q}"
+            );
+        }
+        assert!(found(conn, Kind::Collectivite, "sai*").is_empty());
+    })
+    .await;
+    let (_, html) = staff.get_text("/collectivites?q=NEAR%28x%29*").await;
+    assert!(html.contains("Les &quot;Trois&quot; OR NEAR(x)* -Puits"));
+}

@@ -93,7 +93,7 @@ pub fn record_attempt(
         .filter(login_attempts::created_at.gt(now - Duration::days(1)))
         .count()
         .get_result(conn)?;
-    let id = crate::models::new_id();
+    let id = crate::db::new_id();
     diesel::insert_into(login_attempts::table)
         .values((
             login_attempts::id.eq(&id),
@@ -133,7 +133,7 @@ pub fn create_token(
     };
     diesel::insert_into(login_tokens::table)
         .values((
-            login_tokens::id.eq(crate::models::new_id()),
+            login_tokens::id.eq(crate::db::new_id()),
             login_tokens::token_hash.eq(hash(&token)),
             login_tokens::email.eq(email),
             login_tokens::created_at.eq(now),

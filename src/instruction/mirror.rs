@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::datapass::{Organization, RequestData};
 use super::{TokenAction, issue_or_prolong, revoke_side_effects};
 use crate::db::DbConnection;
+use crate::db::new_id;
 use crate::db::schema::{
     collectivites, datapass_differences, datapass_mirror, editeur_forms, habilitation_requests,
     habilitations, request_contacts,
@@ -21,8 +22,8 @@ use crate::db::schema::{
 use crate::domain::request_state::{RequestEvent, RequestState, RequestStatus, apply};
 use crate::domain::siret::Siret;
 use crate::models::collectivites::{Collectivite, departement_from_cog};
+use crate::models::events;
 use crate::models::requests::{HabilitationRequest, RequestContact, roles};
-use crate::models::{events, new_id};
 
 /// Where what DataPass says comes from.
 #[derive(Clone, Copy, Debug)]
@@ -314,7 +315,7 @@ pub fn mirror(
         .form_uid
         .clone()
         .filter(|f| !f.trim().is_empty())
-        .unwrap_or_else(|| crate::demo::GENERIC_FORM_UID.to_owned());
+        .unwrap_or_else(|| crate::domain::form_url::GENERIC_FORM_UID.to_owned());
     let editeur_id: Option<String> = editeur_forms::table
         .filter(editeur_forms::form_uid.eq(&form_uid))
         .select(editeur_forms::editeur_id)
@@ -345,7 +346,7 @@ pub fn mirror(
                 collectivite_id: collectivite_id.clone(),
                 form_uid: form_uid.clone(),
                 editeur_id: editeur_id.clone(),
-                state: target.state.as_str().to_owned(),
+                state: target.state,
                 reopening: target.reopening,
                 scopes: scopes.clone(),
                 purpose: purpose.clone(),
@@ -370,7 +371,7 @@ pub fn mirror(
                 || old.scopes != scopes
                 || old.purpose != purpose
                 || old.deliberation_url != deliberation_url
-                || old.state != target.state.as_str()
+                || old.state != target.state
                 || old.reopening != target.reopening
                 || old.last_submitted_at != last_submitted_at
                 || old.last_validated_at != last_validated_at
@@ -398,7 +399,7 @@ pub fn mirror(
             request.collectivite_id = collectivite_id.clone();
             request.editeur_id = editeur_id.clone();
             request.scopes = scopes.clone();
-            request.state = target.state.as_str().to_owned();
+            request.state = target.state;
             request.reopening = target.reopening;
             (request, false)
         }

@@ -11,17 +11,16 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
+use crate::db::new_id;
 use crate::db::schema::{
     collectivites, editeurs, habilitation_requests, habilitations, hubee_subscriptions, tokens,
 };
 use crate::domain::hubee::SubscriptionStatus;
-use crate::domain::request_state::{
-    RequestEvent, RequestState, RequestStatus, TransitionError, apply,
-};
+use crate::domain::request_state::{RequestEvent, RequestStatus, TransitionError, apply};
+use crate::models::events;
 use crate::models::hubee::{HubeeSubscription, PROCESS_CODE};
 use crate::models::requests::{Habilitation, HabilitationRequest, roles};
 use crate::models::tokens::Token;
-use crate::models::{events, new_id};
 
 /// Why an event could not be applied; each has a stable machine code.
 #[derive(Debug, thiserror::Error)]
@@ -56,11 +55,7 @@ impl InstructionError {
 
 /// The current lifecycle status of a stored request.
 pub fn status_of(request: &HabilitationRequest) -> Result<RequestStatus, InstructionError> {
-    let state: RequestState = request
-        .state
-        .parse()
-        .map_err(|_| InstructionError::CorruptState(request.state.clone()))?;
-    Ok(RequestStatus::new(state, request.reopening))
+    Ok(RequestStatus::new(request.state, request.reopening))
 }
 
 /// Who applies an event, and when.
@@ -331,7 +326,7 @@ pub(crate) fn ensure_subscription(
             collectivite_id: request.collectivite_id.clone(),
             process_code: PROCESS_CODE.into(),
             hubee_id: None,
-            status: SubscriptionStatus::Inactif.as_str().into(),
+            status: SubscriptionStatus::Inactif,
             access_mode: if editeur_siret.is_some() {
                 "API"
             } else {

@@ -6,9 +6,9 @@ use diesel::prelude::*;
 
 use crate::db::schema::{collectivites, editeurs, habilitation_requests, request_contacts};
 use crate::db::{DbConnection, lower};
+use crate::db::{Page, contains_pattern, offset};
 use crate::domain::calendar::{DeadlineStatus, deadline_status, instruction_deadline};
 use crate::domain::request_state::RequestState;
-use crate::models::{Page, contains_pattern, offset};
 
 /// Rows per page of the queue.
 pub const PER_PAGE: i64 = 25;
@@ -181,8 +181,7 @@ pub fn list(
     } else {
         filtered().count().get_result(conn)?
     };
-    let last_page = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
-    let page = page.clamp(1, last_page);
+    let page = crate::db::clamp_page(page, total, PER_PAGE);
     let rows: Vec<QueueRow> = filtered()
         .order((
             habilitation_requests::reopening.desc(),

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::contains_pattern;
 use super::editeurs::client_filter;
 use super::hubee::PROCESS_CODE;
+use crate::db::contains_pattern;
 use crate::db::schema::{
     collectivites, form_activations, habilitation_requests, hubee_subscriptions, tokens,
 };

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::accounts::EditeurMember;
-use super::contains_pattern;
+use crate::db::contains_pattern;
 use crate::db::schema::{
     collectivites, editeur_forms, editeur_members, editeurs, habilitation_requests,
 };

@@ -5,7 +5,7 @@
 
 use diesel::prelude::*;
 
-use super::contains_pattern;
+use crate::db::contains_pattern;
 use crate::db::schema::{
     collectivites, editeur_members, editeurs, habilitation_requests, request_contacts,
     staff_members, tokens,

@@ -248,7 +248,7 @@ pub fn list(
     filter: &TokenFilter,
     today: NaiveDate,
     page: i64,
-) -> QueryResult<crate::models::Page<TokenLine>> {
+) -> QueryResult<crate::db::Page<TokenLine>> {
     use crate::db::schema::{collectivites, editeurs, habilitation_requests, habilitations};
     let filtered = || {
         let mut q = tokens::table
@@ -290,13 +290,13 @@ pub fn list(
         }
         let query = filter.q.trim();
         if !query.is_empty() {
-            let pattern = crate::models::contains_pattern(query);
+            let pattern = crate::db::contains_pattern(query);
             q = q.filter(
                 crate::db::lower(collectivites::name)
                     .like(pattern.clone())
                     .escape('\\')
                     .or(collectivites::siret
-                        .like(crate::models::contains_pattern(&query.replace(' ', "")))
+                        .like(crate::db::contains_pattern(&query.replace(' ', "")))
                         .escape('\\'))
                     .or(tokens::id.eq(query.to_owned())),
             );
@@ -304,12 +304,11 @@ pub fn list(
         q
     };
     let total: i64 = count(conn, filter, today)?;
-    let last_page = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
-    let page = page.clamp(1, last_page);
+    let page = crate::db::clamp_page(page, total, PER_PAGE);
     let rows: Vec<TokenRow> = filtered()
         .order((tokens::expires_on.asc(), tokens::id.asc()))
         .limit(PER_PAGE)
-        .offset(crate::models::offset(page, PER_PAGE))
+        .offset(crate::db::offset(page, PER_PAGE))
         .select((
             tokens::id,
             tokens::expires_on,
@@ -360,7 +359,7 @@ pub fn list(
             },
         )
         .collect();
-    Ok(crate::models::Page::new(items, page, PER_PAGE, total))
+    Ok(crate::db::Page::new(items, page, PER_PAGE, total))
 }
 
 /// Expiries of active tokens per month for the 18 months from `today`'s month:
@@ -454,10 +453,10 @@ fn count(conn: &mut DbConnection, filter: &TokenFilter, today: NaiveDate) -> Que
         if !query.is_empty() {
             q = q.filter(
                 crate::db::lower(collectivites::name)
-                    .like(crate::models::contains_pattern(query))
+                    .like(crate::db::contains_pattern(query))
                     .escape('\\')
                     .or(collectivites::siret
-                        .like(crate::models::contains_pattern(&query.replace(' ', "")))
+                        .like(crate::db::contains_pattern(&query.replace(' ', "")))
                         .escape('\\'))
                     .or(tokens::id.eq(query.to_owned())),
             );

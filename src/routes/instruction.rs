@@ -8,19 +8,23 @@ use diesel::prelude::*;
 use futures_util::StreamExt;
 use serde_json::json;
 
+use super::shared::request_page;
 use super::{ListQuery, see_other};
-use crate::auth::PageCtx;
+use crate::auth::{PageCtx, Staff};
 use crate::db::schema::{
     collectivites, deliberation_files, editeur_forms, editeurs, habilitation_requests,
     reason_templates, request_contacts, webhook_deliveries,
 };
-use crate::domain::request_state::RequestEvent;
+use crate::db::{Page, new_id, offset};
+use crate::domain::request_state::{RequestEvent, RequestState};
 use crate::error::AppError;
 use crate::instruction::datapass::{self, log_delivery, process};
 use crate::instruction::queue::{self, QueueFilter};
 use crate::instruction::{self as service, Actor, InstructionError};
+use crate::models::access;
+use crate::models::events;
+use crate::models::reason_templates::{ReasonTemplate, list_templates};
 use crate::models::requests::{self, HabilitationRequest, RequestContact, roles};
-use crate::models::{Page, events, new_id, offset};
 use crate::state::AppState;
 
 route_table! {
@@ -78,7 +82,7 @@ pub async fn datapass_webhook(
             "message": "signature X-Hub-Signature-256 absente ou invalide"
         }));
     }
-    let now = crate::models::now();
+    let now = crate::db::now();
     let worker = state.clone();
     let outcome = state
         .db(move |conn| {
@@ -129,10 +133,9 @@ pub struct Delivery {
 /// `GET /webhooks/livraisons`: every delivery, newest first; `?statut=rejected` for failures.
 pub async fn deliveries(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, .. }: Staff,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    page.staff()?;
     let outcome = query.statut.clone().filter(|s| !s.is_empty());
     let number = query.page();
     let q = query.q.trim().trim_start_matches(['D', 'd']).to_owned();
@@ -150,8 +153,7 @@ pub async fn deliveries(
             };
             let per_page = 30;
             let total: i64 = filtered().count().get_result(conn)?;
-            let last = ((total + per_page - 1) / per_page).max(1);
-            let number = number.clamp(1, last);
+            let number = crate::db::clamp_page(number, total, per_page);
             let items: Vec<Delivery> = filtered()
                 .order((
                     webhook_deliveries::received_at.desc(),
@@ -182,10 +184,9 @@ pub async fn deliveries(
 /// `GET /webhooks/livraisons/{id}`.
 pub async fn delivery(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, .. }: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    page.staff()?;
     let id = path.into_inner();
     let delivery = state
         .db(move |conn| {
@@ -214,10 +215,9 @@ pub async fn delivery(
 /// `POST /webhooks/livraisons/{id}/rejouer`: applies a failed delivery's payload again.
 pub async fn reapply_delivery(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, user }: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let user = page.staff()?.clone();
     let id = path.into_inner();
     let now = page.now;
     let worker = state.clone();
@@ -281,10 +281,9 @@ pub struct QueueQuery {
 /// `GET /instruction`: the queue.
 pub async fn queue_page(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, .. }: Staff,
     query: web::Query<QueueQuery>,
 ) -> Result<HttpResponse, AppError> {
-    page.staff()?;
     let query = query.into_inner();
     let filter = query.filter.clone();
     let number = query
@@ -342,11 +341,10 @@ pub struct DecisionForm {
 /// `POST /demandes/{id}/decision`: approve, refuse or request changes.
 pub async fn decide(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, user }: Staff,
     path: web::Path<String>,
     form: web::Form<DecisionForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = page.staff()?.clone();
     let id = path.into_inner();
     let event = match form.action.as_str() {
         "approve" => RequestEvent::Approve,
@@ -369,7 +367,7 @@ pub async fn decide(
         })
         .await?;
     if let Some(number) = from_datapass {
-        return super::requests::render_show(
+        return request_page::render_show(
             &state,
             &page,
             &id,
@@ -397,7 +395,7 @@ pub async fn decide(
             .await?;
     }
     if event.requires_reason() && reason.is_empty() {
-        return super::requests::render_show(
+        return request_page::render_show(
             &state,
             &page,
             &id,
@@ -407,7 +405,8 @@ pub async fn decide(
         .await;
     }
     if event == RequestEvent::Approve {
-        let checks = super::requests::run_checks_for(&state, &page, &id).await?;
+        let loaded = request_page::load(&state, &page, &id).await?;
+        let checks = request_page::checks_of(&state, &loaded).await;
         let failed: Vec<String> = checks
             .iter()
             .filter(|c| c.status == crate::domain::checks::CheckStatus::Failed)
@@ -417,10 +416,11 @@ pub async fn decide(
             let overridden =
                 form.override_checks.is_some() && !form.override_reason.trim().is_empty();
             if !overridden {
-                return super::requests::render_show(
+                return request_page::render(
                     &state,
                     &page,
-                    &id,
+                    loaded,
+                    Some(checks),
                     StatusCode::BAD_REQUEST,
                     Some(&format!(
                         "Contrôle(s) non conforme(s) : {}. Pour valider malgré tout, cochez « Passer outre » et expliquez pourquoi.",
@@ -462,14 +462,8 @@ pub async fn decide(
         })
         .await?;
     if let Err(message) = outcome {
-        return super::requests::render_show(
-            &state,
-            &page,
-            &id,
-            StatusCode::CONFLICT,
-            Some(&message),
-        )
-        .await;
+        return request_page::render_show(&state, &page, &id, StatusCode::CONFLICT, Some(&message))
+            .await;
     }
     state.mailer.notify();
     Ok(see_other(&format!("/demandes/{id}")))
@@ -486,7 +480,7 @@ pub async fn deliberation_file(
     let (name, content) = state
         .db(move |conn| {
             let request = requests::find(conn, &id)?.ok_or(AppError::NotFound)?;
-            if !requests::visible_to(conn, &user, &request)? {
+            if !access::request_visible(conn, &user, &request.id, request.editeur_id.as_deref())? {
                 return Err(AppError::NotFound);
             }
             deliberation_files::table
@@ -567,7 +561,10 @@ async fn render_new_form(
     context.insert("fields", fields);
     context.insert("errors", errors);
     context.insert("forms", &forms);
-    context.insert("generic_form_uid", crate::demo::GENERIC_FORM_UID);
+    context.insert(
+        "generic_form_uid",
+        crate::domain::form_url::GENERIC_FORM_UID,
+    );
     context.insert(
         "roles",
         &FORM_ROLES
@@ -583,11 +580,10 @@ async fn render_new_form(
 /// `GET /demandes/nouvelle`.
 pub async fn new_request_form(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, .. }: Staff,
 ) -> Result<HttpResponse, AppError> {
-    page.staff()?;
     let fields = NewRequestFields {
-        form_uid: crate::demo::GENERIC_FORM_UID.to_owned(),
+        form_uid: crate::domain::form_url::GENERIC_FORM_UID.to_owned(),
         ..Default::default()
     };
     render_new_form(&state, &page, StatusCode::OK, &fields, &[]).await
@@ -606,10 +602,9 @@ pub fn looks_like_pdf(bytes: &[u8]) -> bool {
 /// that wrote or called.
 pub async fn create_request(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, user }: Staff,
     mut payload: Multipart,
 ) -> Result<HttpResponse, AppError> {
-    let user = page.staff()?.clone();
     let mut fields = NewRequestFields::default();
     let mut pdf: Option<(String, Vec<u8>)> = None;
     let mut errors: Vec<String> = Vec::new();
@@ -756,7 +751,7 @@ pub async fn create_request(
 
     let now = page.now;
     let form_uid = if fields.form_uid.is_empty() {
-        crate::demo::GENERIC_FORM_UID.to_owned()
+        crate::domain::form_url::GENERIC_FORM_UID.to_owned()
     } else {
         fields.form_uid.clone()
     };
@@ -824,7 +819,7 @@ pub async fn create_request(
                         collectivite_id,
                         form_uid: form_uid.clone(),
                         editeur_id,
-                        state: "submitted".into(),
+                        state: RequestState::Submitted,
                         reopening: false,
                         scopes: "quotient_familial".into(),
                         purpose: Some(submitted.purpose.clone()).filter(|p| !p.is_empty()),
@@ -879,27 +874,6 @@ pub async fn create_request(
 // ---------------------------------------------------------------------------------------
 // Reason templates
 
-/// A reusable reason.
-#[derive(Clone, Debug, Queryable, Selectable, Insertable, serde::Serialize)]
-#[diesel(table_name = reason_templates)]
-pub struct ReasonTemplate {
-    pub id: String,
-    /// `refuse` or `request_changes`.
-    pub kind: String,
-    pub title: String,
-    pub body: String,
-    pub created_at: chrono::NaiveDateTime,
-    pub updated_at: chrono::NaiveDateTime,
-}
-
-/// Every reason template, by kind then title.
-pub fn list_templates(conn: &mut crate::db::DbConnection) -> QueryResult<Vec<ReasonTemplate>> {
-    reason_templates::table
-        .order((reason_templates::kind.asc(), reason_templates::title.asc()))
-        .select(ReasonTemplate::as_select())
-        .load(conn)
-}
-
 #[derive(serde::Deserialize)]
 pub struct TemplateForm {
     #[serde(default)]
@@ -941,19 +915,17 @@ async fn render_templates(
 /// `GET /modeles-de-motifs`.
 pub async fn templates_page(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, .. }: Staff,
 ) -> Result<HttpResponse, AppError> {
-    page.staff()?;
     render_templates(&state, &page, StatusCode::OK, None).await
 }
 
 /// `POST /modeles-de-motifs`.
 pub async fn create_template(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, user }: Staff,
     form: web::Form<TemplateForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = page.staff()?.clone();
     if let Err(message) = form.validate() {
         return render_templates(&state, &page, StatusCode::BAD_REQUEST, Some(&message)).await;
     }
@@ -991,11 +963,10 @@ pub async fn create_template(
 /// `POST /modeles-de-motifs/{id}`.
 pub async fn update_template(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, user }: Staff,
     path: web::Path<String>,
     form: web::Form<TemplateForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = page.staff()?.clone();
     if let Err(message) = form.validate() {
         return render_templates(&state, &page, StatusCode::BAD_REQUEST, Some(&message)).await;
     }
@@ -1034,10 +1005,9 @@ pub async fn update_template(
 /// `GET /modeles-de-motifs/{id}/supprimer`: asks for confirmation.
 pub async fn confirm_delete_template(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, .. }: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    page.staff()?;
     let id = path.into_inner();
     let lookup = id.clone();
     let title: String = state
@@ -1063,10 +1033,9 @@ pub async fn confirm_delete_template(
 /// `POST /modeles-de-motifs/{id}/supprimer`.
 pub async fn delete_template(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, user }: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let user = page.staff()?.clone();
     let id = path.into_inner();
     let now = page.now;
     state

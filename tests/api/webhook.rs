@@ -22,7 +22,7 @@ pub async fn spawn() -> TestApp {
     let app = TestApp::spawn_with(&[("DATAPASS_WEBHOOK_SECRET", SECRET)]).await;
     app.with_conn(|conn| {
         use qf_backoffice::db::schema::{editeur_forms, editeurs};
-        let now = qf_backoffice::models::now();
+        let now = qf_backoffice::db::now();
         diesel::insert_into(editeurs::table)
             .values((
                 editeurs::id.eq("ed-mushroom"),
@@ -527,9 +527,9 @@ async fn an_invalid_siret_is_kept_as_failed_without_alarming_datapass_and_staff_
         qf_backoffice::models::accounts::upsert_staff(
             conn,
             "agent@beta.gouv.fr",
-            "instructeur",
+            qf_backoffice::domain::roles::StaffRole::Instructeur,
             "test",
-            qf_backoffice::models::now(),
+            qf_backoffice::db::now(),
         )
         .unwrap()
     })

@@ -11,7 +11,7 @@ use crate::db::schema::{
 };
 use crate::domain::calendar;
 use crate::domain::hubee::SubscriptionStatus;
-use crate::domain::request_state::RequestState;
+use crate::domain::request_state::{RequestState, habilitation};
 use crate::domain::siret::with_check_digit;
 use crate::models::collectivites::Collectivite;
 use crate::models::editeurs::{Editeur, EditeurForm};
@@ -474,9 +474,9 @@ fn load(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Summary> {
             datapass_authorization_id: Some(50_000 + index as i64),
             slug: Some(format!("{datapass_id}-formulaire-qf")),
             state: if plan.state == RequestState::Revoked {
-                "revoked"
+                habilitation::REVOKED
             } else {
-                "active"
+                habilitation::ACTIVE
             }
             .to_owned(),
             validated_at,

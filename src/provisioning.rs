@@ -199,7 +199,10 @@ pub fn request_by_staff(
     let request: Option<crate::models::requests::HabilitationRequest> =
         habilitation_requests::table
             .filter(habilitation_requests::collectivite_id.eq(collectivite_id))
-            .filter(habilitation_requests::state.eq("validated"))
+            .filter(
+                habilitation_requests::state
+                    .eq(crate::domain::request_state::RequestState::Validated),
+            )
             .order(habilitation_requests::last_validated_at.desc())
             .select(crate::models::requests::HabilitationRequest::as_select())
             .first(conn)

@@ -95,6 +95,14 @@ impl FromStr for RequestState {
     }
 }
 
+/// The codes of a habilitation's state (the `habilitations.state` column, DataPass's names).
+pub mod habilitation {
+    /// The habilitation is in force.
+    pub const ACTIVE: &str = "active";
+    /// The habilitation was revoked.
+    pub const REVOKED: &str = "revoked";
+}
+
 /// An event of a request's life, named as DataPass names it in its webhooks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -19,7 +19,9 @@ use crate::db::schema::{
     collectivites, datapass_differences, datapass_mirror, editeur_forms, habilitation_requests,
     habilitations, request_contacts,
 };
-use crate::domain::request_state::{RequestEvent, RequestState, RequestStatus, apply};
+use crate::domain::request_state::{
+    RequestEvent, RequestState, RequestStatus, apply, habilitation,
+};
 use crate::domain::siret::Siret;
 use crate::models::collectivites::{Collectivite, departement_from_cog};
 use crate::models::events;
@@ -257,7 +259,7 @@ pub fn mirror(
     let payload_has_active_habilitation = data
         .authorizations
         .iter()
-        .any(|h| h.get("state").and_then(Value::as_str) == Some("active"));
+        .any(|h| h.get("state").and_then(Value::as_str) == Some(habilitation::ACTIVE));
     let reopening = in_progress
         && data.reopening.unwrap_or_else(|| match expected_ok {
             Some(s) if s.state == target_state => s.reopening,
@@ -583,7 +585,7 @@ pub fn approval_is_fresh(validated_at: Option<NaiveDateTime>, now: NaiveDateTime
 fn active_habilitation(data: &RequestData) -> Option<(i64, Option<String>)> {
     data.authorizations
         .iter()
-        .filter(|h| h.get("state").and_then(Value::as_str) == Some("active"))
+        .filter(|h| h.get("state").and_then(Value::as_str) == Some(habilitation::ACTIVE))
         .filter_map(|h| {
             let id = match h.get("id")? {
                 Value::Number(n) => n.as_i64()?,
@@ -605,7 +607,7 @@ fn align_habilitation(
 ) -> QueryResult<bool> {
     let ours: Option<(String, Option<i64>, Option<String>)> = habilitations::table
         .filter(habilitations::request_id.eq(request_id))
-        .filter(habilitations::state.eq("active"))
+        .filter(habilitations::state.eq(habilitation::ACTIVE))
         .order(habilitations::validated_at.desc())
         .select((
             habilitations::id,

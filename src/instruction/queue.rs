@@ -10,6 +10,13 @@ use crate::db::{Page, contains_pattern, offset};
 use crate::domain::calendar::{DeadlineStatus, deadline_status, instruction_deadline};
 use crate::domain::request_state::RequestState;
 
+/// The state asked for by the queue's `etat` filter, when it is one of the pending states.
+fn pending_state(etat: &str) -> Option<RequestState> {
+    etat.parse::<RequestState>()
+        .ok()
+        .filter(|s| matches!(s, RequestState::Submitted | RequestState::ChangesRequested))
+}
+
 /// Rows per page of the queue.
 pub const PER_PAGE: i64 = 25;
 
@@ -99,26 +106,23 @@ pub fn list(
     // queue's: the first page reads 30 index entries instead of sorting the queue. On SQLite
     // the term (and the index's) is `+state`, which keeps the planner from preferring the
     // plain state index and a sort of every pending request.
+    let pending_states = format!(
+        "habilitation_requests.state IN ('{}', '{}')",
+        RequestState::Submitted.as_str(),
+        RequestState::ChangesRequested.as_str()
+    );
     let pending = match conn {
-        DbConnection::Sqlite(_) => {
-            "+habilitation_requests.state IN ('submitted', 'changes_requested')"
-        }
-        DbConnection::Postgresql(_) => {
-            "habilitation_requests.state IN ('submitted', 'changes_requested')"
-        }
+        DbConnection::Sqlite(_) => format!("+{pending_states}"),
+        DbConnection::Postgresql(_) => pending_states,
     };
     let filtered = || {
         let mut q = habilitation_requests::table
             .inner_join(collectivites::table)
             .left_join(editeurs::table)
             .into_boxed();
-        q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(pending));
-        match filter.etat.as_str() {
-            "submitted" => q = q.filter(habilitation_requests::state.eq("submitted")),
-            "changes_requested" => {
-                q = q.filter(habilitation_requests::state.eq("changes_requested"))
-            }
-            _ => {}
+        q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&pending));
+        if let Some(state) = pending_state(&filter.etat) {
+            q = q.filter(habilitation_requests::state.eq(state));
         }
         match filter.editeur.as_str() {
             "" => {}
@@ -160,14 +164,10 @@ pub fn list(
     // without visiting one collectivité per pending request.
     let total: i64 = if filter.departement.trim().is_empty() && filter.q.trim().is_empty() {
         let mut q = habilitation_requests::table
-            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(pending))
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&pending))
             .into_boxed();
-        match filter.etat.as_str() {
-            "submitted" => q = q.filter(habilitation_requests::state.eq("submitted")),
-            "changes_requested" => {
-                q = q.filter(habilitation_requests::state.eq("changes_requested"))
-            }
-            _ => {}
+        if let Some(state) = pending_state(&filter.etat) {
+            q = q.filter(habilitation_requests::state.eq(state));
         }
         match filter.editeur.as_str() {
             "" => {}

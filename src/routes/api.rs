@@ -436,7 +436,7 @@ pub fn expiries_calendar(
         let Some(expires_on) = row.token_expires_on else {
             continue;
         };
-        if row.token_status == Some("revoked") {
+        if row.token_status == Some(crate::domain::token::TokenStatus::Revoked.as_str()) {
             continue;
         }
         let day = expires_on.format("%Y%m%d").to_string();

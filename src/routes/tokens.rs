@@ -9,7 +9,7 @@ use super::see_other;
 use crate::auth::{Identity, PageCtx, Staff};
 use crate::db::DbConnection;
 use crate::db::schema::{token_reminders, tokens};
-use crate::domain::request_state::RequestEvent;
+use crate::domain::request_state::{RequestEvent, RequestState};
 use crate::domain::token::{days_left, expiry_date, expiry_phrase_fr, prolongation_open};
 use crate::error::AppError;
 use crate::instruction::{self as service, Actor};
@@ -297,7 +297,7 @@ fn prolongation_state(
         "revoked"
     } else if ctx.reopening {
         "pending"
-    } else if ctx.request_state != "validated" {
+    } else if ctx.request_state != RequestState::Validated.as_str() {
         "not_validated"
     } else if !prolongation_open(ctx.token.expires_on, revoked, today) {
         "too_early"

@@ -231,8 +231,8 @@ pub async fn render(
         context.insert("templates", &templates);
         if let Some(submitted) = loaded.request.last_submitted_at
             && matches!(
-                loaded.request.state.as_str(),
-                "submitted" | "changes_requested"
+                loaded.request.state,
+                RequestState::Submitted | RequestState::ChangesRequested
             )
         {
             let deadline = crate::domain::calendar::instruction_deadline(

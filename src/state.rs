@@ -102,6 +102,8 @@ pub fn load_templates() -> anyhow::Result<tera::Tera> {
     tera.add_raw_templates(sources)
         .map_err(|e| anyhow::anyhow!("gabarits : {}", crate::error::cause_chain(&e)))?;
     tera.register_filter("web_link", web_link_filter);
+    // Replaces Tera's `date`, which shows stored (UTC) timestamps as they are.
+    tera.register_filter("date", paris_date_filter);
     tera.autoescape_on(vec![".html"]);
     Ok(tera)
 }
@@ -124,9 +126,92 @@ fn web_link_filter(
     ))
 }
 
+/// Tera filter `date(format=…)`, every time shown in Europe/Paris: a timestamp (stored in UTC,
+/// with or without an offset, or a Unix time) is converted before formatting; a date alone is
+/// formatted as it is. A bad format is an error, never a panic.
+fn paris_date_filter(
+    value: &tera::Value,
+    args: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    use chrono::format::{Item, StrftimeItems};
+    use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
+
+    let format = match args.get("format") {
+        Some(tera::Value::String(f)) => f.as_str(),
+        Some(_) => return Err(tera::Error::msg("date : `format` doit être une chaîne")),
+        None => "%Y-%m-%d",
+    };
+    let items: Vec<Item> = StrftimeItems::new(format).collect();
+    if items.iter().any(|item| matches!(item, Item::Error)) {
+        return Err(tera::Error::msg(format!(
+            "date : format invalide {format:?}"
+        )));
+    }
+    let paris = crate::domain::calendar::PARIS;
+    let text = match value {
+        tera::Value::Number(n) => {
+            let at = n
+                .as_i64()
+                .and_then(|secs| DateTime::from_timestamp(secs, 0))
+                .ok_or_else(|| tera::Error::msg(format!("date : horodatage invalide {n}")))?;
+            at.with_timezone(&paris)
+                .format_with_items(items.iter())
+                .to_string()
+        }
+        tera::Value::String(s) => {
+            if let Ok(at) = s.parse::<DateTime<FixedOffset>>() {
+                at.with_timezone(&paris)
+                    .format_with_items(items.iter())
+                    .to_string()
+            } else if let Ok(at) = s.parse::<NaiveDateTime>() {
+                at.and_utc()
+                    .with_timezone(&paris)
+                    .format_with_items(items.iter())
+                    .to_string()
+            } else if let Ok(day) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                day.and_time(chrono::NaiveTime::MIN)
+                    .format_with_items(items.iter())
+                    .to_string()
+            } else {
+                return Err(tera::Error::msg(format!("date : valeur illisible {s:?}")));
+            }
+        }
+        other => return Err(tera::Error::msg(format!("date : valeur illisible {other}"))),
+    };
+    Ok(tera::Value::String(text))
+}
+
 #[cfg(test)]
 mod tests {
     use super::web_link;
+
+    fn date(value: serde_json::Value, format: &str) -> tera::Result<tera::Value> {
+        let mut args = std::collections::HashMap::new();
+        args.insert("format".to_owned(), tera::Value::String(format.to_owned()));
+        super::paris_date_filter(&value, &args)
+    }
+
+    #[test]
+    fn times_are_shown_in_paris_and_dates_as_they_are() {
+        let shown = |v: serde_json::Value| date(v, "%d/%m/%Y %H:%M").unwrap();
+        // Summer (UTC+2): late evening in UTC is already the next day in Paris.
+        assert_eq!(shown("2026-07-14T22:30:00".into()), "15/07/2026 00:30");
+        assert_eq!(
+            shown("2026-07-14T22:30:00.123456".into()),
+            "15/07/2026 00:30"
+        );
+        // Winter (UTC+1).
+        assert_eq!(shown("2026-01-10T08:00:00".into()), "10/01/2026 09:00");
+        assert_eq!(
+            shown("2026-01-10T08:00:00+00:00".into()),
+            "10/01/2026 09:00"
+        );
+        assert_eq!(shown(1_768_032_000.into()), "10/01/2026 09:00");
+        // A day is not a time: never shifted.
+        assert_eq!(date("2026-07-14".into(), "%d/%m/%Y").unwrap(), "14/07/2026");
+        assert!(date("2026-07-14".into(), "%Q").is_err());
+        assert!(date("demain".into(), "%d/%m/%Y").is_err());
+    }
 
     #[test]
     fn only_web_addresses_become_links() {

@@ -1,7 +1,8 @@
 //! Sign-in links: a random token mailed to a known address, stored only as its SHA-256,
 //! valid 15 minutes and usable once. Requests are limited per client IP (every request), per
-//! (address, IP) and per address per day (links actually sent only, so nobody can lock a person
-//! out by asking from elsewhere).
+//! (address, IP) and per address per day (links actually sent only). The daily cap does not apply
+//! from an IP the address already signed in from within the retention of sign-in data, so someone
+//! asking links for another person from many IPs cannot lock that person out.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -18,8 +19,11 @@ pub const RATE_WINDOW_MINUTES: i64 = 15;
 pub const MAX_PER_ADDRESS_AND_IP: i64 = 5;
 /// Link requests allowed per client IP within the window (whatever the outcome).
 pub const MAX_PER_IP: i64 = 20;
-/// Links sent to one address within 24 hours, from any IP.
+/// Links sent to one address within 24 hours, from any IP (except from an IP this address
+/// signed in from: see [`KNOWN_DEVICE_DAYS`]).
 pub const MAX_PER_ADDRESS_PER_DAY: i64 = 20;
+/// How long an IP a person signed in from stays exempt from that person's daily cap.
+pub const KNOWN_DEVICE_DAYS: i64 = 30;
 
 /// The path of the sign-in link page.
 pub const LINK_PATH: &str = "/connexion/lien";
@@ -93,6 +97,8 @@ pub fn record_attempt(
         .filter(login_attempts::created_at.gt(now - Duration::days(1)))
         .count()
         .get_result(conn)?;
+    let over_daily_cap = sent_today >= MAX_PER_ADDRESS_PER_DAY
+        && !signed_in_from(conn, email, ip, now - Duration::days(KNOWN_DEVICE_DAYS))?;
     let id = crate::db::new_id();
     diesel::insert_into(login_attempts::table)
         .values((
@@ -105,10 +111,24 @@ pub fn record_attempt(
         .execute(conn)?;
     Ok(Attempt {
         id,
-        allowed: by_ip < MAX_PER_IP
-            && sent_here < MAX_PER_ADDRESS_AND_IP
-            && sent_today < MAX_PER_ADDRESS_PER_DAY,
+        allowed: by_ip < MAX_PER_IP && sent_here < MAX_PER_ADDRESS_AND_IP && !over_daily_cap,
     })
+}
+
+/// Whether `email` used a sign-in link from `ip` since `since`.
+fn signed_in_from(
+    conn: &mut DbConnection,
+    email: &str,
+    ip: &str,
+    since: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        login_tokens::table
+            .filter(login_tokens::email.eq(email))
+            .filter(login_tokens::used_ip.eq(ip))
+            .filter(login_tokens::used_at.gt(since)),
+    ))
+    .get_result(conn)
 }
 
 /// Counts a request as a sent link (the only ones the address limits count).
@@ -178,10 +198,12 @@ pub fn check(
     })
 }
 
-/// Uses a link: at most once, even under concurrent clicks. Returns the address it signs in.
+/// Uses a link from client `ip`: at most once, even under concurrent clicks. Returns the
+/// address it signs in.
 pub fn consume(
     conn: &mut DbConnection,
     token: &str,
+    ip: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Result<String, LinkError>> {
     let Some((id, email, expires_at, used_at)) = lookup(conn, token)? else {
@@ -198,7 +220,10 @@ pub fn consume(
             .filter(login_tokens::id.eq(&id))
             .filter(login_tokens::used_at.is_null()),
     )
-    .set(login_tokens::used_at.eq(Some(now)))
+    .set((
+        login_tokens::used_at.eq(Some(now)),
+        login_tokens::used_ip.eq(Some(ip)),
+    ))
     .execute(conn)?;
     Ok(if won == 1 {
         Ok(email)

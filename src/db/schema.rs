@@ -163,6 +163,7 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
+        used_ip -> Nullable<Text>,
     }
 }
 

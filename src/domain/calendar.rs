@@ -15,6 +15,17 @@ pub fn paris_date(utc: NaiveDateTime) -> NaiveDate {
     utc.and_utc().with_timezone(&PARIS).date_naive()
 }
 
+/// The UTC instant at which the day `date` starts in Europe/Paris (midnight always exists
+/// there: the clocks change at 2 or 3 a.m.).
+pub fn paris_day_start(date: NaiveDate) -> NaiveDateTime {
+    use chrono::TimeZone;
+    let midnight = date.and_time(chrono::NaiveTime::MIN);
+    PARIS
+        .from_local_datetime(&midnight)
+        .earliest()
+        .map_or(midnight, |local| local.naive_utc())
+}
+
 /// Today in Europe/Paris: the one place "today" is read from the clock.
 pub fn paris_today() -> NaiveDate {
     paris_date(chrono::Utc::now().naive_utc())

@@ -1,6 +1,8 @@
 //! The event log: who did what, when, to what.
 
 use chrono::NaiveDateTime;
+
+use crate::domain::calendar::paris_day_start;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
@@ -84,7 +86,7 @@ pub fn for_target(
 /// Rows per page of the event log.
 pub const PER_PAGE: i64 = 50;
 
-/// Filters of the event log: who, what, target, and a range of days (UTC, inclusive).
+/// Filters of the event log: who, what, target, and a range of days (Europe/Paris, inclusive).
 #[derive(Clone, Debug, Default)]
 pub struct EventFilter {
     /// The actor's address (or `cli`, `datapass`…) contains this.
@@ -135,14 +137,10 @@ pub fn list_filtered(
                     .or(events::target_type.like(pattern).escape('\\')),
             );
         }
-        if let Some(from) = filter.from.and_then(|d| d.and_hms_opt(0, 0, 0)) {
+        if let Some(from) = filter.from.map(paris_day_start) {
             q = q.filter(events::occurred_at.ge(from));
         }
-        if let Some(to) = filter
-            .to
-            .and_then(|d| d.succ_opt())
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-        {
+        if let Some(to) = filter.to.and_then(|d| d.succ_opt()).map(paris_day_start) {
             q = q.filter(events::occurred_at.lt(to));
         }
         if !query.trim().is_empty() {

@@ -23,6 +23,13 @@ pub async fn login_form(
     sign_in::render_login(&state, &page, StatusCode::OK, "", None, None)
 }
 
+/// The client's IP as the sign-in limits record it.
+fn client_ip_text(req: &HttpRequest, state: &AppState) -> String {
+    crate::security::client_ip(req, &state.settings.trusted_proxies)
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| "inconnue".into())
+}
+
 #[derive(serde::Deserialize)]
 pub struct LinkRequest {
     #[serde(default)]
@@ -30,7 +37,7 @@ pub struct LinkRequest {
 }
 
 enum Outcome {
-    Sent(String),
+    Sent,
     Unknown,
     Limited,
 }
@@ -53,9 +60,7 @@ pub async fn request_link(
             None,
         );
     }
-    let ip = crate::security::client_ip(&req, &state.settings.trusted_proxies)
-        .map(|ip| ip.to_string())
-        .unwrap_or_else(|| "inconnue".into());
+    let ip = client_ip_text(&req, &state);
     let now = page.now;
     let worker = state.clone();
     let address = email.clone();
@@ -79,7 +84,7 @@ pub async fn request_link(
                 email.related = Some(("person".into(), address.clone()));
                 outbox::enqueue(conn, &email, now)?;
                 links::mark_link_sent(conn, &attempt.id)?;
-                Ok(Outcome::Sent(url))
+                Ok(Outcome::Sent)
             })
         })
         .await?;
@@ -90,11 +95,15 @@ pub async fn request_link(
                 links::RATE_WINDOW_MINUTES
             )));
         }
-        Outcome::Sent(url) => {
+        Outcome::Sent => {
             state.mailer.notify();
             if state.settings.mail.smtp_url.is_none() {
-                // No mail server (laptop): the operator reads the link in the log.
-                tracing::info!(email = %email, lien = %url, "lien de connexion (aucun SMTP configuré)");
+                // No mail server (laptop): say where the e-mail goes; the link itself never
+                // reaches the log.
+                tracing::info!(
+                    dossier = %state.settings.mail.outbox_dir.display(),
+                    "lien de connexion écrit en fichier .eml (aucun SMTP configuré)"
+                );
             }
         }
         Outcome::Unknown => {}
@@ -152,16 +161,18 @@ pub struct UseLink {
 
 /// `POST /connexion/lien`: uses the link once and opens the session.
 pub async fn use_link(
+    req: HttpRequest,
     state: web::Data<AppState>,
     page: PageCtx,
     form: web::Form<UseLink>,
 ) -> Result<HttpResponse, AppError> {
     let token = form.jeton.clone();
+    let ip = client_ip_text(&req, &state);
     let now = page.now;
     let consumed = state
         .db(move |conn| {
             crate::db::transaction(conn, |conn| {
-                let consumed = links::consume(conn, &token, now)?;
+                let consumed = links::consume(conn, &token, &ip, now)?;
                 if let Ok(email) = &consumed {
                     events::record(conn, now, email, "auth.sign_in", ("person", email), None)?;
                 }

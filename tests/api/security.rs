@@ -856,6 +856,109 @@ async fn nobody_can_lock_a_person_out_and_each_client_behind_the_proxy_has_its_o
         .await;
     assert_eq!(sent, 20);
     assert_eq!(ask_link(&app, DEMO_ADMIN, "192.0.2.200").await, 429);
+    // The admin, from where they signed in before, is not locked out by the cap…
+    assert_eq!(ask_link(&app, DEMO_ADMIN, "198.51.100.20").await, 429);
+    let browser = Browser::new(&app);
+    let token = app
+        .with_conn(|conn| {
+            qf_backoffice::auth::links::create_token(conn, DEMO_ADMIN, qf_backoffice::db::now())
+                .unwrap()
+        })
+        .await;
+    let html = browser
+        .get(&format!("/connexion/lien?jeton={token}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_in(&html).unwrap();
+    let signed_in = browser
+        .client
+        .post(format!("{}/connexion/lien", app.address))
+        .header("X-Forwarded-For", "198.51.100.20")
+        .form(&[("jeton", token.as_str()), ("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 303);
+    assert_eq!(ask_link(&app, DEMO_ADMIN, "198.51.100.20").await, 200);
+    // …while any other IP still is.
+    assert_eq!(ask_link(&app, DEMO_ADMIN, "192.0.2.201").await, 429);
+}
+
+#[test]
+fn without_smtp_the_sign_in_link_is_written_to_the_outbox_never_to_the_log() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let test_db = crate::helpers::TestDb::new();
+    let log_path = dir.path().join("serve.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qf-backoffice"))
+        .current_dir(dir.path())
+        .env_remove("DEMO_DATA")
+        .env_remove("PUBLIC_URL")
+        .env_remove("SMTP_URL")
+        .env("DATABASE_URL", &test_db.url)
+        .env("DSFR_DOWNLOAD", "0")
+        .env("MAIL_POLL_INTERVAL", "0.2")
+        .env("RUST_LOG", "info")
+        .env("BIND", "127.0.0.1:0")
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let first = BufReader::new(stdout).lines().next().unwrap().unwrap();
+    let base = first.split("ouvrez ").nth(1).unwrap().trim();
+    let base = base.trim_end_matches('/').to_owned();
+
+    let eml = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let html = client
+            .get(format!("{base}/connexion"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = csrf_in(&html).unwrap();
+        let response = client
+            .post(format!("{base}/connexion"))
+            .form(&[("email", DEMO_ADMIN), ("csrf_token", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let outbox_dir = dir.path().join("data/outbox");
+        let started = std::time::Instant::now();
+        loop {
+            let found = std::fs::read_dir(&outbox_dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default())
+                .find(|text| text.contains("jeton="));
+            if let Some(text) = found {
+                break text;
+            }
+            assert!(started.elapsed().as_secs() < 15, "no .eml with the link");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(eml.contains("jeton="));
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("aucun SMTP configuré"), "{log}");
+    assert!(!log.contains("jeton="), "the link is in the log: {log}");
 }
 
 #[tokio::test]

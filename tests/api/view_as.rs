@@ -118,7 +118,7 @@ async fn the_journal_filters_by_who_what_target_and_dates() {
     assert_eq!(actions(&html).len(), 2);
     let (_, html) = staff.get_text("/journal?quoi=view_as.&cible=arpege").await;
     assert!(actions(&html).is_empty());
-    let today = chrono::Utc::now().date_naive();
+    let today = qf_backoffice::domain::calendar::paris_today();
     let (_, html) = staff
         .get_text(&format!("/journal?quoi=view_as.&du={today}&au={today}"))
         .await;
@@ -131,4 +131,40 @@ async fn the_journal_filters_by_who_what_target_and_dates() {
     let (status, html) = staff.get_text("/journal?du=31/12/2026").await;
     assert_eq!(status, 400);
     assert!(html.contains("AAAA-MM-JJ"));
+}
+
+#[tokio::test]
+async fn the_journal_dates_are_days_in_paris() {
+    let app = TestApp::spawn_with_demo().await;
+    // 22:30 UTC on 14 July is 00:30 on 15 July in Paris.
+    let at = chrono::NaiveDate::from_ymd_opt(2026, 7, 14)
+        .unwrap()
+        .and_hms_opt(22, 30, 0)
+        .unwrap();
+    app.with_conn(move |conn| {
+        qf_backoffice::models::events::record(
+            conn,
+            at,
+            "cli",
+            "test.minuit",
+            ("person", "minuit@ville.fr"),
+            None,
+        )
+        .unwrap()
+    })
+    .await;
+    let staff = app.signed_in(DEMO_INSTRUCTEUR).await;
+    let (_, html) = staff
+        .get_text("/journal?quoi=test.minuit&du=2026-07-15&au=2026-07-15")
+        .await;
+    assert!(html.contains("data-action=\"test.minuit\""), "{html}");
+    let html = html.replace("&#x2F;", "/");
+    assert!(
+        html.contains("15/07/2026 00:30:00"),
+        "shown in Paris time: {html}"
+    );
+    let (_, html) = staff
+        .get_text("/journal?quoi=test.minuit&du=2026-07-14&au=2026-07-14")
+        .await;
+    assert!(!html.contains("data-action=\"test.minuit\""), "{html}");
 }

@@ -1,6 +1,8 @@
 //! How long a QR code and a whole kit de communication take to generate: a plain timing loop
 //! (no benchmark framework), printed in French. Run with `cargo bench --bench kit`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

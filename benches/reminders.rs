@@ -2,6 +2,8 @@
 //! due; prints the time each sweep takes and the query plan of the due-token selection.
 //! Run with `cargo bench --bench reminders` (SQLite in a temporary file).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Instant;
 
 use chrono::NaiveDate;

@@ -11,7 +11,7 @@ use crate::db::schema::{
 };
 use crate::domain::calendar;
 use crate::domain::hubee::SubscriptionStatus;
-use crate::domain::request_state::RequestState;
+use crate::domain::request_state::{RequestState, habilitation};
 use crate::domain::siret::with_check_digit;
 use crate::models::collectivites::Collectivite;
 use crate::models::editeurs::{Editeur, EditeurForm};
@@ -20,8 +20,8 @@ use crate::models::hubee::{HubeeSubscription, PROCESS_CODE};
 use crate::models::requests::{Habilitation, HabilitationRequest, RequestContact, roles};
 use crate::models::tokens::Token;
 
-/// The form uid of DataPass's own (not pre-filled) QF form.
-pub const GENERIC_FORM_UID: &str = "formulaire-qf";
+use crate::domain::form_url::GENERIC_FORM_UID;
+use crate::domain::roles::StaffRole;
 
 /// The staff member the demo timeline names as instructeur.
 pub const DEMO_INSTRUCTEUR: &str = "instructeur@demo.api.gouv.fr";
@@ -315,8 +315,8 @@ fn load(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Summary> {
     let mut summary = Summary::default();
 
     for (email, role) in [
-        (DEMO_ADMIN, crate::models::accounts::ADMIN),
-        (DEMO_INSTRUCTEUR, crate::models::accounts::INSTRUCTEUR),
+        (DEMO_ADMIN, StaffRole::Admin),
+        (DEMO_INSTRUCTEUR, StaffRole::Instructeur),
     ] {
         crate::models::accounts::upsert_staff(conn, email, role, "demo", now)?;
     }
@@ -439,7 +439,7 @@ fn load(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Summary> {
             collectivite_id: collectivite.id.clone(),
             form_uid: form_uid.clone(),
             editeur_id: editeur.map(|(e, _)| e.id.clone()),
-            state: plan.state.as_str().to_owned(),
+            state: plan.state,
             reopening: plan.reopening,
             scopes: "quotient_familial".to_owned(),
             purpose: Some(
@@ -474,9 +474,9 @@ fn load(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Summary> {
             datapass_authorization_id: Some(50_000 + index as i64),
             slug: Some(format!("{datapass_id}-formulaire-qf")),
             state: if plan.state == RequestState::Revoked {
-                "revoked"
+                habilitation::REVOKED
             } else {
-                "active"
+                habilitation::ACTIVE
             }
             .to_owned(),
             validated_at,
@@ -541,7 +541,7 @@ fn load(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Summary> {
                         index
                     )
                 }),
-                status: status.as_str().to_owned(),
+                status,
                 access_mode: if api { "API" } else { "PORTAIL" }.to_owned(),
                 notification_frequency: ["Unitaire", "Quotidienne", "Biquotidienne", "Aucune"]
                     [index % 4]

@@ -720,7 +720,7 @@ fn insert_requests(
         let form_uid = row
             .editeur
             .map(|e| editeur(e).2)
-            .unwrap_or_else(|| demo::GENERIC_FORM_UID.to_owned());
+            .unwrap_or_else(|| crate::domain::form_url::GENERIC_FORM_UID.to_owned());
         let reason = match row.state {
             "changes_requested" => Some(
                 "La délibération jointe ne mentionne pas le quotient familial : merci de joindre la délibération tarifaire en vigueur.",

@@ -364,7 +364,7 @@ fn create(
     now: NaiveDateTime,
 ) -> QueryResult<Applied> {
     let collectivite = Collectivite {
-        id: crate::models::new_id(),
+        id: crate::db::new_id(),
         siret: row.siret.clone(),
         name: row.name.clone(),
         kind: kind_from_siret(&row.siret).to_owned(),

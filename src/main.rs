@@ -209,7 +209,7 @@ async fn serve(settings: Settings, demo_allowed: bool, scheduler: bool) -> anyho
         let pool = state.pool.clone();
         let loaded = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let mut conn = pool.get()?;
-            Ok(demo::load_if_empty(&mut conn, models::now())?)
+            Ok(demo::load_if_empty(&mut conn, db::now())?)
         })
         .await??;
         if let Some(summary) = loaded {
@@ -263,7 +263,7 @@ async fn demo_data(settings: Settings) -> anyhow::Result<()> {
     let pool = state.pool.clone();
     let loaded = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let mut conn = pool.get()?;
-        Ok(demo::load_if_empty(&mut conn, models::now())?)
+        Ok(demo::load_if_empty(&mut conn, db::now())?)
     })
     .await??;
     match loaded {
@@ -286,7 +286,7 @@ async fn create_api_key(settings: Settings, siret: String, name: String) -> anyh
             let Some(editeur) = models::editeurs::find_by_siret(&mut conn, &wanted)? else {
                 return Ok(None);
             };
-            let now = models::now();
+            let now = db::now();
             let (_, key) = qf_backoffice::db::transaction(&mut conn, |conn| {
                 models::api_keys::create(conn, &editeur.id, &name, &random, "cli", now)
             })?;
@@ -320,7 +320,7 @@ async fn demo_data_scale(settings: Settings, factor: f64) -> anyhow::Result<()> 
         let pool = db::build_pool(&location, 1)?;
         let mut conn = pool.get()?;
         db::run_migrations(&mut conn)?;
-        qf_backoffice::demo_scale::load(&mut conn, models::now(), counts, &mut |line| {
+        qf_backoffice::demo_scale::load(&mut conn, db::now(), counts, &mut |line| {
             println!("{line}")
         })
     })
@@ -335,16 +335,16 @@ async fn create_staff(settings: Settings, email: String, admin: bool) -> anyhow:
         anyhow::bail!("adresse e-mail invalide : « {email} »");
     }
     let role = if admin {
-        models::accounts::ADMIN
+        qf_backoffice::domain::roles::StaffRole::Admin
     } else {
-        models::accounts::INSTRUCTEUR
+        qf_backoffice::domain::roles::StaffRole::Instructeur
     };
     let state = startup::build_state(settings).await?;
     let pool = state.pool.clone();
     let target = email.clone();
     let created = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
         let mut conn = pool.get()?;
-        let now = models::now();
+        let now = db::now();
         Ok(qf_backoffice::db::transaction(&mut conn, |conn| {
             let created = models::accounts::upsert_staff(conn, &target, role, "cli", now)?;
             models::events::record(
@@ -375,7 +375,7 @@ async fn login_link(settings: Settings, email: String) -> anyhow::Result<()> {
     let target = email.clone();
     let link = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
         let mut conn = pool.get()?;
-        let now = models::now();
+        let now = db::now();
         if !qf_backoffice::auth::load_identity(&mut conn, &target)?.has_any_role() {
             anyhow::bail!(
                 "« {target} » n'a aucun accès (ni équipe, ni éditeur, ni contact d'une demande)"
@@ -411,7 +411,7 @@ async fn import_collectivites(settings: Settings, file: PathBuf) -> anyhow::Resu
         let pool = db::build_pool(&location, 1)?;
         let mut conn = pool.get()?;
         db::run_migrations(&mut conn)?;
-        let report = import::apply_with_progress(&mut conn, &rows, "cli", models::now(), |done| {
+        let report = import::apply_with_progress(&mut conn, &rows, "cli", db::now(), |done| {
             eprintln!("… {done} lignes traitées");
         })?;
         Ok(report)
@@ -431,7 +431,7 @@ async fn import_collectivites(settings: Settings, file: PathBuf) -> anyhow::Resu
 
 async fn reminders(settings: Settings, now: Option<String>, no_send: bool) -> anyhow::Result<()> {
     let now = match now {
-        None => models::now(),
+        None => db::now(),
         Some(text) => chrono::DateTime::parse_from_rfc3339(text.trim())
             .map_err(|_| {
                 anyhow::anyhow!(
@@ -512,7 +512,7 @@ async fn hubee_sync(settings: Settings) -> anyhow::Result<()> {
 
 async fn purge(settings: Settings, now: Option<String>) -> anyhow::Result<()> {
     let now = match now {
-        None => models::now(),
+        None => db::now(),
         Some(text) => chrono::DateTime::parse_from_rfc3339(text.trim())
             .map_err(|_| {
                 anyhow::anyhow!(

@@ -199,7 +199,10 @@ pub fn request_by_staff(
     let request: Option<crate::models::requests::HabilitationRequest> =
         habilitation_requests::table
             .filter(habilitation_requests::collectivite_id.eq(collectivite_id))
-            .filter(habilitation_requests::state.eq("validated"))
+            .filter(
+                habilitation_requests::state
+                    .eq(crate::domain::request_state::RequestState::Validated),
+            )
             .order(habilitation_requests::last_validated_at.desc())
             .select(crate::models::requests::HabilitationRequest::as_select())
             .first(conn)
@@ -510,7 +513,7 @@ pub async fn activate_due(
         let claim_pool = pool.clone();
         let batch = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Claimed>> {
             let mut conn = claim_pool.get()?;
-            Ok(claim_due(&mut conn, crate::models::now())?)
+            Ok(claim_due(&mut conn, crate::db::now())?)
         })
         .await??;
         if batch.is_empty() {
@@ -534,7 +537,7 @@ pub async fn activate_due(
             let record_pool = pool.clone();
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
                 let mut conn = record_pool.get()?;
-                let now = crate::models::now();
+                let now = crate::db::now();
                 crate::db::transaction(&mut conn, |conn| {
                     record_outcome(conn, &id, outcome, live, attempts, retry_delay, now)
                 })?;
@@ -667,7 +670,7 @@ pub async fn check_live(
         let write_pool = pool.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             let mut conn = write_pool.get()?;
-            record_live(&mut conn, &id, live, crate::models::now())?;
+            record_live(&mut conn, &id, live, crate::db::now())?;
             Ok(())
         })
         .await??;

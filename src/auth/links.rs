@@ -99,7 +99,7 @@ pub fn record_attempt(
         .get_result(conn)?;
     let over_daily_cap = sent_today >= MAX_PER_ADDRESS_PER_DAY
         && !signed_in_from(conn, email, ip, now - Duration::days(KNOWN_DEVICE_DAYS))?;
-    let id = crate::models::new_id();
+    let id = crate::db::new_id();
     diesel::insert_into(login_attempts::table)
         .values((
             login_attempts::id.eq(&id),
@@ -153,7 +153,7 @@ pub fn create_token(
     };
     diesel::insert_into(login_tokens::table)
         .values((
-            login_tokens::id.eq(crate::models::new_id()),
+            login_tokens::id.eq(crate::db::new_id()),
             login_tokens::token_hash.eq(hash(&token)),
             login_tokens::email.eq(email),
             login_tokens::created_at.eq(now),

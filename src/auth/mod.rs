@@ -18,9 +18,12 @@ use chrono::NaiveDateTime;
 use diesel::QueryResult;
 
 use crate::db::DbConnection;
+use crate::domain::roles::StaffRole;
 use crate::error::AppError;
-use crate::models::accounts::{self, ADMIN};
+use crate::models::accounts;
 use crate::state::AppState;
+
+pub use crate::domain::identity::Identity;
 
 /// Session key: the signed-in address.
 pub const SESSION_EMAIL: &str = "email";
@@ -53,30 +56,6 @@ impl SignInMethod {
     }
 }
 
-/// A signed-in person and the roles the data gives them.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Identity {
-    /// Lower-cased, trimmed.
-    pub email: String,
-    /// `instructeur` or `admin` for the API Particulier team.
-    pub staff_role: Option<String>,
-    /// The éditeurs whose clients this person sees.
-    pub editeur_ids: Vec<String>,
-    /// Whether this person is a contact on at least one request.
-    pub is_contact: bool,
-    /// Convenience flags for templates.
-    pub is_staff: bool,
-    pub is_admin: bool,
-    pub is_editeur: bool,
-}
-
-impl Identity {
-    /// Whether the person may sign in at all.
-    pub fn has_any_role(&self) -> bool {
-        self.is_staff || self.is_editeur || self.is_contact
-    }
-}
-
 /// Loads the roles of an address from the data.
 pub fn load_identity(conn: &mut DbConnection, email: &str) -> QueryResult<Identity> {
     let staff_role = accounts::staff_role(conn, email)?;
@@ -85,7 +64,7 @@ pub fn load_identity(conn: &mut DbConnection, email: &str) -> QueryResult<Identi
     Ok(Identity {
         email: email.to_owned(),
         is_staff: staff_role.is_some(),
-        is_admin: staff_role.as_deref() == Some(ADMIN),
+        is_admin: staff_role == Some(StaffRole::Admin),
         is_editeur: !editeur_ids.is_empty(),
         staff_role,
         editeur_ids,
@@ -218,7 +197,7 @@ impl FromRequest for PageCtx {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
             let state = state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("état absent")))?;
-            let now = crate::models::now();
+            let now = crate::db::now();
             let session_error =
                 |e: &dyn std::fmt::Display| AppError::Internal(anyhow::anyhow!("session : {e}"));
             let csrf = match session
@@ -308,6 +287,50 @@ impl FromRequest for PageCtx {
                 now,
                 viewing_as,
             })
+        })
+    }
+}
+
+/// A handler for the API Particulier team takes `Staff { page, user }: Staff`: extraction
+/// answers the sign-in redirect or 403 for anyone else, so the role is in the signature.
+pub struct Staff {
+    pub page: PageCtx,
+    /// The staff member signed in (or viewed as).
+    pub user: Identity,
+}
+
+/// A handler for administrators takes `Admin { page, user }: Admin` (sign-in redirect or 403
+/// for anyone else).
+pub struct Admin {
+    pub page: PageCtx,
+    /// The administrator signed in.
+    pub user: Identity,
+}
+
+impl FromRequest for Staff {
+    type Error = AppError;
+    type Future = LocalFuture<Result<Staff, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let page = PageCtx::from_request(req, payload);
+        Box::pin(async move {
+            let page = page.await?;
+            let user = page.staff()?.clone();
+            Ok(Staff { page, user })
+        })
+    }
+}
+
+impl FromRequest for Admin {
+    type Error = AppError;
+    type Future = LocalFuture<Result<Admin, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let page = PageCtx::from_request(req, payload);
+        Box::pin(async move {
+            let page = page.await?;
+            let user = page.admin()?.clone();
+            Ok(Admin { page, user })
         })
     }
 }

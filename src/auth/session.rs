@@ -79,7 +79,7 @@ fn insert_row(
     ttl: Duration,
 ) -> anyhow::Result<String> {
     let key = new_key()?;
-    let now = crate::models::now();
+    let now = crate::db::now();
     diesel::insert_into(sessions::table)
         .values((
             sessions::id.eq(row_id(&key)),
@@ -109,7 +109,7 @@ impl SessionStore for DbSessionStore {
             let Some((state, created_at, expires_at)) = row else {
                 return Ok(None);
             };
-            let now = crate::models::now();
+            let now = crate::db::now();
             if expires_at <= now || created_at + max_lifetime <= now {
                 diesel::delete(sessions::table.find(&id)).execute(conn)?;
                 return Ok(None);
@@ -144,7 +144,7 @@ impl SessionStore for DbSessionStore {
         let id = row_id(&key);
         let key = self
             .blocking(move |conn| {
-                let now = crate::models::now();
+                let now = crate::db::now();
                 let updated = diesel::update(sessions::table.find(&id))
                     .set((
                         sessions::email.eq(signed_in_email(&session_state)),
@@ -175,7 +175,7 @@ impl SessionStore for DbSessionStore {
         let ttl = ttl_of(ttl);
         let id = row_id(session_key.as_ref());
         self.blocking(move |conn| {
-            let now = crate::models::now();
+            let now = crate::db::now();
             diesel::update(sessions::table.find(&id))
                 .set((
                     sessions::updated_at.eq(now),

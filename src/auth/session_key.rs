@@ -28,7 +28,7 @@ pub fn load_or_create(conn: &mut DbConnection) -> anyhow::Result<Vec<u8>> {
         .values((
             app_secrets::name.eq(NAME),
             app_secrets::value.eq(engine.encode(&key)),
-            app_secrets::created_at.eq(crate::models::now()),
+            app_secrets::created_at.eq(crate::db::now()),
         ))
         .execute(conn);
     match inserted {

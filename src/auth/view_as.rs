@@ -35,7 +35,7 @@ pub async fn read_only(
         if let (Some(target), Some(staff)) = (target, staff) {
             if let Some(state) = req.app_data::<web::Data<AppState>>().cloned() {
                 let path = req.path().to_owned();
-                let now = crate::models::now();
+                let now = crate::db::now();
                 let _ = state
                     .db(move |conn| {
                         Ok(crate::models::events::record(

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::domain::checks::SireneFact;
+
 /// How long a lookup may take, connection and body included.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -278,9 +280,60 @@ fn clean(value: Option<String>) -> Option<String> {
     (!value.is_empty() && value != NOT_DIFFUSIBLE).then_some(value)
 }
 
+impl From<&SireneLookup> for SireneFact {
+    fn from(lookup: &SireneLookup) -> SireneFact {
+        match lookup {
+            SireneLookup::NotConfigured => SireneFact::NotConfigured,
+            SireneLookup::Found(establishment) if establishment.active => SireneFact::Active {
+                name: establishment.name.clone(),
+            },
+            SireneLookup::Found(_) => SireneFact::Closed,
+            SireneLookup::NotFound => SireneFact::NotFound,
+            SireneLookup::Unavailable(reason) => SireneFact::Unavailable(reason.clone()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sirene_fact_from_lookup() {
+        let establishment = Establishment {
+            siret: "21750001600019".to_owned(),
+            name: Some("VILLE DE PARIS".to_owned()),
+            commune_code: Some("75056".to_owned()),
+            postal_code: Some("75004".to_owned()),
+            active: true,
+        };
+        assert_eq!(
+            SireneFact::from(&SireneLookup::Found(establishment.clone())),
+            SireneFact::Active {
+                name: Some("VILLE DE PARIS".to_owned())
+            }
+        );
+        let closed = Establishment {
+            active: false,
+            ..establishment
+        };
+        assert_eq!(
+            SireneFact::from(&SireneLookup::Found(closed)),
+            SireneFact::Closed
+        );
+        assert_eq!(
+            SireneFact::from(&SireneLookup::NotFound),
+            SireneFact::NotFound
+        );
+        assert_eq!(
+            SireneFact::from(&SireneLookup::NotConfigured),
+            SireneFact::NotConfigured
+        );
+        assert_eq!(
+            SireneFact::from(&SireneLookup::Unavailable("panne".to_owned())),
+            SireneFact::Unavailable("panne".to_owned())
+        );
+    }
 
     #[test]
     fn builds_the_lookup_url() {

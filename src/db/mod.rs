@@ -1,7 +1,11 @@
 //! Database access: the connection enum over SQLite and PostgreSQL, its pool, and the
 //! embedded migrations of each backend.
 
+pub mod paging;
 pub mod schema;
+pub mod types;
+
+pub use paging::{Page, clamp_page, contains_pattern, new_id, now, offset, page_count};
 
 use std::cell::Cell;
 use std::collections::BTreeMap;

@@ -28,7 +28,7 @@ pub fn paris_day_start(date: NaiveDate) -> NaiveDateTime {
 
 /// Today in Europe/Paris: the one place "today" is read from the clock.
 pub fn paris_today() -> NaiveDate {
-    paris_date(crate::models::now())
+    paris_date(chrono::Utc::now().naive_utc())
 }
 
 /// Business days the API Particulier team has to instruct a request.

@@ -7,9 +7,9 @@
 
 use serde::{Serialize, Serializer};
 
-use crate::clients::sirene::SireneLookup;
+use crate::domain::email::{is_valid_address, normalize_address};
+use crate::domain::roles::contact as roles;
 use crate::domain::siret::Siret;
-use crate::models::requests::roles;
 
 /// The codes of the checks, in the order [`run_checks`] returns them.
 pub mod codes {
@@ -113,20 +113,6 @@ pub enum SireneFact {
     NotFound,
     /// Sirene could not answer; the reason is in French.
     Unavailable(String),
-}
-
-impl From<&SireneLookup> for SireneFact {
-    fn from(lookup: &SireneLookup) -> SireneFact {
-        match lookup {
-            SireneLookup::NotConfigured => SireneFact::NotConfigured,
-            SireneLookup::Found(establishment) if establishment.active => SireneFact::Active {
-                name: establishment.name.clone(),
-            },
-            SireneLookup::Found(_) => SireneFact::Closed,
-            SireneLookup::NotFound => SireneFact::NotFound,
-            SireneLookup::Unavailable(reason) => SireneFact::Unavailable(reason.clone()),
-        }
-    }
 }
 
 /// One contact of the request, as the checks see it.
@@ -350,8 +336,8 @@ fn display_name(contact: &ContactFact) -> String {
 
 /// Same non-blank e-mail, ignoring case and surrounding spaces.
 fn same_email(a: &ContactFact, b: &ContactFact) -> bool {
-    let a = crate::mail::normalize_address(a.email);
-    !a.is_empty() && a == crate::mail::normalize_address(b.email)
+    let a = normalize_address(a.email);
+    !a.is_empty() && a == normalize_address(b.email)
 }
 
 /// Same non-blank full name, ignoring case, accents, punctuation, spacing and the order of
@@ -432,7 +418,7 @@ fn check_contact_emails(contacts: &[ContactFact]) -> Check {
     }
     let bad: Vec<String> = contacts
         .iter()
-        .filter(|contact| !crate::mail::is_valid_address(contact.email))
+        .filter(|contact| !is_valid_address(contact.email))
         .map(|contact| {
             let label = roles::label_fr(contact.role);
             let email = contact.email.trim();
@@ -496,7 +482,6 @@ fn check_editeur(form_uid: &str, generic_form_uid: &str, editeur: Option<&str>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clients::sirene::Establishment;
 
     const GENERIC: &str = "api-particulier-quotient-familial";
     const MUSHROOM: &str = "api-particulier-city-family-mushroom-software";
@@ -713,43 +698,6 @@ mod tests {
             let c = check(&i, codes::SIRENE_ACTIVE);
             assert_eq!((c.status, c.reason.as_str()), (status, reason));
         }
-    }
-
-    #[test]
-    fn sirene_fact_from_lookup() {
-        let establishment = Establishment {
-            siret: "21750001600019".to_owned(),
-            name: Some("VILLE DE PARIS".to_owned()),
-            commune_code: Some("75056".to_owned()),
-            postal_code: Some("75004".to_owned()),
-            active: true,
-        };
-        assert_eq!(
-            SireneFact::from(&SireneLookup::Found(establishment.clone())),
-            SireneFact::Active {
-                name: Some("VILLE DE PARIS".to_owned())
-            }
-        );
-        let closed = Establishment {
-            active: false,
-            ..establishment
-        };
-        assert_eq!(
-            SireneFact::from(&SireneLookup::Found(closed)),
-            SireneFact::Closed
-        );
-        assert_eq!(
-            SireneFact::from(&SireneLookup::NotFound),
-            SireneFact::NotFound
-        );
-        assert_eq!(
-            SireneFact::from(&SireneLookup::NotConfigured),
-            SireneFact::NotConfigured
-        );
-        assert_eq!(
-            SireneFact::from(&SireneLookup::Unavailable("panne".to_owned())),
-            SireneFact::Unavailable("panne".to_owned())
-        );
     }
 
     #[test]

@@ -48,6 +48,16 @@ fn is_separator(c: char) -> bool {
     matches!(c, ',' | ';' | '<' | '>' | '\n' | '\r')
 }
 
+/// Normalises an e-mail address as stored: trimmed and lower-cased.
+pub fn normalize_address(address: &str) -> String {
+    address.trim().to_lowercase()
+}
+
+/// Whether an address is exactly one well-formed mailbox (see [`EmailAddress::parse`]).
+pub fn is_valid_address(address: &str) -> bool {
+    EmailAddress::parse(address).is_ok()
+}
+
 impl EmailAddress {
     /// Validates and normalises `input` as exactly one mailbox.
     pub fn parse(input: &str) -> Result<EmailAddress, EmailError> {

@@ -11,6 +11,9 @@ use url::Url;
 
 use super::siret::Siret;
 
+/// The form uid of DataPass's own (not pre-filled) QF form.
+pub const GENERIC_FORM_UID: &str = "formulaire-qf";
+
 /// Longest accepted `external_id`, in characters.
 pub const EXTERNAL_ID_MAX_CHARS: usize = 128;
 /// Longest accepted `redirect_uri`, in characters.

@@ -2,8 +2,21 @@
 
 use std::str::FromStr;
 
-/// The status of a HubEE subscription; subscriptions are created `Inactif`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The status of a HubEE subscription; subscriptions are created `Inactif` (stored as its
+/// upper-case code: `db::types`).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SubscriptionStatus {
     Inactif,
     Actif,

@@ -6,10 +6,13 @@
 
 pub mod calendar;
 pub mod checks;
+pub mod collectivite;
 pub mod email;
 pub mod form_url;
 pub mod hubee;
+pub mod identity;
 pub mod reminders;
 pub mod request_state;
+pub mod roles;
 pub mod siret;
 pub mod token;

@@ -7,8 +7,22 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// A request's state, named as DataPass names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// A request's state, named as DataPass names it (stored as that name: `db::types`).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestState {
     Draft,
@@ -79,6 +93,14 @@ impl FromStr for RequestState {
             .find(|state| state.as_str() == s)
             .ok_or_else(|| UnknownRequestState(s.to_owned()))
     }
+}
+
+/// The codes of a habilitation's state (the `habilitations.state` column, DataPass's names).
+pub mod habilitation {
+    /// The habilitation is in force.
+    pub const ACTIVE: &str = "active";
+    /// The habilitation was revoked.
+    pub const REVOKED: &str = "revoked";
 }
 
 /// An event of a request's life, named as DataPass names it in its webhooks.

@@ -9,14 +9,14 @@ use crate::clients::hubee::{
     DelegationActor, HubeeClient, HubeeError, LocalAdministrator, NewLocalAdministrator,
     NewOrganization, NewSubscription, RemoteSubscription, SUBSCRIBER_KIND, Subscriber,
 };
+use crate::db::new_id;
 use crate::db::schema::{
     collectivites, habilitation_requests, hubee_provisioning, hubee_subscriptions,
     hubee_sync_issues, request_contacts,
 };
 use crate::db::{DbConnection, Pool};
-use crate::domain::hubee::SubscriptionStatus;
+use crate::models::events;
 use crate::models::hubee::{HubeeSubscription, PROCESS_CODE};
-use crate::models::{events, new_id};
 
 /// Waiting to be sent to HubEE (first try or retry).
 pub const PENDING: &str = "pending";
@@ -108,10 +108,7 @@ pub fn remote_of(
     siret: &str,
     commune_code: Option<&str>,
 ) -> RemoteSubscription {
-    let status = subscription
-        .status
-        .parse::<SubscriptionStatus>()
-        .unwrap_or(SubscriptionStatus::Inactif);
+    let status = subscription.status;
     RemoteSubscription {
         id: subscription.hubee_id.clone(),
         process_code: PROCESS_CODE.to_owned(),
@@ -251,7 +248,7 @@ pub async fn provision_due(
         let claim_pool = pool.clone();
         let batch = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Claimed>> {
             let mut conn = claim_pool.get()?;
-            Ok(claim_due(&mut conn, crate::models::now())?)
+            Ok(claim_due(&mut conn, crate::db::now())?)
         })
         .await??;
         if batch.is_empty() {
@@ -275,7 +272,7 @@ pub async fn provision_due(
             let attempts = claimed.attempts;
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
                 let mut conn = record_state.pool.get()?;
-                let now = crate::models::now();
+                let now = crate::db::now();
                 crate::db::transaction(&mut conn, |conn| -> anyhow::Result<()> {
                     let gave_up =
                         record_outcome(conn, &subscription, outcome, attempts, retry_delay, now)?;
@@ -341,7 +338,7 @@ async fn create_with_organization(
         let collectivite_id = subscription.collectivite_id.clone();
         let recorded = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             let mut conn = record_state.pool.get()?;
-            let now = crate::models::now();
+            let now = crate::db::now();
             crate::db::transaction(&mut conn, |conn| -> anyhow::Result<()> {
                 record_organization(
                     conn,
@@ -374,7 +371,7 @@ async fn create_with_organization(
             "la demande n'a pas de numéro DataPass, exigé par HubEE pour un abonnement : créez l'abonnement sur le portail HubEE ou rattachez la demande à DataPass.".to_owned(),
         ));
     }
-    let now = crate::models::now().format("%Y-%m-%dT%H:%M:%S").to_string();
+    let now = crate::db::now().format("%Y-%m-%dT%H:%M:%S").to_string();
     let new = NewSubscription {
         datapass_id: subscription.datapass_id,
         process_code: PROCESS_CODE.to_owned(),
@@ -534,7 +531,7 @@ pub async fn sync(pool: &Pool, client: &HubeeClient) -> anyhow::Result<SyncRepor
     let pool = pool.clone();
     tokio::task::spawn_blocking(move || -> anyhow::Result<SyncReport> {
         let mut conn = pool.get()?;
-        let now = crate::models::now();
+        let now = crate::db::now();
         Ok(crate::db::transaction(&mut conn, |conn| {
             reconcile(conn, &remote, now)
         })?)
@@ -656,9 +653,13 @@ fn reconcile(
         let mut update_activation: Option<Option<NaiveDate>> = None;
         let mut update_end: Option<Option<NaiveDate>> = None;
         let mut update_mode = None;
-        if local.status != status.as_str() {
-            changes.push(format!("statut {} → {}", local.status, status.as_str()));
-            update_status = Some(status.as_str().to_owned());
+        if local.status != status {
+            changes.push(format!(
+                "statut {} → {}",
+                local.status.as_str(),
+                status.as_str()
+            ));
+            update_status = Some(status);
         }
         if item.activate_date_time.is_some() && item.activation_date() != local.activation_date {
             changes.push(format!(
@@ -701,8 +702,7 @@ fn reconcile(
         diesel::update(hubee_subscriptions::table.find(&local.id))
             .set(
                 (
-                    hubee_subscriptions::status
-                        .eq(update_status.unwrap_or_else(|| local.status.clone())),
+                    hubee_subscriptions::status.eq(update_status.unwrap_or(local.status)),
                     hubee_subscriptions::activation_date
                         .eq(update_activation.unwrap_or(local.activation_date)),
                     hubee_subscriptions::end_date.eq(update_end.unwrap_or(local.end_date)),

@@ -13,9 +13,9 @@ use sha2::Sha256;
 
 use super::mirror::{MirrorError, Source, mirror};
 use crate::db::DbConnection;
+use crate::db::new_id;
 use crate::db::schema::{webhook_applied, webhook_deliveries};
 use crate::domain::request_state::{RequestEvent, RequestState, RequestStatus};
-use crate::models::new_id;
 
 /// The model types this back office handles.
 pub const MODEL_TYPES: [&str; 2] = [

@@ -14,15 +14,18 @@ use serde_json::Value;
 use super::datapass::{Organization, RequestData};
 use super::{TokenAction, issue_or_prolong, revoke_side_effects};
 use crate::db::DbConnection;
+use crate::db::new_id;
 use crate::db::schema::{
     collectivites, datapass_differences, datapass_mirror, editeur_forms, habilitation_requests,
     habilitations, request_contacts,
 };
-use crate::domain::request_state::{RequestEvent, RequestState, RequestStatus, apply};
+use crate::domain::request_state::{
+    RequestEvent, RequestState, RequestStatus, apply, habilitation,
+};
 use crate::domain::siret::Siret;
 use crate::models::collectivites::{Collectivite, departement_from_cog};
+use crate::models::events;
 use crate::models::requests::{HabilitationRequest, RequestContact, roles};
-use crate::models::{events, new_id};
 
 /// Where what DataPass says comes from.
 #[derive(Clone, Copy, Debug)]
@@ -256,7 +259,7 @@ pub fn mirror(
     let payload_has_active_habilitation = data
         .authorizations
         .iter()
-        .any(|h| h.get("state").and_then(Value::as_str) == Some("active"));
+        .any(|h| h.get("state").and_then(Value::as_str) == Some(habilitation::ACTIVE));
     let reopening = in_progress
         && data.reopening.unwrap_or_else(|| match expected_ok {
             Some(s) if s.state == target_state => s.reopening,
@@ -314,7 +317,7 @@ pub fn mirror(
         .form_uid
         .clone()
         .filter(|f| !f.trim().is_empty())
-        .unwrap_or_else(|| crate::demo::GENERIC_FORM_UID.to_owned());
+        .unwrap_or_else(|| crate::domain::form_url::GENERIC_FORM_UID.to_owned());
     let editeur_id: Option<String> = editeur_forms::table
         .filter(editeur_forms::form_uid.eq(&form_uid))
         .select(editeur_forms::editeur_id)
@@ -345,7 +348,7 @@ pub fn mirror(
                 collectivite_id: collectivite_id.clone(),
                 form_uid: form_uid.clone(),
                 editeur_id: editeur_id.clone(),
-                state: target.state.as_str().to_owned(),
+                state: target.state,
                 reopening: target.reopening,
                 scopes: scopes.clone(),
                 purpose: purpose.clone(),
@@ -370,7 +373,7 @@ pub fn mirror(
                 || old.scopes != scopes
                 || old.purpose != purpose
                 || old.deliberation_url != deliberation_url
-                || old.state != target.state.as_str()
+                || old.state != target.state
                 || old.reopening != target.reopening
                 || old.last_submitted_at != last_submitted_at
                 || old.last_validated_at != last_validated_at
@@ -398,7 +401,7 @@ pub fn mirror(
             request.collectivite_id = collectivite_id.clone();
             request.editeur_id = editeur_id.clone();
             request.scopes = scopes.clone();
-            request.state = target.state.as_str().to_owned();
+            request.state = target.state;
             request.reopening = target.reopening;
             (request, false)
         }
@@ -582,7 +585,7 @@ pub fn approval_is_fresh(validated_at: Option<NaiveDateTime>, now: NaiveDateTime
 fn active_habilitation(data: &RequestData) -> Option<(i64, Option<String>)> {
     data.authorizations
         .iter()
-        .filter(|h| h.get("state").and_then(Value::as_str) == Some("active"))
+        .filter(|h| h.get("state").and_then(Value::as_str) == Some(habilitation::ACTIVE))
         .filter_map(|h| {
             let id = match h.get("id")? {
                 Value::Number(n) => n.as_i64()?,
@@ -604,7 +607,7 @@ fn align_habilitation(
 ) -> QueryResult<bool> {
     let ours: Option<(String, Option<i64>, Option<String>)> = habilitations::table
         .filter(habilitations::request_id.eq(request_id))
-        .filter(habilitations::state.eq("active"))
+        .filter(habilitations::state.eq(habilitation::ACTIVE))
         .order(habilitations::validated_at.desc())
         .select((
             habilitations::id,

@@ -11,17 +11,18 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
+use crate::db::new_id;
 use crate::db::schema::{
     collectivites, editeurs, habilitation_requests, habilitations, hubee_subscriptions, tokens,
 };
 use crate::domain::hubee::SubscriptionStatus;
 use crate::domain::request_state::{
-    RequestEvent, RequestState, RequestStatus, TransitionError, apply,
+    RequestEvent, RequestStatus, TransitionError, apply, habilitation,
 };
+use crate::models::events;
 use crate::models::hubee::{HubeeSubscription, PROCESS_CODE};
 use crate::models::requests::{Habilitation, HabilitationRequest, roles};
 use crate::models::tokens::Token;
-use crate::models::{events, new_id};
 
 /// Why an event could not be applied; each has a stable machine code.
 #[derive(Debug, thiserror::Error)]
@@ -56,11 +57,7 @@ impl InstructionError {
 
 /// The current lifecycle status of a stored request.
 pub fn status_of(request: &HabilitationRequest) -> Result<RequestStatus, InstructionError> {
-    let state: RequestState = request
-        .state
-        .parse()
-        .map_err(|_| InstructionError::CorruptState(request.state.clone()))?;
-    Ok(RequestStatus::new(state, request.reopening))
+    Ok(RequestStatus::new(request.state, request.reopening))
 }
 
 /// Who applies an event, and when.
@@ -181,7 +178,7 @@ pub fn live_token_of(conn: &mut DbConnection, request_id: &str) -> QueryResult<O
     habilitations::table
         .inner_join(tokens::table)
         .filter(habilitations::request_id.eq(request_id))
-        .filter(habilitations::state.eq("active"))
+        .filter(habilitations::state.eq(habilitation::ACTIVE))
         .filter(tokens::revoked_at.is_null())
         .order(tokens::issued_at.desc())
         .select(tokens::id)
@@ -224,7 +221,7 @@ pub(crate) fn issue_or_prolong(
     let existing: Option<(Habilitation, Token)> = habilitations::table
         .inner_join(tokens::table)
         .filter(habilitations::request_id.eq(&request.id))
-        .filter(habilitations::state.eq("active"))
+        .filter(habilitations::state.eq(habilitation::ACTIVE))
         .filter(tokens::revoked_at.is_null())
         .order(tokens::issued_at.desc())
         .select((Habilitation::as_select(), Token::as_select()))
@@ -257,7 +254,7 @@ pub(crate) fn issue_or_prolong(
                     collectivite_id: request.collectivite_id.clone(),
                     datapass_authorization_id: None,
                     slug: request.datapass_id.map(|d| format!("{d}-formulaire-qf")),
-                    state: "active".into(),
+                    state: habilitation::ACTIVE.into(),
                     validated_at,
                     revoked_at: None,
                     created_at: validated_at,
@@ -331,7 +328,7 @@ pub(crate) fn ensure_subscription(
             collectivite_id: request.collectivite_id.clone(),
             process_code: PROCESS_CODE.into(),
             hubee_id: None,
-            status: SubscriptionStatus::Inactif.as_str().into(),
+            status: SubscriptionStatus::Inactif,
             access_mode: if editeur_siret.is_some() {
                 "API"
             } else {
@@ -370,12 +367,12 @@ pub(crate) fn revoke_side_effects(
 ) -> QueryResult<()> {
     let habilitation_ids: Vec<String> = habilitations::table
         .filter(habilitations::request_id.eq(&request.id))
-        .filter(habilitations::state.eq("active"))
+        .filter(habilitations::state.eq(habilitation::ACTIVE))
         .select(habilitations::id)
         .load(conn)?;
     diesel::update(habilitations::table.filter(habilitations::id.eq_any(&habilitation_ids)))
         .set((
-            habilitations::state.eq("revoked"),
+            habilitations::state.eq(habilitation::REVOKED),
             habilitations::revoked_at.eq(Some(at)),
         ))
         .execute(conn)?;

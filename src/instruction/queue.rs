@@ -6,9 +6,16 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::{collectivites, editeurs, habilitation_requests};
+use crate::db::{Page, offset};
 use crate::domain::calendar::{DeadlineStatus, deadline_status, instruction_deadline};
 use crate::domain::request_state::RequestState;
-use crate::models::{Page, offset};
+
+/// The state asked for by the queue's `etat` filter, when it is one of the pending states.
+fn pending_state(etat: &str) -> Option<RequestState> {
+    etat.parse::<RequestState>()
+        .ok()
+        .filter(|s| matches!(s, RequestState::Submitted | RequestState::ChangesRequested))
+}
 
 /// Rows per page of the queue.
 pub const PER_PAGE: i64 = 25;
@@ -99,13 +106,14 @@ pub fn list(
     // queue's: the first page reads 30 index entries instead of sorting the queue. On SQLite
     // the term (and the index's) is `+state`, which keeps the planner from preferring the
     // plain state index and a sort of every pending request.
+    let pending_states = format!(
+        "habilitation_requests.state IN ('{}', '{}')",
+        RequestState::Submitted.as_str(),
+        RequestState::ChangesRequested.as_str()
+    );
     let pending = match conn {
-        DbConnection::Sqlite(_) => {
-            "+habilitation_requests.state IN ('submitted', 'changes_requested')"
-        }
-        DbConnection::Postgresql(_) => {
-            "habilitation_requests.state IN ('submitted', 'changes_requested')"
-        }
+        DbConnection::Sqlite(_) => format!("+{pending_states}"),
+        DbConnection::Postgresql(_) => pending_states,
     };
     let search = crate::search::parse(&filter.q).map(|text| {
         crate::search::any_target_in(
@@ -125,13 +133,9 @@ pub fn list(
             .inner_join(collectivites::table)
             .left_join(editeurs::table)
             .into_boxed();
-        q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(pending));
-        match filter.etat.as_str() {
-            "submitted" => q = q.filter(habilitation_requests::state.eq("submitted")),
-            "changes_requested" => {
-                q = q.filter(habilitation_requests::state.eq("changes_requested"))
-            }
-            _ => {}
+        q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&pending));
+        if let Some(state) = pending_state(&filter.etat) {
+            q = q.filter(habilitation_requests::state.eq(state));
         }
         match filter.editeur.as_str() {
             "" => {}
@@ -168,10 +172,12 @@ pub fn list(
         && filter.en_retard.is_none();
     let total: i64 = if only_state {
         // The per-state counters kept by triggers (see `models::counters`).
-        let states: &[&str] = match filter.etat.as_str() {
-            "submitted" => &["submitted"],
-            "changes_requested" => &["changes_requested"],
-            _ => &["submitted", "changes_requested"],
+        let states: Vec<&str> = match pending_state(&filter.etat) {
+            Some(state) => vec![state.as_str()],
+            None => vec![
+                RequestState::Submitted.as_str(),
+                RequestState::ChangesRequested.as_str(),
+            ],
         };
         crate::models::counters::buckets(conn, crate::models::counters::REQUESTS)?
             .iter()
@@ -180,14 +186,10 @@ pub fn list(
             .sum()
     } else if filter.departement.trim().is_empty() && filter.q.trim().is_empty() {
         let mut q = habilitation_requests::table
-            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(pending))
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&pending))
             .into_boxed();
-        match filter.etat.as_str() {
-            "submitted" => q = q.filter(habilitation_requests::state.eq("submitted")),
-            "changes_requested" => {
-                q = q.filter(habilitation_requests::state.eq("changes_requested"))
-            }
-            _ => {}
+        if let Some(state) = pending_state(&filter.etat) {
+            q = q.filter(habilitation_requests::state.eq(state));
         }
         match filter.editeur.as_str() {
             "" => {}
@@ -201,8 +203,7 @@ pub fn list(
     } else {
         filtered().count().get_result(conn)?
     };
-    let last_page = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
-    let page = page.clamp(1, last_page);
+    let page = crate::db::clamp_page(page, total, PER_PAGE);
     let rows: Vec<QueueRow> = filtered()
         .order((
             habilitation_requests::reopening.desc(),

@@ -16,8 +16,8 @@ use super::datapass::RequestData;
 use super::mirror::{MirrorError, Source, approval_is_fresh, mirror};
 use crate::clients::datapass::{DataPassClient, DataPassError};
 use crate::db::schema::{datapass_mirror, datapass_sync_runs};
+use crate::db::{new_id, now};
 use crate::domain::request_state::RequestEvent;
-use crate::models::{new_id, now};
 use crate::state::AppState;
 
 /// Demandes recorded per blocking call (each in its own transaction).

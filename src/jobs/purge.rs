@@ -94,7 +94,7 @@ pub fn spawn_scheduler(state: actix_web::web::Data<crate::state::AppState>) {
             let retention = state.settings.retention.clone();
             let max_lifetime = state.settings.session_max_lifetime;
             let outcome = state
-                .db(move |conn| Ok(purge(conn, &retention, max_lifetime, crate::models::now())?))
+                .db(move |conn| Ok(purge(conn, &retention, max_lifetime, crate::db::now())?))
                 .await;
             match outcome {
                 Ok(report) if report != PurgeReport::default() => {

@@ -7,13 +7,14 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
+use crate::db::new_id;
 use crate::db::schema::{
     collectivites, habilitation_requests, habilitations, request_contacts, token_reminders, tokens,
 };
 use crate::domain::reminders::{due_stage, headline_fr, next_due_on};
 use crate::domain::token::days_left;
+use crate::models::events;
 use crate::models::requests::roles;
-use crate::models::{events, new_id};
 use crate::state::AppState;
 
 /// Tokens handled per transaction.
@@ -207,7 +208,7 @@ fn remind_one(
     let mut email = state.render_email("token_reminder", vec![demandeur.clone()], cc, context)?;
     email.related = Some(("token".into(), token_id.clone()));
     // The outbox runs on the real clock, whatever day the sweep is computed for.
-    let email_id = crate::mail::outbox::enqueue(conn, &email, crate::models::now())?;
+    let email_id = crate::mail::outbox::enqueue(conn, &email, crate::db::now())?;
     diesel::update(token_reminders::table.find(&reminder_id))
         .set(token_reminders::email_id.eq(Some(&email_id)))
         .execute(conn)?;
@@ -237,7 +238,7 @@ pub fn spawn_scheduler(state: actix_web::web::Data<AppState>, interval: std::tim
         loop {
             let worker = state.clone();
             let outcome = state
-                .db(move |conn| sweep(conn, &worker, crate::models::now()))
+                .db(move |conn| sweep(conn, &worker, crate::db::now()))
                 .await;
             match outcome {
                 Ok(report) if !report.sent.is_empty() => {

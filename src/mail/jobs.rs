@@ -29,7 +29,7 @@ pub fn queue(
 ) -> QueryResult<()> {
     diesel::insert_into(mail_jobs::table)
         .values((
-            mail_jobs::id.eq(crate::models::new_id()),
+            mail_jobs::id.eq(crate::db::new_id()),
             mail_jobs::request_id.eq(request_id),
             mail_jobs::token_id.eq(token_id),
             mail_jobs::event.eq(event.as_str()),
@@ -150,7 +150,7 @@ pub fn spawn(state: web::Data<AppState>) {
             let worker = state.clone();
             let outcome = tokio::task::spawn_blocking(move || -> Result<usize, AppError> {
                 let mut conn = worker.pool.get()?;
-                run_pending(&mut conn, &worker, crate::models::now())
+                run_pending(&mut conn, &worker, crate::db::now())
             })
             .await;
             match outcome {

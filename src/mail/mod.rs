@@ -42,15 +42,7 @@ pub fn render(
     })
 }
 
-/// Normalises an e-mail address as stored: trimmed and lower-cased.
-pub fn normalize_address(address: &str) -> String {
-    address.trim().to_lowercase()
-}
-
-/// Whether an address is exactly one well-formed mailbox (see [`crate::domain::email`]).
-pub fn is_valid_address(address: &str) -> bool {
-    crate::domain::email::EmailAddress::parse(address).is_ok()
-}
+pub use crate::domain::email::{is_valid_address, normalize_address};
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use super::NewEmail;
 use crate::db::DbConnection;
 use crate::db::schema::outbox;
-use crate::models::{Page, contains_pattern, offset};
+use crate::db::{Page, contains_pattern, offset};
 
 /// Waiting for (re)delivery.
 pub const QUEUED: &str = "queued";
@@ -88,7 +88,7 @@ pub fn enqueue(
         crate::domain::email::EmailAddress::parse(address)
             .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
     }
-    let id = crate::models::new_id();
+    let id = crate::db::new_id();
     let (related_type, related_id) = email
         .related
         .clone()
@@ -277,8 +277,7 @@ pub fn list(
         q
     };
     let total: i64 = filtered().count().get_result(conn)?;
-    let last_page = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
-    let page = page.clamp(1, last_page);
+    let page = crate::db::clamp_page(page, total, PER_PAGE);
     let items = filtered()
         .order((outbox::created_at.desc(), outbox::id.desc()))
         .limit(PER_PAGE)

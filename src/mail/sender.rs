@@ -133,7 +133,7 @@ pub async fn sweep(pool: &Pool, mailer: &Mailer) -> anyhow::Result<usize> {
             let mut conn = claim_pool.get()?;
             Ok(outbox::claim_due(
                 &mut conn,
-                crate::models::now(),
+                crate::db::now(),
                 lock_for,
                 20,
             )?)
@@ -152,7 +152,7 @@ pub async fn sweep(pool: &Pool, mailer: &Mailer) -> anyhow::Result<usize> {
             let delivered = outcome.is_ok();
             tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
                 let mut conn = record_pool.get()?;
-                let now = crate::models::now();
+                let now = crate::db::now();
                 match outcome {
                     Ok(()) => {
                         crate::db::transaction(&mut conn, |conn| {

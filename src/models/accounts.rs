@@ -7,10 +7,8 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::schema::{editeur_members, editeurs, request_contacts, staff_members};
 
-/// Staff role `instructeur`: instructs requests.
-pub const INSTRUCTEUR: &str = "instructeur";
-/// Staff role `admin`: also manages staff and éditeur members.
-pub const ADMIN: &str = "admin";
+use crate::domain::roles::StaffRole;
+pub use crate::domain::roles::staff::{ADMIN, INSTRUCTEUR};
 
 /// A member of the API Particulier team.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, Identifiable, serde::Serialize)]
@@ -18,7 +16,7 @@ pub const ADMIN: &str = "admin";
 pub struct StaffMember {
     pub id: String,
     pub email: String,
-    pub role: String,
+    pub role: StaffRole,
     pub created_at: NaiveDateTime,
     pub created_by: String,
 }
@@ -35,7 +33,7 @@ pub struct EditeurMember {
 }
 
 /// The staff role of an address, if any.
-pub fn staff_role(conn: &mut DbConnection, email: &str) -> QueryResult<Option<String>> {
+pub fn staff_role(conn: &mut DbConnection, email: &str) -> QueryResult<Option<StaffRole>> {
     staff_members::table
         .filter(staff_members::email.eq(email))
         .select(staff_members::role)
@@ -76,7 +74,7 @@ pub fn is_contact(conn: &mut DbConnection, email: &str) -> QueryResult<bool> {
 pub fn upsert_staff(
     conn: &mut DbConnection,
     email: &str,
-    role: &str,
+    role: StaffRole,
     by: &str,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
@@ -89,9 +87,9 @@ pub fn upsert_staff(
         }
         diesel::insert_into(staff_members::table)
             .values(StaffMember {
-                id: super::new_id(),
+                id: crate::db::new_id(),
                 email: email.to_owned(),
-                role: role.to_owned(),
+                role,
                 created_at: now,
                 created_by: by.to_owned(),
             })
@@ -148,7 +146,7 @@ pub fn add_editeur_member(
     }
     diesel::insert_into(editeur_members::table)
         .values(EditeurMember {
-            id: super::new_id(),
+            id: crate::db::new_id(),
             editeur_id: editeur_id.to_owned(),
             email: email.to_owned(),
             created_at: now,

@@ -66,7 +66,7 @@ pub fn create(
 ) -> QueryResult<(ApiKey, String)> {
     let key = format!("{KEY_PREFIX}{random}");
     let row = ApiKey {
-        id: super::new_id(),
+        id: crate::db::new_id(),
         editeur_id: editeur_id.to_owned(),
         name: name.to_owned(),
         key_hash: hash_key(&key),

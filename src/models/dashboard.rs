@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::schema::{editeurs, habilitation_requests};
 use crate::domain::calendar::{is_business_day, paris_date};
+use crate::domain::request_state::RequestState;
 
 /// Weeks shown in the weekly chart.
 pub const WEEKS: i64 = 12;
@@ -89,9 +90,9 @@ pub fn figures(conn: &mut DbConnection, today: NaiveDate) -> QueryResult<Figures
     let mut durations = Vec::new();
     for (created, submitted, validated, state, last_event) in rows {
         let received = paris_date(submitted.unwrap_or(created));
-        let decided = match state.as_str() {
-            "validated" => validated.or(last_event),
-            "refused" => last_event,
+        let decided = match state.parse::<RequestState>() {
+            Ok(RequestState::Validated) => validated.or(last_event),
+            Ok(RequestState::Refused) => last_event,
             _ => None,
         }
         .map(paris_date);

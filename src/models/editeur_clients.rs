@@ -16,7 +16,9 @@ use crate::db::schema::{
 };
 use crate::domain::hubee::SubscriptionStatus;
 use crate::domain::request_state::RequestState;
-use crate::domain::token::{EXPIRING_WINDOW_DAYS, days_left, prolongation_open, token_status};
+use crate::domain::token::{
+    EXPIRING_WINDOW_DAYS, TokenStatus, days_left, prolongation_open, token_status,
+};
 
 /// Collectivités read from the database at a time while filling a page.
 const CHUNK: i64 = 500;
@@ -133,14 +135,16 @@ impl ClientFilter {
             Some(View::Expiring) => row
                 .token_days_left
                 .is_some_and(|d| (0..=EXPIRING_WINDOW_DAYS).contains(&d)),
-            Some(View::Expired) => matches!(row.token_status, Some("expired" | "revoked")),
+            Some(View::Expired) => row.token_status.is_some_and(|s| {
+                s == TokenStatus::Expired.as_str() || s == TokenStatus::Revoked.as_str()
+            }),
             Some(View::HubeeNotActive) => {
                 row.hubee_status.as_deref() != Some(SubscriptionStatus::Actif.as_str())
             }
-            Some(View::Pending) => matches!(
-                row.request_state.as_deref(),
-                Some("submitted" | "changes_requested")
-            ),
+            Some(View::Pending) => row.request_state.as_deref().is_some_and(|s| {
+                s == RequestState::Submitted.as_str()
+                    || s == RequestState::ChangesRequested.as_str()
+            }),
         }
     }
 }

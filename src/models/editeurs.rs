@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::accounts::EditeurMember;
-use crate::db::DbConnection;
+use crate::db::{DbConnection, contains_pattern, lower};
 use crate::db::schema::{
     collectivites, editeur_forms, editeur_members, editeurs, habilitation_requests,
 };

@@ -36,7 +36,7 @@ pub fn record(
 ) -> QueryResult<()> {
     record_with_id(
         conn,
-        super::new_id(),
+        crate::db::new_id(),
         occurred_at,
         actor,
         action,
@@ -100,7 +100,11 @@ pub struct EventFilter {
 }
 
 /// The event log, newest first, searched by actor, action or target.
-pub fn list(conn: &mut DbConnection, query: &str, page: i64) -> QueryResult<super::Page<Event>> {
+pub fn list(
+    conn: &mut DbConnection,
+    query: &str,
+    page: i64,
+) -> QueryResult<crate::db::Page<Event>> {
     list_filtered(conn, query, &EventFilter::default(), page)
 }
 
@@ -110,22 +114,22 @@ pub fn list_filtered(
     query: &str,
     filter: &EventFilter,
     page: i64,
-) -> QueryResult<super::Page<Event>> {
+) -> QueryResult<crate::db::Page<Event>> {
     let filtered = || {
         let mut q = events::table.into_boxed();
         if !filter.actor.trim().is_empty() {
             q = q.filter(
                 crate::db::lower(events::actor)
-                    .like(super::contains_pattern(&filter.actor))
+                    .like(crate::db::contains_pattern(&filter.actor))
                     .escape('\\'),
             );
         }
         if !filter.action.trim().is_empty() {
-            let pattern = super::contains_pattern(&filter.action);
+            let pattern = crate::db::contains_pattern(&filter.action);
             q = q.filter(events::action.like(pattern[1..].to_owned()).escape('\\'));
         }
         if !filter.target.trim().is_empty() {
-            let pattern = super::contains_pattern(&filter.target);
+            let pattern = crate::db::contains_pattern(&filter.target);
             q = q.filter(
                 crate::db::lower(events::target_id)
                     .like(pattern.clone())
@@ -140,7 +144,7 @@ pub fn list_filtered(
             q = q.filter(events::occurred_at.lt(to));
         }
         if !query.trim().is_empty() {
-            let pattern = super::contains_pattern(query);
+            let pattern = crate::db::contains_pattern(query);
             q = q.filter(
                 crate::db::lower(events::actor)
                     .like(pattern.clone())
@@ -156,13 +160,12 @@ pub fn list_filtered(
         q
     };
     let total: i64 = filtered().count().get_result(conn)?;
-    let last_page = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
-    let page = page.clamp(1, last_page);
+    let page = crate::db::clamp_page(page, total, PER_PAGE);
     let items = filtered()
         .order((events::occurred_at.desc(), events::id.desc()))
         .limit(PER_PAGE)
-        .offset(super::offset(page, PER_PAGE))
+        .offset(crate::db::offset(page, PER_PAGE))
         .select(Event::as_select())
         .load(conn)?;
-    Ok(super::Page::new(items, page, PER_PAGE, total))
+    Ok(crate::db::Page::new(items, page, PER_PAGE, total))
 }

@@ -19,8 +19,7 @@ pub struct HubeeSubscription {
     pub process_code: String,
     /// The subscription's id in HubEE, once known.
     pub hubee_id: Option<String>,
-    /// A `SubscriptionStatus` code.
-    pub status: String,
+    pub status: SubscriptionStatus,
     /// `PORTAIL` or `API`.
     pub access_mode: String,
     /// `Biquotidienne`, `Quotidienne`, `Unitaire` or `Aucune`.

@@ -16,8 +16,7 @@ pub struct HabilitationRequest {
     pub collectivite_id: String,
     pub form_uid: String,
     pub editeur_id: Option<String>,
-    /// A `RequestState` code.
-    pub state: String,
+    pub state: RequestState,
     /// True while a validated habilitation is being modified.
     pub reopening: bool,
     pub scopes: String,
@@ -33,38 +32,7 @@ pub struct HabilitationRequest {
     pub updated_at: NaiveDateTime,
 }
 
-/// The roles a contact holds on a request.
-pub mod roles {
-    /// The agent who filed the request; the only one who may prolong the token.
-    pub const DEMANDEUR: &str = "demandeur";
-    pub const CONTACT_METIER: &str = "contact_metier";
-    /// The éditeur's e-mail when a pre-filled form is used.
-    pub const CONTACT_TECHNIQUE: &str = "contact_technique";
-    /// Délégué à la protection des données.
-    pub const DPD: &str = "delegue_protection_donnees";
-    /// On older requests, often the mayor.
-    pub const RESPONSABLE_TRAITEMENT: &str = "responsable_traitement";
-    /// Every role, in display order.
-    pub const ALL: [&str; 5] = [
-        DEMANDEUR,
-        CONTACT_METIER,
-        CONTACT_TECHNIQUE,
-        DPD,
-        RESPONSABLE_TRAITEMENT,
-    ];
-
-    /// The French label of a role code.
-    pub fn label_fr(role: &str) -> &'static str {
-        match role {
-            DEMANDEUR => "Demandeur",
-            CONTACT_METIER => "Contact métier",
-            CONTACT_TECHNIQUE => "Contact technique",
-            DPD => "Délégué à la protection des données",
-            RESPONSABLE_TRAITEMENT => "Responsable de traitement",
-            _ => "Contact",
-        }
-    }
-}
+pub use crate::domain::roles::contact as roles;
 
 /// One contact of a request (e-mail stored lower-cased and trimmed).
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, Identifiable, serde::Serialize)]
@@ -135,7 +103,7 @@ pub enum Scope {
 pub struct RequestSummary {
     pub id: String,
     pub datapass_id: Option<i64>,
-    pub state: String,
+    pub state: RequestState,
     pub state_label: &'static str,
     pub reopening: bool,
     pub collectivite_id: String,
@@ -165,7 +133,7 @@ pub fn summaries(
     today: chrono::NaiveDate,
     page: i64,
     per_page: i64,
-) -> QueryResult<super::Page<RequestSummary>> {
+) -> QueryResult<crate::db::Page<RequestSummary>> {
     use crate::db::schema::{collectivites, editeurs, hubee_subscriptions, tokens};
 
     // The scope's filter, on any boxed query that reads `habilitation_requests`. One éditeur
@@ -199,8 +167,7 @@ pub fn summaries(
     let total: i64 = scoped!(habilitation_requests::table.into_boxed())
         .count()
         .get_result(conn)?;
-    let last_page = ((total + per_page - 1) / per_page).max(1);
-    let page = page.clamp(1, last_page);
+    let page = crate::db::clamp_page(page, total, per_page);
     let mut listed = scoped!(
         habilitation_requests::table
             .inner_join(collectivites::table)
@@ -221,7 +188,7 @@ pub fn summaries(
     };
     let rows: Vec<(HabilitationRequest, String, String, Option<String>)> = listed
         .limit(per_page)
-        .offset(super::offset(page, per_page))
+        .offset(crate::db::offset(page, per_page))
         .select((
             HabilitationRequest::as_select(),
             collectivites::name,
@@ -268,7 +235,7 @@ pub fn summaries(
             let hubee = hubee_rows
                 .iter()
                 .find(|(cid, _, _)| *cid == request.collectivite_id);
-            let state: Option<RequestState> = request.state.parse().ok();
+            let state = request.state;
             let token_status = token.map(|(_, expires_on, revoked_at, _)| {
                 crate::domain::token::token_status(*expires_on, revoked_at.is_some(), today)
             });
@@ -281,7 +248,7 @@ pub fn summaries(
                 .iter()
                 .any(|(rid, role)| *rid == request.id && role == roles::DEMANDEUR);
             let can_prolong = is_demandeur
-                && request.state == "validated"
+                && request.state == RequestState::Validated
                 && !request.reopening
                 && token.is_some_and(|(_, expires_on, revoked_at, _)| {
                     crate::domain::token::prolongation_open(
@@ -305,7 +272,7 @@ pub fn summaries(
                     .collect(),
                 id: request.id,
                 datapass_id: request.datapass_id,
-                state_label: state.map_or("Inconnu", RequestState::label_fr),
+                state_label: state.label_fr(),
                 state: request.state,
                 reopening: request.reopening,
                 collectivite_id: request.collectivite_id,
@@ -321,7 +288,7 @@ pub fn summaries(
             }
         })
         .collect();
-    Ok(super::Page::new(items, page, per_page, total))
+    Ok(crate::db::Page::new(items, page, per_page, total))
 }
 
 /// One request by id.
@@ -341,26 +308,4 @@ pub fn contacts(conn: &mut DbConnection, request_id: &str) -> QueryResult<Vec<Re
         .load(conn)?;
     contacts.sort_by_key(|c| roles::ALL.iter().position(|r| *r == c.role).unwrap_or(99));
     Ok(contacts)
-}
-
-/// Whether `identity` may see `request`: staff, the request's éditeur, or one of its contacts.
-pub fn visible_to(
-    conn: &mut DbConnection,
-    identity: &crate::auth::Identity,
-    request: &HabilitationRequest,
-) -> QueryResult<bool> {
-    if identity.is_staff {
-        return Ok(true);
-    }
-    if let Some(editeur_id) = &request.editeur_id
-        && identity.editeur_ids.contains(editeur_id)
-    {
-        return Ok(true);
-    }
-    let n: i64 = request_contacts::table
-        .filter(request_contacts::request_id.eq(&request.id))
-        .filter(request_contacts::email.eq(&identity.email))
-        .count()
-        .get_result(conn)?;
-    Ok(n > 0)
 }

@@ -237,7 +237,7 @@ pub fn list(
     filter: &TokenFilter,
     today: NaiveDate,
     page: i64,
-) -> QueryResult<crate::models::Page<TokenLine>> {
+) -> QueryResult<crate::db::Page<TokenLine>> {
     use crate::db::schema::{collectivites, editeurs, habilitation_requests, habilitations};
     let search = crate::search::parse(&filter.q).map(|text| {
         crate::search::target_in(
@@ -291,12 +291,11 @@ pub fn list(
         q
     };
     let total: i64 = count(conn, filter, today)?;
-    let last_page = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
-    let page = page.clamp(1, last_page);
+    let page = crate::db::clamp_page(page, total, PER_PAGE);
     let rows: Vec<TokenRow> = filtered()
         .order((tokens::expires_on.asc(), tokens::id.asc()))
         .limit(PER_PAGE)
-        .offset(crate::models::offset(page, PER_PAGE))
+        .offset(crate::db::offset(page, PER_PAGE))
         .select((
             tokens::id,
             tokens::expires_on,
@@ -347,7 +346,7 @@ pub fn list(
             },
         )
         .collect();
-    Ok(crate::models::Page::new(items, page, PER_PAGE, total))
+    Ok(crate::db::Page::new(items, page, PER_PAGE, total))
 }
 
 /// Expiries of active tokens per month for the 18 months from `today`'s month:

@@ -5,12 +5,13 @@ use actix_web::{HttpResponse, web};
 use diesel::prelude::*;
 
 use super::see_other;
-use crate::auth::PageCtx;
+use crate::auth::{Admin, PageCtx};
 use crate::db::DbConnection;
 use crate::db::schema::editeurs;
+use crate::domain::roles::StaffRole;
 use crate::error::AppError;
 use crate::mail::{is_valid_address, normalize_address};
-use crate::models::accounts::{self, ADMIN, INSTRUCTEUR};
+use crate::models::accounts;
 use crate::models::events;
 use crate::state::AppState;
 
@@ -61,8 +62,10 @@ async fn render_list(
 }
 
 /// `GET /admin/comptes`.
-pub async fn list(state: web::Data<AppState>, page: PageCtx) -> Result<HttpResponse, AppError> {
-    page.admin()?;
+pub async fn list(
+    state: web::Data<AppState>,
+    Admin { page, .. }: Admin,
+) -> Result<HttpResponse, AppError> {
     render_list(&state, &page, StatusCode::OK, None, None).await
 }
 
@@ -77,10 +80,9 @@ pub struct StaffForm {
 /// `POST /admin/comptes/equipe`: adds a staff member, or changes their role.
 pub async fn add_staff(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Admin { page, user: admin }: Admin,
     form: web::Form<StaffForm>,
 ) -> Result<HttpResponse, AppError> {
-    let admin = page.admin()?.clone();
     let email = normalize_address(&form.email);
     if !is_valid_address(&email) {
         return render_list(
@@ -92,7 +94,7 @@ pub async fn add_staff(
         )
         .await;
     }
-    if form.role != INSTRUCTEUR && form.role != ADMIN {
+    let Ok(role) = form.role.parse::<StaffRole>() else {
         return render_list(
             &state,
             &page,
@@ -101,20 +103,19 @@ pub async fn add_staff(
             None,
         )
         .await;
-    }
-    let role = form.role.clone();
+    };
     let now = page.now;
     let target = email.clone();
     let changed = state
         .db(move |conn| {
             crate::db::transaction(conn, |conn| {
-                let demoting_last_admin = role != ADMIN
-                    && accounts::staff_role(conn, &target)?.as_deref() == Some(ADMIN)
+                let demoting_last_admin = role != StaffRole::Admin
+                    && accounts::staff_role(conn, &target)? == Some(StaffRole::Admin)
                     && accounts::count_admins(conn)? <= 1;
                 if demoting_last_admin {
                     return Ok(false);
                 }
-                let created = accounts::upsert_staff(conn, &target, &role, &admin.email, now)?;
+                let created = accounts::upsert_staff(conn, &target, role, &admin.email, now)?;
                 events::record(
                     conn,
                     now,
@@ -143,10 +144,9 @@ pub async fn add_staff(
 /// `GET /admin/comptes/equipe/{id}/retirer`: asks for confirmation.
 pub async fn confirm_remove_staff(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Admin { page, .. }: Admin,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    page.admin()?;
     let id = path.into_inner();
     let member = state
         .db(move |conn| accounts::find_staff(conn, &id)?.ok_or(AppError::NotFound))
@@ -164,17 +164,16 @@ pub async fn confirm_remove_staff(
 /// `POST /admin/comptes/equipe/{id}/retirer`: never removes the last admin.
 pub async fn remove_staff(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Admin { page, user: admin }: Admin,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let admin = page.admin()?.clone();
     let id = path.into_inner();
     let now = page.now;
     let outcome = state
         .db(move |conn| {
             crate::db::transaction(conn, |conn| {
                 let member = accounts::find_staff(conn, &id)?.ok_or(AppError::NotFound)?;
-                if member.role == ADMIN && accounts::count_admins(conn)? <= 1 {
+                if member.role == StaffRole::Admin && accounts::count_admins(conn)? <= 1 {
                     return Ok(false);
                 }
                 accounts::delete_staff(conn, &id)?;
@@ -215,10 +214,9 @@ pub struct MemberForm {
 /// `POST /admin/comptes/editeurs`: attaches an address to an éditeur.
 pub async fn add_member(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Admin { page, user: admin }: Admin,
     form: web::Form<MemberForm>,
 ) -> Result<HttpResponse, AppError> {
-    let admin = page.admin()?.clone();
     let email = normalize_address(&form.email);
     if !is_valid_address(&email) {
         return render_list(
@@ -270,10 +268,9 @@ pub async fn add_member(
 /// `GET /admin/comptes/editeurs/{id}/retirer`: asks for confirmation.
 pub async fn confirm_remove_member(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Admin { page, .. }: Admin,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    page.admin()?;
     let id = path.into_inner();
     let member = state
         .db(move |conn| accounts::find_editeur_member(conn, &id)?.ok_or(AppError::NotFound))
@@ -291,10 +288,9 @@ pub async fn confirm_remove_member(
 /// `POST /admin/comptes/editeurs/{id}/retirer`.
 pub async fn remove_member(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Admin { page, user: admin }: Admin,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let admin = page.admin()?.clone();
     let id = path.into_inner();
     let now = page.now;
     state
@@ -321,9 +317,8 @@ pub async fn remove_member(
 /// `POST /admin/comptes/sessions/terminer`: ends every signed-in session but the admin's own.
 pub async fn end_all_sessions(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Admin { page, user: admin }: Admin,
 ) -> Result<HttpResponse, AppError> {
-    let admin = page.admin()?.clone();
     let now = page.now;
     let ended = state
         .db(move |conn| {

@@ -15,6 +15,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 
+use super::shared::csv;
 use crate::auth::PageCtx;
 use crate::domain::request_state::RequestState;
 use crate::error::AppError;
@@ -154,7 +155,7 @@ async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Caller, Api
             ));
         }
     };
-    let now = crate::models::now();
+    let now = crate::db::now();
     let found = if key.starts_with(api_keys::KEY_PREFIX) && key.len() <= 200 {
         state
             .db(move |conn| Ok(api_keys::authenticate(conn, &key, now)?))
@@ -260,7 +261,7 @@ impl ClientsQuery {
 }
 
 fn today() -> NaiveDate {
-    crate::domain::calendar::paris_date(crate::models::now())
+    crate::domain::calendar::paris_date(crate::db::now())
 }
 
 /// `GET /api/v1/clients`: one page of the éditeur's clients.
@@ -354,60 +355,6 @@ async fn all_clients(
     Ok((caller, rows))
 }
 
-/// The CSV columns, in French.
-pub const CSV_HEADERS: [&str; 11] = [
-    "SIRET",
-    "Collectivité",
-    "État de la demande",
-    "N° DataPass",
-    "Expiration du jeton",
-    "Jours restants",
-    "Statut du jeton",
-    "Abonnement HubEE",
-    "Mode d'accès HubEE",
-    "URL du formulaire",
-    "Formulaire en ligne",
-];
-
-/// The client rows as CSV: UTF-8 with BOM, `;`-separated, French headers.
-pub fn clients_to_csv(rows: &[ClientRow]) -> Result<Vec<u8>, csv::Error> {
-    let mut out = Vec::from("\u{feff}".as_bytes());
-    {
-        let mut writer = csv::WriterBuilder::new()
-            .delimiter(b';')
-            .from_writer(&mut out);
-        writer.write_record(CSV_HEADERS)?;
-        for row in rows {
-            writer.write_record([
-                row.siret.clone(),
-                row.name.clone(),
-                row.request_state_label.unwrap_or_default().to_owned(),
-                row.datapass_id.clone().unwrap_or_default(),
-                row.token_expires_on
-                    .map(|d| d.format("%Y-%m-%d").to_string())
-                    .unwrap_or_default(),
-                row.token_days_left
-                    .map(|d| d.to_string())
-                    .unwrap_or_default(),
-                row.token_status
-                    .and_then(|s| s.parse::<crate::domain::token::TokenStatus>().ok())
-                    .map(|s| s.label_fr().to_owned())
-                    .unwrap_or_default(),
-                row.hubee_status_label.unwrap_or_default().to_owned(),
-                row.hubee_access_mode.clone().unwrap_or_default(),
-                row.form_url.clone(),
-                match row.form_live {
-                    Some(true) => "oui".to_owned(),
-                    Some(false) => "non".to_owned(),
-                    None => "inconnu".to_owned(),
-                },
-            ])?;
-        }
-        writer.flush()?;
-    }
-    Ok(out)
-}
-
 /// `GET /api/v1/clients.csv`: every client (same filters as the list), as a spreadsheet.
 pub async fn clients_csv(
     req: HttpRequest,
@@ -415,7 +362,7 @@ pub async fn clients_csv(
     query: web::Query<ClientsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, rows) = all_clients(&req, &state, &query).await?;
-    let body = clients_to_csv(&rows)
+    let body = csv::clients_to_csv(&rows)
         .map_err(|e| ApiError::from(AppError::Internal(anyhow::anyhow!("CSV : {e}"))))?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
@@ -489,7 +436,7 @@ pub fn expiries_calendar(
         let Some(expires_on) = row.token_expires_on else {
             continue;
         };
-        if row.token_status == Some("revoked") {
+        if row.token_status == Some(crate::domain::token::TokenStatus::Revoked.as_str()) {
             continue;
         }
         let day = expires_on.format("%Y%m%d").to_string();
@@ -559,7 +506,7 @@ pub async fn echeances(
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_else(|| "qf-backoffice".to_owned());
-    let body = expiries_calendar(&caller.editeur_name, &rows, crate::models::now(), &domain);
+    let body = expiries_calendar(&caller.editeur_name, &rows, crate::db::now(), &domain);
     Ok(HttpResponse::Ok()
         .content_type("text/calendar; charset=utf-8")
         .insert_header((

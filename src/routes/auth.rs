@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::see_other;
+use super::shared::sign_in;
 use crate::auth::links::{self, LinkError};
 use crate::auth::{PageCtx, SignInMethod, load_identity};
 use crate::error::AppError;
@@ -19,24 +20,7 @@ pub async fn login_form(
     if page.user.is_some() {
         return Ok(see_other("/"));
     }
-    render_login(&state, &page, StatusCode::OK, "", None, None)
-}
-
-/// The sign-in page: the e-mail form, and the ProConnect button when it is configured.
-pub fn render_login(
-    state: &AppState,
-    page: &PageCtx,
-    status: StatusCode,
-    email: &str,
-    error: Option<&str>,
-    notice: Option<&str>,
-) -> Result<HttpResponse, AppError> {
-    let mut context = page.context();
-    context.insert("email", email);
-    context.insert("error", &error);
-    context.insert("notice", &notice);
-    context.insert("proconnect", &state.proconnect.is_some());
-    state.render_status(status, "auth/login.html", context)
+    sign_in::render_login(&state, &page, StatusCode::OK, "", None, None)
 }
 
 /// The client's IP as the sign-in limits record it.
@@ -67,7 +51,7 @@ pub async fn request_link(
 ) -> Result<HttpResponse, AppError> {
     let email = normalize_address(&form.email);
     if !crate::mail::is_valid_address(&email) {
-        return render_login(
+        return sign_in::render_login(
             &state,
             &page,
             StatusCode::BAD_REQUEST,
@@ -228,7 +212,7 @@ pub async fn sign_out(state: web::Data<AppState>, page: PageCtx) -> Result<HttpR
         // A new, empty session (the old id is dropped), which only remembers the logout state.
         page.session.renew();
         page.session.clear();
-        let location = super::proconnect::end_session_redirect(&state, &page, &id_token).await;
+        let location = sign_in::end_session_redirect(&state, &page, &id_token).await;
         return Ok(see_other(&location));
     }
     page.sign_out();

@@ -10,8 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 
 use super::see_other;
-use crate::auth::PageCtx;
-use crate::domain::hubee::SubscriptionStatus;
+use crate::auth::{PageCtx, Staff};
 use crate::domain::request_state::RequestState;
 use crate::domain::token::{days_left, expiry_phrase_fr};
 use crate::error::AppError;
@@ -50,10 +49,9 @@ pub struct ListParams {
 /// `GET /collectivites`.
 pub async fn list(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, .. }: Staff,
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, AppError> {
-    page.staff()?;
     let params = params.into_inner();
     let departement = params.departement.trim().to_uppercase();
     let active = match params.statut.as_str() {
@@ -104,7 +102,7 @@ fn encode(text: &str) -> String {
 struct RequestLine {
     id: String,
     datapass_id: Option<i64>,
-    state: String,
+    state: RequestState,
     state_label: &'static str,
     reopening: bool,
     form_uid: String,
@@ -135,11 +133,10 @@ pub struct NoticeParams {
 /// `GET /collectivites/{id}`.
 pub async fn show(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, .. }: Staff,
     path: web::Path<String>,
     notice: web::Query<NoticeParams>,
 ) -> Result<HttpResponse, AppError> {
-    page.staff()?;
     let id = path.into_inner();
     let today = crate::domain::calendar::paris_date(page.now);
     let form_api = state.form.can_activate();
@@ -158,10 +155,7 @@ pub async fn show(
     let requests: Vec<RequestLine> = requests
         .into_iter()
         .map(|(request, editeur)| RequestLine {
-            state_label: request
-                .state
-                .parse::<RequestState>()
-                .map_or("Inconnu", RequestState::label_fr),
+            state_label: request.state.label_fr(),
             id: request.id,
             datapass_id: request.datapass_id,
             state: request.state,
@@ -190,13 +184,7 @@ pub async fn show(
         .collect();
     let mut context = page.context();
     if let Some(subscription) = &subscription {
-        context.insert(
-            "hubee_status_label",
-            subscription
-                .status
-                .parse::<SubscriptionStatus>()
-                .map_or("Inconnu", SubscriptionStatus::label_fr),
-        );
+        context.insert("hubee_status_label", subscription.status.label_fr());
     }
     let notice = match notice.succes.as_str() {
         "modifiee" => Some("Modifications enregistrées."),
@@ -340,10 +328,9 @@ fn render_edit(
 /// `GET /collectivites/{id}/modifier`.
 pub async fn edit_form(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, .. }: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    page.staff()?;
     let id = path.into_inner();
     let collectivite = state
         .db(move |conn| collectivites::find(conn, &id)?.ok_or(AppError::NotFound))
@@ -361,11 +348,10 @@ pub async fn edit_form(
 /// `POST /collectivites/{id}/modifier`: the SIRET is not editable.
 pub async fn update(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, user }: Staff,
     path: web::Path<String>,
     form: web::Form<EditForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = page.staff()?.clone();
     let id = path.into_inner();
     let form = form.into_inner();
     let now = page.now;
@@ -465,9 +451,8 @@ fn render_import(
 /// `GET /collectivites/import`.
 pub async fn import_form(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, .. }: Staff,
 ) -> Result<HttpResponse, AppError> {
-    page.staff()?;
     render_import(&state, &page, StatusCode::OK, None, None)
 }
 
@@ -475,11 +460,10 @@ pub async fn import_form(
 /// and shows the report. The role is checked before the body is read.
 pub async fn import(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, user }: Staff,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
-    let user = page.staff()?.clone();
     let mut payload = payload.into_inner();
     let upload = MultipartForm::<ImportUpload>::from_request(&req, &mut payload).await;
     let bad =
@@ -521,10 +505,9 @@ pub async fn import(
 /// latest approved request (HubEE subscription and form activation).
 pub async fn provision(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, user }: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let user = page.staff()?.clone();
     let id = path.into_inner();
     let now = page.now;
     let target = id.clone();

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::PageCtx;
+use crate::auth::Staff;
 use crate::error::AppError;
 use crate::models::dashboard::{self, TARGET_BUSINESS_DAYS};
 use crate::models::tokens;
@@ -113,8 +113,10 @@ pub fn bar_chart(
 }
 
 /// `GET /tableau-de-bord`.
-pub async fn page(state: web::Data<AppState>, page: PageCtx) -> Result<HttpResponse, AppError> {
-    page.staff()?;
+pub async fn page(
+    state: web::Data<AppState>,
+    Staff { page, .. }: Staff,
+) -> Result<HttpResponse, AppError> {
     let today = crate::domain::calendar::paris_date(page.now);
     let (expiries, figures) = state
         .db(move |conn| {

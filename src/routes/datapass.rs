@@ -5,63 +5,23 @@ use actix_web::{HttpResponse, web};
 use diesel::prelude::*;
 
 use super::ListQuery;
-use crate::auth::PageCtx;
+use crate::auth::Staff;
 use crate::db::schema::{datapass_differences, datapass_sync_runs};
+use crate::db::{Page, offset};
 use crate::error::AppError;
-use crate::models::{Page, offset};
+use crate::models::datapass::{DifferenceRow, SyncRun, kind_label_fr};
 use crate::state::AppState;
 
 route_table! {
     get "/datapass/ecarts" => differences,
 }
 
-/// One difference, as listed.
-#[derive(Clone, Debug, Queryable, Selectable, serde::Serialize)]
-#[diesel(table_name = datapass_differences)]
-pub struct DifferenceRow {
-    pub id: String,
-    pub request_id: Option<String>,
-    pub datapass_id: i64,
-    pub source: String,
-    pub kind: String,
-    pub local_value: Option<String>,
-    pub datapass_value: Option<String>,
-    pub resolution: String,
-    pub detected_at: chrono::NaiveDateTime,
-}
-
-/// One reconciliation run.
-#[derive(Clone, Debug, Queryable, Selectable, serde::Serialize)]
-#[diesel(table_name = datapass_sync_runs)]
-pub struct SyncRun {
-    pub id: String,
-    pub started_at: chrono::NaiveDateTime,
-    pub finished_at: chrono::NaiveDateTime,
-    pub read_count: i32,
-    pub created_count: i32,
-    pub updated_count: i32,
-    pub unchanged_count: i32,
-    pub difference_count: i32,
-    pub error: Option<String>,
-}
-
-/// The French label of a difference kind.
-pub fn kind_label_fr(kind: &str) -> &'static str {
-    match kind {
-        "missing" => "Demande inconnue du back-office",
-        "transition" => "Événement non prévu par les règles",
-        "state" => "État différent",
-        _ => "Écart",
-    }
-}
-
 /// `GET /datapass/ecarts`: newest first, `?q=D123` for one request, `?statut=webhook|sync`.
 pub async fn differences(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, .. }: Staff,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    page.staff()?;
     let source = query
         .statut
         .clone()
@@ -83,8 +43,7 @@ pub async fn differences(
             };
             let per_page = 30;
             let total: i64 = filtered().count().get_result(conn)?;
-            let last = ((total + per_page - 1) / per_page).max(1);
-            let number = number.clamp(1, last);
+            let number = crate::db::clamp_page(number, total, per_page);
             let items: Vec<DifferenceRow> = filtered()
                 .order((
                     datapass_differences::detected_at.desc(),

@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, web};
 
 use super::{render_confirm, see_other};
-use crate::auth::PageCtx;
+use crate::auth::Admin;
 use crate::error::AppError;
 use crate::models::{api_keys, editeurs};
 use crate::state::AppState;
@@ -25,11 +25,11 @@ pub struct NewKey {
 /// `POST /editeurs/{id}/cles` (admin).
 pub async fn create(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Admin { page, user }: Admin,
     path: web::Path<String>,
     form: web::Form<NewKey>,
 ) -> Result<HttpResponse, AppError> {
-    let admin = page.admin()?.email.clone();
+    let admin = user.email;
     let id = path.into_inner();
     let name = api_keys::clean_name(&form.name).map_err(AppError::BadRequest)?;
     let random = crate::auth::random_hex(32)?;
@@ -54,10 +54,9 @@ pub async fn create(
 /// `GET /editeurs/{id}/cles/{key}/revoquer` (admin).
 pub async fn confirm_revoke(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Admin { page, .. }: Admin,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    page.admin()?;
     let (id, key_id) = path.into_inner();
     let lookup = id.clone();
     let key = state
@@ -76,10 +75,10 @@ pub async fn confirm_revoke(
 /// `POST /editeurs/{id}/cles/{key}/revoquer` (admin).
 pub async fn revoke(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Admin { page, user }: Admin,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    let admin = page.admin()?.email.clone();
+    let admin = user.email;
     let (id, key_id) = path.into_inner();
     let editeur = id.clone();
     let now = page.now;

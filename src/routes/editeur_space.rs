@@ -117,7 +117,7 @@ async fn render(
                         &b.siret,
                     ))
                 });
-                let pages = ((all.len() as i64 + PER_PAGE - 1) / PER_PAGE).max(1);
+                let pages = crate::db::page_count(all.len() as i64, PER_PAGE);
                 let start = ((page_number - 1) * PER_PAGE) as usize;
                 let rows: Vec<_> = all
                     .into_iter()
@@ -244,7 +244,7 @@ pub async fn csv_export(
             )?)
         })
         .await?;
-    let body = super::api::clients_to_csv(&rows)
+    let body = super::shared::csv::clients_to_csv(&rows)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("CSV : {e}")))?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")

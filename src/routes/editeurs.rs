@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
 use super::see_other;
-use crate::auth::PageCtx;
+use crate::auth::{PageCtx, Staff};
 use crate::domain::siret::Siret;
 use crate::error::AppError;
 use crate::mail::{is_valid_address, normalize_address};
@@ -149,10 +149,9 @@ async fn render_list(
 /// `GET /editeurs`.
 pub async fn list(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, .. }: Staff,
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, AppError> {
-    page.staff()?;
     render_list(
         &state,
         &page,
@@ -167,10 +166,9 @@ pub async fn list(
 /// `POST /editeurs`: creates an éditeur; a SIRET already used is refused.
 pub async fn create(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, user }: Staff,
     form: web::Form<CreateForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = page.staff()?.clone();
     let form = form.into_inner();
     let mut errors = Vec::new();
     let name = collect(clean_name(&form.name, "de l'éditeur"), &mut errors);
@@ -194,7 +192,7 @@ pub async fn create(
                     )));
                 }
                 let editeur = Editeur {
-                    id: crate::models::new_id(),
+                    id: crate::db::new_id(),
                     name,
                     siret: siret.as_str().to_owned(),
                     contact_technique_email: contact,
@@ -312,11 +310,10 @@ async fn render_show(
 /// `GET /editeurs/{id}`.
 pub async fn show(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, .. }: Staff,
     path: web::Path<String>,
     notice: web::Query<NoticeParams>,
 ) -> Result<HttpResponse, AppError> {
-    page.staff()?;
     let forms = ShowForms {
         notice: notice_text(&notice.succes),
         client_q: &notice.q,
@@ -329,11 +326,10 @@ pub async fn show(
 /// `POST /editeurs/{id}/modifier`: name, contact technique and APIs (not the SIRET).
 pub async fn update(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, user }: Staff,
     path: web::Path<String>,
     form: web::Form<EditForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = page.staff()?.clone();
     let id = path.into_inner();
     let form = form.into_inner();
     let mut errors = Vec::new();
@@ -406,11 +402,10 @@ fn check_public_url(raw: &str) -> Result<String, String> {
 /// `POST /editeurs/{id}/formulaires`: adds a pre-filled form; its id is unique across éditeurs.
 pub async fn add_form(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, user }: Staff,
     path: web::Path<String>,
     form: web::Form<NewFormForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = page.staff()?.clone();
     let id = path.into_inner();
     let form = form.into_inner();
     let mut errors = Vec::new();
@@ -442,7 +437,7 @@ pub async fn add_form(
                     )));
                 }
                 let prefilled = EditeurForm {
-                    id: crate::models::new_id(),
+                    id: crate::db::new_id(),
                     editeur_id: target.clone(),
                     form_uid,
                     name,
@@ -484,10 +479,9 @@ pub async fn add_form(
 /// `GET /editeurs/{id}/formulaires/{form_id}/retirer`: asks for confirmation.
 pub async fn confirm_remove_form(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, .. }: Staff,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    page.staff()?;
     let (id, form_id) = path.into_inner();
     let (editeur, form) = state
         .db(move |conn| {
@@ -512,10 +506,9 @@ pub async fn confirm_remove_form(
 /// `POST /editeurs/{id}/formulaires/{form_id}/retirer`.
 pub async fn remove_form(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, user }: Staff,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    let user = page.staff()?.clone();
     let (id, form_id) = path.into_inner();
     let now = page.now;
     let target = id.clone();

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 
 use super::ListQuery;
 use crate::auth::PageCtx;
+use crate::domain::request_state::RequestState;
 use crate::error::AppError;
 use crate::models::requests::Scope;
 use crate::models::{collectivites, hubee, requests, tokens};
@@ -175,13 +176,13 @@ fn demandeur_cards<'a>(
 
 /// The next thing expected from the collectivité, in French.
 fn next_step(request: &requests::RequestSummary) -> String {
-    match request.state.as_str() {
-        "draft" => "Terminez et envoyez votre demande d'habilitation sur DataPass.".to_owned(),
-        "submitted" => "Votre demande est en cours d'instruction par l'équipe API Particulier (3 jours ouvrés) : rien à faire pour l'instant.".to_owned(),
-        "changes_requested" => "L'équipe vous a demandé des modifications : complétez votre demande sur DataPass.".to_owned(),
-        "refused" => "Votre demande a été refusée ; le motif figure dans l'e-mail reçu. Vous pouvez déposer une nouvelle demande.".to_owned(),
-        "revoked" => "L'habilitation a été révoquée : contactez l'équipe API Particulier.".to_owned(),
-        "archived" => "Cette demande est archivée.".to_owned(),
+    match request.state {
+        RequestState::Draft => "Terminez et envoyez votre demande d'habilitation sur DataPass.".to_owned(),
+        RequestState::Submitted => "Votre demande est en cours d'instruction par l'équipe API Particulier (3 jours ouvrés) : rien à faire pour l'instant.".to_owned(),
+        RequestState::ChangesRequested => "L'équipe vous a demandé des modifications : complétez votre demande sur DataPass.".to_owned(),
+        RequestState::Refused => "Votre demande a été refusée ; le motif figure dans l'e-mail reçu. Vous pouvez déposer une nouvelle demande.".to_owned(),
+        RequestState::Revoked => "L'habilitation a été révoquée : contactez l'équipe API Particulier.".to_owned(),
+        RequestState::Archived => "Cette demande est archivée.".to_owned(),
         _ => match request.hubee_status {
             None => "Votre abonnement HubEE va être créé : vous recevrez un e-mail de HubEE pour l'activer.".to_owned(),
             Some("Inactif") => "Activez votre abonnement sur HubEE (lien dans l'e-mail reçu de HubEE) : tant qu'il est inactif, les dossiers des familles ne vous parviennent pas.".to_owned(),

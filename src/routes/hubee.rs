@@ -8,16 +8,13 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use super::see_other;
-use crate::auth::{Identity, PageCtx};
-use crate::db::DbConnection;
-use crate::db::schema::{
-    collectivites, editeurs, habilitation_requests, hubee_subscriptions, hubee_sync_issues,
-    request_contacts,
-};
+use crate::auth::{PageCtx, Staff};
+use crate::db::schema::{collectivites, editeurs, hubee_subscriptions, hubee_sync_issues};
+use crate::db::{Page, contains_pattern, offset};
 use crate::domain::hubee::{NOTIFICATION_FREQUENCIES, SubscriptionStatus};
 use crate::error::AppError;
 use crate::models::hubee::HubeeSubscription;
-use crate::models::{Page, events, offset};
+use crate::models::{access, events};
 use crate::state::AppState;
 
 route_table! {
@@ -54,7 +51,7 @@ struct Line {
     collectivite: String,
     siret: String,
     departement: Option<String>,
-    status: String,
+    status: SubscriptionStatus,
     status_label: &'static str,
     access_mode: String,
     notification_frequency: String,
@@ -75,10 +72,9 @@ type ListRow = (
 /// `GET /abonnements` (staff).
 pub async fn list(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, .. }: Staff,
     query: web::Query<Filter>,
 ) -> Result<HttpResponse, AppError> {
-    page.staff()?;
     let filter = query.into_inner();
     let f = filter.clone();
     let configured = state.hubee.is_some();
@@ -148,7 +144,7 @@ pub async fn list(
                 } else {
                     filtered().count().get_result(conn)?
                 };
-            let pages = ((total + per_page - 1) / per_page).max(1);
+            let pages = crate::db::page_count(total, per_page);
             let number = number.clamp(1, pages);
             let rows: Vec<ListRow> = filtered()
                 .order((collectivites::name.asc(), hubee_subscriptions::id.asc()))
@@ -172,30 +168,24 @@ pub async fn list(
                 .load(conn)?;
             let lines: Vec<Line> = rows
                 .into_iter()
-                .map(|(s, name, siret, departement, provisioning)| {
-                    let status = s.status.parse::<SubscriptionStatus>().ok();
-                    Line {
-                        delegation: s.delegation_editeur_siret.as_ref().map(|d| {
-                            names
-                                .iter()
-                                .find(|(siret, _)| siret == d)
-                                .map_or_else(|| d.clone(), |(_, n)| n.clone())
-                        }),
-                        id: s.id,
-                        collectivite: name,
-                        siret,
-                        departement,
-                        status_label: status.map_or("Inconnu", |s| s.label_fr()),
-                        status: s.status,
-                        access_mode: s.access_mode,
-                        notification_frequency: s.notification_frequency,
-                        datapass_id: s.datapass_id,
-                        activation_date: s.activation_date,
-                        provisioning: crate::hubee::state_label(
-                            provisioning.as_deref(),
-                            configured,
-                        ),
-                    }
+                .map(|(s, name, siret, departement, provisioning)| Line {
+                    delegation: s.delegation_editeur_siret.as_ref().map(|d| {
+                        names
+                            .iter()
+                            .find(|(siret, _)| siret == d)
+                            .map_or_else(|| d.clone(), |(_, n)| n.clone())
+                    }),
+                    id: s.id,
+                    collectivite: name,
+                    siret,
+                    departement,
+                    status_label: s.status.label_fr(),
+                    status: s.status,
+                    access_mode: s.access_mode,
+                    notification_frequency: s.notification_frequency,
+                    datapass_id: s.datapass_id,
+                    activation_date: s.activation_date,
+                    provisioning: crate::hubee::state_label(provisioning.as_deref(), configured),
                 })
                 .collect();
             Ok((lines, total, number, pages))
@@ -232,45 +222,6 @@ pub async fn list(
     state.render("hubee/list.html", context)
 }
 
-/// Whether `user` may see a subscription: staff, its delegated or request éditeur, or a
-/// contact of one of the collectivité's requests.
-fn visible(
-    conn: &mut DbConnection,
-    user: &Identity,
-    subscription: &HubeeSubscription,
-) -> QueryResult<bool> {
-    if user.is_staff {
-        return Ok(true);
-    }
-    if let Some(siret) = &subscription.delegation_editeur_siret {
-        let delegated: Vec<String> = editeurs::table
-            .filter(editeurs::siret.eq(siret))
-            .select(editeurs::id)
-            .load(conn)?;
-        if delegated.iter().any(|id| user.editeur_ids.contains(id)) {
-            return Ok(true);
-        }
-    }
-    let request_editeurs: Vec<Option<String>> = habilitation_requests::table
-        .filter(habilitation_requests::collectivite_id.eq(&subscription.collectivite_id))
-        .select(habilitation_requests::editeur_id)
-        .load(conn)?;
-    if request_editeurs
-        .iter()
-        .flatten()
-        .any(|id| user.editeur_ids.contains(id))
-    {
-        return Ok(true);
-    }
-    let contact: i64 = request_contacts::table
-        .inner_join(habilitation_requests::table)
-        .filter(habilitation_requests::collectivite_id.eq(&subscription.collectivite_id))
-        .filter(request_contacts::email.eq(&user.email))
-        .count()
-        .get_result(conn)?;
-    Ok(contact > 0)
-}
-
 async fn render_show(
     state: &AppState,
     page: &PageCtx,
@@ -288,7 +239,12 @@ async fn render_show(
                 .first(conn)
                 .optional()?
                 .ok_or(AppError::NotFound)?;
-            if !visible(conn, &user, &subscription)? {
+            if !access::subscription_visible(
+                conn,
+                &user,
+                subscription.delegation_editeur_siret.as_deref(),
+                &subscription.collectivite_id,
+            )? {
                 return Err(AppError::NotFound);
             }
             let (name, siret): (String, String) = collectivites::table
@@ -316,7 +272,6 @@ async fn render_show(
         })
         .await?;
     let configured = state.hubee.is_some();
-    let status_code = subscription.status.parse::<SubscriptionStatus>().ok();
     let mut context = page.context();
     context.insert(
         "delegation_name",
@@ -328,10 +283,7 @@ async fn render_show(
         }),
     );
     context.insert("subscription", &subscription);
-    context.insert(
-        "status_label",
-        status_code.map_or("Inconnu", |s| s.label_fr()),
-    );
+    context.insert("status_label", subscription.status.label_fr());
     context.insert("collectivite", &collectivite);
     context.insert("siret", &siret);
     context.insert("provisioning", &provisioning);
@@ -360,12 +312,12 @@ pub async fn show(
 /// Applies a staff change: checks, updates, logs, and queues the HubEE provisioning.
 async fn change(
     state: &AppState,
-    page: &PageCtx,
+    staff: &Staff,
     id: &str,
     action: &'static str,
     apply: impl FnOnce(&HubeeSubscription) -> Result<Changes, String> + Send + 'static,
 ) -> Result<HttpResponse, AppError> {
-    let user = page.staff()?.clone();
+    let (page, user) = (&staff.page, staff.user.clone());
     let now = page.now;
     let target = id.to_owned();
     let outcome = state
@@ -384,7 +336,7 @@ async fn change(
                 diesel::update(hubee_subscriptions::table.find(&target))
                     .set((
                         hubee_subscriptions::status
-                            .eq(changes.status.unwrap_or(subscription.status.clone())),
+                            .eq(changes.status.unwrap_or(subscription.status)),
                         hubee_subscriptions::access_mode.eq(changes
                             .access_mode
                             .unwrap_or(subscription.access_mode.clone())),
@@ -429,7 +381,7 @@ async fn change(
 /// What a staff action changes (`None`: unchanged).
 #[derive(Default)]
 struct Changes {
-    status: Option<String>,
+    status: Option<SubscriptionStatus>,
     access_mode: Option<String>,
     delegation: Option<Option<String>>,
     frequency: Option<String>,
@@ -450,7 +402,7 @@ pub struct ModeForm {
 /// `POST /abonnements/{id}/mode`: PORTAIL, or API with the éditeur it is delegated to.
 pub async fn set_mode(
     state: web::Data<AppState>,
-    page: PageCtx,
+    staff: Staff,
     path: web::Path<String>,
     form: web::Form<ModeForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -458,7 +410,7 @@ pub async fn set_mode(
     let known: Vec<String> = state
         .db(|conn| Ok(editeurs::table.select(editeurs::siret).load(conn)?))
         .await?;
-    change(&state, &page, &path, "hubee.access_mode", move |_| {
+    change(&state, &staff, &path, "hubee.access_mode", move |_| {
         match form.access_mode.as_str() {
             "PORTAIL" => Ok(Changes {
                 access_mode: Some("PORTAIL".into()),
@@ -494,12 +446,12 @@ pub struct NotificationForm {
 /// `POST /abonnements/{id}/notifications`: frequency and one address.
 pub async fn set_notifications(
     state: web::Data<AppState>,
-    page: PageCtx,
+    staff: Staff,
     path: web::Path<String>,
     form: web::Form<NotificationForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
-    change(&state, &page, &path, "hubee.notifications", move |_| {
+    change(&state, &staff, &path, "hubee.notifications", move |_| {
         if !NOTIFICATION_FREQUENCIES.contains(&form.frequency.as_str()) {
             return Err("Fréquence inconnue : Biquotidienne, Quotidienne, Unitaire ou Aucune.".into());
         }
@@ -526,24 +478,24 @@ pub struct ActivationForm {
 /// `POST /abonnements/{id}/activation`: active from a chosen date, today or later.
 pub async fn activate(
     state: web::Data<AppState>,
-    page: PageCtx,
+    staff: Staff,
     path: web::Path<String>,
     form: web::Form<ActivationForm>,
 ) -> Result<HttpResponse, AppError> {
-    let today = crate::domain::calendar::paris_date(page.now);
+    let today = crate::domain::calendar::paris_date(staff.page.now);
     let date = NaiveDate::parse_from_str(form.date.trim(), "%Y-%m-%d").ok();
-    change(&state, &page, &path, "hubee.activate", move |s| {
+    change(&state, &staff, &path, "hubee.activate", move |s| {
         let Some(date) = date else {
             return Err("Date d'activation illisible (format attendu : AAAA-MM-JJ).".into());
         };
         if date < today {
             return Err("La date d'activation doit être aujourd'hui ou plus tard.".into());
         }
-        if s.status == SubscriptionStatus::Refuse.as_str() {
+        if s.status == SubscriptionStatus::Refuse {
             return Err("Un abonnement refusé ne peut pas être activé.".into());
         }
         Ok(Changes {
-            status: Some(SubscriptionStatus::Actif.as_str().into()),
+            status: Some(SubscriptionStatus::Actif),
             activation: Some(Some(date)),
             end: Some(None),
             summary: format!("activation au {}", date.format("%d/%m/%Y")),
@@ -556,10 +508,9 @@ pub async fn activate(
 /// `GET /abonnements/{id}/suspendre`: asks for confirmation.
 pub async fn confirm_suspend(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, .. }: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    page.staff()?;
     let id = path.into_inner();
     let lookup = id.clone();
     let name: String = state
@@ -586,15 +537,15 @@ pub async fn confirm_suspend(
 /// `POST /abonnements/{id}/suspendre`.
 pub async fn suspend(
     state: web::Data<AppState>,
-    page: PageCtx,
+    staff: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    change(&state, &page, &path, "hubee.suspend", |s| {
-        if s.status != SubscriptionStatus::Actif.as_str() {
+    change(&state, &staff, &path, "hubee.suspend", |s| {
+        if s.status != SubscriptionStatus::Actif {
             return Err("Seul un abonnement actif peut être suspendu.".into());
         }
         Ok(Changes {
-            status: Some(SubscriptionStatus::Suspendu.as_str().into()),
+            status: Some(SubscriptionStatus::Suspendu),
             summary: "suspension".into(),
             ..Changes::default()
         })
@@ -605,15 +556,15 @@ pub async fn suspend(
 /// `POST /abonnements/{id}/reactivation`.
 pub async fn reactivate(
     state: web::Data<AppState>,
-    page: PageCtx,
+    staff: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    change(&state, &page, &path, "hubee.reactivate", |s| {
-        if s.status != SubscriptionStatus::Suspendu.as_str() {
+    change(&state, &staff, &path, "hubee.reactivate", |s| {
+        if s.status != SubscriptionStatus::Suspendu {
             return Err("Seul un abonnement suspendu peut être réactivé.".into());
         }
         Ok(Changes {
-            status: Some(SubscriptionStatus::Actif.as_str().into()),
+            status: Some(SubscriptionStatus::Actif),
             summary: "réactivation".into(),
             ..Changes::default()
         })
@@ -624,10 +575,9 @@ pub async fn reactivate(
 /// `POST /abonnements/{id}/provisionner`: sends it to HubEE again now.
 pub async fn retry_provisioning(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, user }: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let user = page.staff()?.clone();
     if state.hubee.is_none() {
         return render_show(
             &state,
@@ -683,8 +633,10 @@ struct Issue {
 }
 
 /// `GET /abonnements/ecarts` (staff): what the sync could not reconcile.
-pub async fn issues(state: web::Data<AppState>, page: PageCtx) -> Result<HttpResponse, AppError> {
-    page.staff()?;
+pub async fn issues(
+    state: web::Data<AppState>,
+    Staff { page, .. }: Staff,
+) -> Result<HttpResponse, AppError> {
     let list: Vec<Issue> = state
         .db(|conn| {
             Ok(hubee_sync_issues::table
@@ -703,10 +655,9 @@ pub async fn issues(state: web::Data<AppState>, page: PageCtx) -> Result<HttpRes
 /// `POST /abonnements/ecarts/{id}/resolu`: marks a difference as dealt with.
 pub async fn resolve_issue(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, user }: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let user = page.staff()?.clone();
     let id = path.into_inner();
     let now = page.now;
     state

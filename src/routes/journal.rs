@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 
 use super::ListQuery;
-use crate::auth::PageCtx;
+use crate::auth::Staff;
 use crate::error::AppError;
 use crate::models::events;
 use crate::state::AppState;
@@ -40,11 +40,10 @@ fn day(text: &str, what: &str) -> Result<Option<chrono::NaiveDate>, AppError> {
 /// paginated.
 pub async fn list(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, .. }: Staff,
     query: web::Query<ListQuery>,
     filters: web::Query<JournalFilters>,
 ) -> Result<HttpResponse, AppError> {
-    page.staff()?;
     let filter = events::EventFilter {
         actor: filters.qui.clone(),
         action: filters.quoi.clone(),

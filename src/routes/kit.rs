@@ -3,7 +3,7 @@
 //! - The QR code images are public (the address they hold is public): no sign-in, cached a
 //!   day by browsers and proxies.
 //! - The kit page, the kit files and the éditeur URL builder are for staff, the
-//!   collectivité's contacts and its éditeurs ([`collectivites::kit_visible_to`]); 404 for
+//!   collectivité's contacts and its éditeurs ([`access::collectivite_visible`]); 404 for
 //!   anyone else, the sign-in page for anonymous visitors.
 //!
 //! An unknown or malformed SIRET is a 404 everywhere. Generating images, PDF and ZIP is CPU
@@ -18,6 +18,7 @@ use crate::domain::form_url::{FormUrlError, editeur_url, form_url};
 use crate::domain::siret::Siret;
 use crate::error::AppError;
 use crate::kit::{self, KitFile, KitSubject};
+use crate::models::access;
 use crate::models::collectivites::{self, Collectivite};
 use crate::qr::{self, QrFormat};
 use crate::state::AppState;
@@ -61,7 +62,7 @@ async fn find_for(
     let user = user.clone();
     let id = collectivite.id.clone();
     let visible = state
-        .db(move |conn| Ok(collectivites::kit_visible_to(conn, &user, &id)?))
+        .db(move |conn| Ok(access::collectivite_visible(conn, &user, &id)?))
         .await?;
     if !visible {
         return Err(AppError::NotFound);

@@ -37,6 +37,7 @@ pub mod people;
 pub mod proconnect;
 pub mod requests;
 pub mod search;
+pub mod shared;
 pub mod tokens;
 pub mod view_as;
 

@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, web};
 
 use super::{ListQuery, see_other};
-use crate::auth::PageCtx;
+use crate::auth::Staff;
 use crate::error::AppError;
 use crate::mail::outbox;
 use crate::models::events;
@@ -20,10 +20,9 @@ struct StatusCount {
 /// `GET /emails`: newest first, filtered by status (`?statut=`) and address or subject (`?q=`).
 pub async fn list(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, .. }: Staff,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    page.staff()?;
     let status = query
         .statut
         .as_deref()
@@ -60,10 +59,9 @@ pub async fn list(
 /// `GET /emails/{id}`: one e-mail with its bodies and delivery history.
 pub async fn show(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, .. }: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    page.staff()?;
     let id = path.into_inner();
     let email = state
         .db(move |conn| outbox::find(conn, &id)?.ok_or(AppError::NotFound))
@@ -83,10 +81,9 @@ pub async fn show(
 /// `POST /emails/{id}/relancer`: a failed e-mail goes back to the queue, due now.
 pub async fn retry(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, user }: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let user = page.staff()?.clone();
     let id = path.into_inner();
     let now = page.now;
     let target = id.clone();

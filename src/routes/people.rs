@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::auth::{PageCtx, load_identity};
+use crate::auth::{Staff, load_identity};
 use crate::error::AppError;
 use crate::mail::normalize_address;
 use crate::models::events;
@@ -24,10 +24,9 @@ struct ProConnectSignIn {
 /// `GET /personnes/{email}`.
 pub async fn show(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, .. }: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    page.staff()?;
     let email = normalize_address(&path.into_inner());
     let target = email.clone();
     let (identity, history) = state

@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
 use super::see_other;
+use super::shared::sign_in::{self, SESSION_LOGOUT_STATE};
 use crate::auth::proconnect::{
     self, DEFAULT_ACR, MFA_ACR, PendingFlow, ProConnect, StateError, VerifiedIdentity,
 };
@@ -16,13 +17,8 @@ use crate::state::AppState;
 
 /// Session key: the flow under way (JSON of [`PendingFlow`]).
 const SESSION_FLOW: &str = "proconnect_flow";
-/// Session key: the `state` sent with the end-session request.
-pub const SESSION_LOGOUT_STATE: &str = "proconnect_logout_state";
 /// The callback path, to register with ProConnect as redirect URI.
 pub const CALLBACK_PATH: &str = "/connexion/proconnect/retour";
-/// The post-logout path, to register with ProConnect as post-logout redirect URI.
-pub const LOGOUT_PATH: &str = "/deconnexion/proconnect";
-
 fn client(state: &AppState) -> Result<&ProConnect, AppError> {
     state.proconnect.as_ref().ok_or(AppError::NotFound)
 }
@@ -239,32 +235,6 @@ async fn sign_in(
     Ok(see_other("/"))
 }
 
-/// Where sign-out sends a ProConnect session: the local session is already ended; the
-/// browser goes to ProConnect's end-session endpoint when the provider has one.
-pub async fn end_session_redirect(state: &AppState, page: &PageCtx, id_token: &str) -> String {
-    let Some(pc) = state.proconnect.as_ref() else {
-        return "/connexion".into();
-    };
-    let Ok(logout_state) = crate::auth::random_hex(16) else {
-        return "/connexion".into();
-    };
-    let post_logout = format!("{}{LOGOUT_PATH}", state.settings.public_url);
-    match pc
-        .end_session_url(id_token, &logout_state, &post_logout)
-        .await
-    {
-        Ok(Some(url)) => {
-            let _ = page.session.insert(SESSION_LOGOUT_STATE, logout_state);
-            url
-        }
-        Ok(None) => "/connexion".into(),
-        Err(e) => {
-            tracing::warn!(error = %e, "ProConnect : déconnexion distante impossible");
-            "/connexion".into()
-        }
-    }
-}
-
 #[derive(serde::Deserialize)]
 pub struct LogoutQuery {
     #[serde(default)]
@@ -287,7 +257,7 @@ pub async fn after_logout(
     if !matches || page.user.is_some() {
         return Ok(see_other("/connexion"));
     }
-    super::auth::render_login(
+    sign_in::render_login(
         &state,
         &page,
         StatusCode::OK,

@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, web};
 
 use super::ListQuery;
-use crate::auth::PageCtx;
+use crate::auth::Staff;
 use crate::error::AppError;
 use crate::models::search;
 use crate::state::AppState;
@@ -16,10 +16,9 @@ route_table! {
 /// `GET /recherche?q=`.
 pub async fn page(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, .. }: Staff,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    page.staff()?;
     let q: String = query.q.chars().take(200).collect();
     let text = q.clone();
     let hits = state

@@ -6,15 +6,15 @@ use actix_web::{HttpResponse, web};
 use diesel::prelude::*;
 
 use super::see_other;
-use crate::auth::{Identity, PageCtx};
+use crate::auth::{Identity, PageCtx, Staff};
 use crate::db::DbConnection;
 use crate::db::schema::{token_reminders, tokens};
-use crate::domain::request_state::RequestEvent;
+use crate::domain::request_state::{RequestEvent, RequestState};
 use crate::domain::token::{days_left, expiry_date, expiry_phrase_fr, prolongation_open};
 use crate::error::AppError;
 use crate::instruction::{self as service, Actor};
-use crate::models::events;
 use crate::models::tokens::{self as model, TokenContext, TokenFilter};
+use crate::models::{access, events};
 use crate::state::AppState;
 
 route_table! {
@@ -38,10 +38,9 @@ pub struct ListParams {
 /// `GET /jetons` (staff).
 pub async fn list(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, .. }: Staff,
     query: web::Query<ListParams>,
 ) -> Result<HttpResponse, AppError> {
-    page.staff()?;
     let params = query.into_inner();
     let filter = params.filter.clone();
     let number = params
@@ -95,27 +94,6 @@ fn month_label(month: &str) -> String {
     format!("{} {year}", NAMES[index])
 }
 
-/// Whether `user` may see a token's pages: staff, its éditeur, or a contact of its request.
-fn visible(conn: &mut DbConnection, user: &Identity, ctx: &TokenContext) -> QueryResult<bool> {
-    if user.is_staff {
-        return Ok(true);
-    }
-    if ctx
-        .editeur_id
-        .as_ref()
-        .is_some_and(|e| user.editeur_ids.contains(e))
-    {
-        return Ok(true);
-    }
-    use crate::db::schema::request_contacts;
-    let n: i64 = request_contacts::table
-        .filter(request_contacts::request_id.eq(&ctx.request_id))
-        .filter(request_contacts::email.eq(&user.email))
-        .count()
-        .get_result(conn)?;
-    Ok(n > 0)
-}
-
 async fn load_visible(
     state: &AppState,
     user: &Identity,
@@ -126,7 +104,7 @@ async fn load_visible(
     state
         .db(move |conn| {
             let ctx = model::context(conn, &id)?.ok_or(AppError::NotFound)?;
-            if !visible(conn, &user, &ctx)? {
+            if !access::request_visible(conn, &user, &ctx.request_id, ctx.editeur_id.as_deref())? {
                 return Err(AppError::NotFound);
             }
             Ok(ctx)
@@ -147,10 +125,9 @@ fn insert_token_facts(context: &mut tera::Context, ctx: &TokenContext, today: ch
 /// `GET /jetons/{id}` (staff): the token, its reminders and the revoke action.
 pub async fn show(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, user }: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let user = page.staff()?.clone();
     let ctx = load_visible(&state, &user, &path).await?;
     let token_id = ctx.token.id.clone();
     let (reminders, history) = state
@@ -184,10 +161,9 @@ pub async fn show(
 /// `GET /jetons/{id}/revoquer` (staff): asks for a reason and a confirmation.
 pub async fn confirm_revoke(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, user }: Staff,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let user = page.staff()?.clone();
     let ctx = load_visible(&state, &user, &path).await?;
     let mut context = page.context();
     insert_token_facts(
@@ -208,11 +184,10 @@ pub struct RevokeForm {
 /// `POST /jetons/{id}/revoquer` (staff): revokes with a written reason and tells the demandeur.
 pub async fn revoke(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, user }: Staff,
     path: web::Path<String>,
     form: web::Form<RevokeForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = page.staff()?.clone();
     let ctx = load_visible(&state, &user, &path).await?;
     let reason = form.reason.trim().to_owned();
     if reason.is_empty() || ctx.token.revoked_at.is_some() {
@@ -322,7 +297,7 @@ fn prolongation_state(
         "revoked"
     } else if ctx.reopening {
         "pending"
-    } else if ctx.request_state != "validated" {
+    } else if ctx.request_state != RequestState::Validated.as_str() {
         "not_validated"
     } else if !prolongation_open(ctx.token.expires_on, revoked, today) {
         "too_early"

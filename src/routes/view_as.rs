@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 
 use super::see_other;
 use crate::auth::view_as::SESSION_VIEW_AS;
-use crate::auth::{PageCtx, load_identity, session};
+use crate::auth::{PageCtx, Staff, load_identity, session};
 use crate::error::AppError;
 use crate::mail::normalize_address;
 use crate::models::events;
@@ -26,10 +26,10 @@ pub struct StartForm {
 /// `POST /voir-en-tant-que` (staff): the person's space, read-only, until ended.
 pub async fn start(
     state: web::Data<AppState>,
-    page: PageCtx,
+    Staff { page, user }: Staff,
     form: web::Form<StartForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = page.staff()?.email.clone();
+    let staff = user.email;
     let target = normalize_address(&form.email);
     let wanted = target.clone();
     let now = page.now;

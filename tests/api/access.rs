@@ -217,11 +217,11 @@ pub async fn setup(app: &TestApp) -> (Fixture, Vec<(&'static str, String)>) {
     ];
     let fixture = app
         .with_conn(|conn| {
-            let now = qf_backoffice::models::now();
+            let now = qf_backoffice::db::now();
             qf_backoffice::models::accounts::upsert_staff(
                 conn,
                 "cible@beta.gouv.fr",
-                "instructeur",
+                qf_backoffice::domain::roles::StaffRole::Instructeur,
                 "test",
                 now,
             )

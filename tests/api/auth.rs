@@ -107,7 +107,7 @@ async fn full_sign_in_flow_through_a_real_smtp_server() {
 #[tokio::test]
 async fn expired_and_forged_links_are_refused() {
     let app = TestApp::spawn_with_demo().await;
-    let old = qf_backoffice::models::now() - Duration::minutes(16);
+    let old = qf_backoffice::db::now() - Duration::minutes(16);
     let token = app.login_token(DEMO_ADMIN, old).await;
     let visitor = app.visitor();
     let (status, html) = visitor
@@ -126,7 +126,7 @@ async fn expired_and_forged_links_are_refused() {
     assert!(html.contains("n'est pas valide") || html.contains("n&#x27;est pas valide"));
 
     // A link still within its 15 minutes works.
-    let recent = qf_backoffice::models::now() - Duration::minutes(14);
+    let recent = qf_backoffice::db::now() - Duration::minutes(14);
     let token = app.login_token(DEMO_ADMIN, recent).await;
     visitor.use_link(&token).await;
     assert_eq!(visitor.get("/").await.status().as_u16(), 200);
@@ -441,9 +441,7 @@ async fn the_generated_session_key_is_kept_so_restarts_keep_people_signed_in() {
 #[tokio::test]
 async fn session_cookies_are_http_only_and_same_site_lax() {
     let app = TestApp::spawn_with_demo().await;
-    let token = app
-        .login_token(DEMO_ADMIN, qf_backoffice::models::now())
-        .await;
+    let token = app.login_token(DEMO_ADMIN, qf_backoffice::db::now()).await;
     let visitor = app.visitor();
     let (_, page) = visitor
         .get_text(&format!("/connexion/lien?jeton={token}"))

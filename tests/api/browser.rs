@@ -269,7 +269,7 @@ async fn staff_follow_a_request_decided_on_datapass_in_chromium() {
 }
 
 pub(crate) async fn sign_in_browser(app: &TestApp, client: &fantoccini::Client, email: &str) {
-    let token = app.login_token(email, qf_backoffice::models::now()).await;
+    let token = app.login_token(email, qf_backoffice::db::now()).await;
     client
         .goto(&format!("{}/connexion/lien?jeton={token}", app.address))
         .await

@@ -255,7 +255,7 @@ async fn form_sync_sends_pending_activations_and_checks_the_forms() {
         .select(collectivites::id)
         .first(&mut conn)
         .unwrap();
-    let now = qf_backoffice::models::now();
+    let now = qf_backoffice::db::now();
     qf_backoffice::provisioning::request_form_activation(&mut conn, &id, None, now).unwrap();
     drop(conn);
 

@@ -133,7 +133,7 @@ fn assert_counters_exact(conn: &mut DbConnection, today: NaiveDate, when: &str) 
 #[tokio::test]
 async fn counters_equal_real_counts_after_every_kind_of_change() {
     let app = TestApp::spawn().await;
-    let now = qf_backoffice::models::now();
+    let now = qf_backoffice::db::now();
     let today = qf_backoffice::domain::calendar::paris_today();
     app.with_conn(move |conn| {
         // An empty database: every counter is zero.

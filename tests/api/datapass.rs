@@ -193,9 +193,9 @@ async fn staff(app: &TestApp) -> crate::helpers::Visitor {
         qf_backoffice::models::accounts::upsert_staff(
             conn,
             DEMO_INSTRUCTEUR,
-            "instructeur",
+            qf_backoffice::domain::roles::StaffRole::Instructeur,
             "test",
-            qf_backoffice::models::now(),
+            qf_backoffice::db::now(),
         )
         .unwrap()
     })
@@ -701,7 +701,7 @@ async fn a_prolongation_with_changes_sends_the_demandeur_to_datapass_and_its_app
     );
 
     // DataPass reopens the request: reminders pause for the token.
-    let now = qf_backoffice::models::now();
+    let now = qf_backoffice::db::now();
     let fired = now.and_utc().timestamp();
     let (status, _) = deliver(&app, &payload("reopen", 12_014, fired, &siret)).await;
     assert_eq!(status, 200);

@@ -39,7 +39,7 @@ pub async fn new_key(app: &TestApp, editeur_id: &str, name: &str) -> String {
             &name,
             &random,
             "test",
-            qf_backoffice::models::now(),
+            qf_backoffice::db::now(),
         )
         .unwrap();
         key
@@ -179,7 +179,7 @@ async fn a_key_is_stored_hashed_records_its_use_and_stops_working_once_revoked()
                 &editeur_for_revoke,
                 &row_id,
                 "test",
-                qf_backoffice::models::now(),
+                qf_backoffice::db::now(),
             )
             .unwrap()
         })
@@ -326,7 +326,7 @@ async fn cursor_pages_stay_stable_when_clients_are_added() {
         let siret = siret.clone();
         let editeur = a.clone();
         app.with_conn(move |conn| {
-            let now = qf_backoffice::models::now();
+            let now = qf_backoffice::db::now();
             let collectivite = format!("col-pagination-{n}");
             diesel::insert_into(collectivites::table)
                 .values((
@@ -594,7 +594,7 @@ async fn the_form_live_state_comes_from_the_form_activation() {
             continue;
         }
         app.with_conn(move |conn| {
-            let now = qf_backoffice::models::now();
+            let now = qf_backoffice::db::now();
             let id: String = collectivites::table
                 .filter(collectivites::siret.eq(&siret))
                 .select(collectivites::id)
@@ -645,7 +645,7 @@ async fn five_thousand_clients_answer_quickly() {
     let key = new_key(&app, &a, "Mesure").await;
     let editeur = a.clone();
     app.with_conn(move |conn| {
-        let now = qf_backoffice::models::now();
+        let now = qf_backoffice::db::now();
         let today = now.date();
         conn.transaction::<_, diesel::result::Error, _>(|conn| {
             for n in 0..5000 {

@@ -203,7 +203,7 @@ impl TestApp {
         let pool = self.state.pool.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().expect("connection");
-            qf_backoffice::demo::load_if_empty(&mut conn, qf_backoffice::models::now())
+            qf_backoffice::demo::load_if_empty(&mut conn, qf_backoffice::db::now())
                 .expect("demo data loads")
                 .expect("database was empty")
         })
@@ -222,7 +222,7 @@ impl TestApp {
     /// A new client signed in as `email` through a real sign-in link.
     pub async fn signed_in(&self, email: &str) -> Visitor {
         let visitor = self.visitor();
-        let token = self.login_token(email, qf_backoffice::models::now()).await;
+        let token = self.login_token(email, qf_backoffice::db::now()).await;
         visitor.use_link(&token).await;
         visitor
     }
@@ -246,7 +246,7 @@ impl TestApp {
         let state = self.state.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = state.pool.get().unwrap();
-            qf_backoffice::mail::jobs::run_pending(&mut conn, &state, qf_backoffice::models::now())
+            qf_backoffice::mail::jobs::run_pending(&mut conn, &state, qf_backoffice::db::now())
                 .unwrap()
         })
         .await

@@ -15,9 +15,9 @@ async fn home_page_uses_the_layout_in_french_and_stays_readable_without_dsfr() {
         qf_backoffice::models::accounts::upsert_staff(
             conn,
             "agent@beta.gouv.fr",
-            "instructeur",
+            qf_backoffice::domain::roles::StaffRole::Instructeur,
             "test",
-            qf_backoffice::models::now(),
+            qf_backoffice::db::now(),
         )
         .unwrap()
     })

@@ -152,9 +152,9 @@ async fn staff_decisions_need_a_reason_and_email_the_demandeur_with_the_editeur_
         qf_backoffice::models::accounts::upsert_staff(
             conn,
             DEMO_INSTRUCTEUR,
-            "instructeur",
+            qf_backoffice::domain::roles::StaffRole::Instructeur,
             "test",
-            qf_backoffice::models::now(),
+            qf_backoffice::db::now(),
         )
         .unwrap()
     })
@@ -343,9 +343,9 @@ async fn approving_with_a_failed_check_needs_an_explicit_override() {
         qf_backoffice::models::accounts::upsert_staff(
             conn,
             DEMO_INSTRUCTEUR,
-            "instructeur",
+            qf_backoffice::domain::roles::StaffRole::Instructeur,
             "test",
-            qf_backoffice::models::now(),
+            qf_backoffice::db::now(),
         )
         .unwrap()
     })

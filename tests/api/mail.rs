@@ -159,7 +159,7 @@ fn a_claimed_mail_is_not_claimed_again_until_its_lock_expires() {
     let test_db = crate::helpers::TestDb::new();
     let mut conn = test_db.connect();
     qf_backoffice::db::run_migrations(&mut conn).unwrap();
-    let now = qf_backoffice::models::now();
+    let now = qf_backoffice::db::now();
     let email = qf_backoffice::mail::NewEmail {
         template: "test".into(),
         to: vec!["a@b.fr".into()],

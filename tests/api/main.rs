@@ -1,6 +1,8 @@
 //! Integration tests: the real application, started on port 0 with a fresh database per
 //! test (SQLite by default, PostgreSQL when `TEST_DATABASE_URL` is set), driven over HTTP.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod access;
 mod access_api;
 mod access_directory;
@@ -8,6 +10,7 @@ mod access_hubee;
 mod access_instruction;
 mod access_kit;
 mod access_tokens;
+mod architecture;
 mod auth;
 mod browser;
 mod browser_spaces;

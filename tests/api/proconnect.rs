@@ -24,9 +24,9 @@ async fn add_staff(app: &TestApp, email: &'static str) {
         qf_backoffice::models::accounts::upsert_staff(
             conn,
             email,
-            "instructeur",
+            qf_backoffice::domain::roles::StaffRole::Instructeur,
             "test",
-            qf_backoffice::models::now(),
+            qf_backoffice::db::now(),
         )
         .unwrap();
     })

@@ -122,7 +122,7 @@ fn the_webhook_parser_never_panics_and_every_refusal_is_explained() {
     }
     let conn = std::cell::RefCell::new(test_db.connect());
     qf_backoffice::db::run_migrations(&mut conn.borrow_mut()).unwrap();
-    let now = qf_backoffice::models::now();
+    let now = qf_backoffice::db::now();
     let applied = std::cell::Cell::new(0u32);
     runner()
         .run(&webhook_body(), |body| {

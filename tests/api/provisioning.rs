@@ -617,7 +617,7 @@ async fn an_unreachable_form_is_retried_with_a_growing_delay() {
                 .unwrap()
         })
         .await;
-    assert!(next > qf_backoffice::models::now(), "the next try waits");
+    assert!(next > qf_backoffice::db::now(), "the next try waits");
     assert!(attempts < 10, "with a growing delay: {attempts}");
 }
 

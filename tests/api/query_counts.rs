@@ -84,7 +84,7 @@ async fn per_view(app: &TestApp, visitor: &Visitor, path: &str) -> usize {
 /// and the first generated éditeur (1 generated éditeur at 0.01, 3 at 0.03).
 async fn scaled_app(factor: f64) -> (TestApp, Visitor, Visitor, String) {
     let app = TestApp::spawn().await;
-    let now = qf_backoffice::models::now();
+    let now = qf_backoffice::db::now();
     let editeur_id = "5ca1e000-0001-4000-8000-000000000000".to_owned();
     let id = editeur_id.clone();
     let member: String = app

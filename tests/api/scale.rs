@@ -17,7 +17,7 @@ use crate::helpers::TestApp;
 async fn scale_data_set_has_the_national_shape_and_demo_accounts_sign_in() {
     let app = TestApp::spawn().await;
     let counts = ScaleCounts::scaled(0.02);
-    let now = qf_backoffice::models::now();
+    let now = qf_backoffice::db::now();
     let (summary, lines) = app
         .with_conn(move |conn| {
             let mut lines = Vec::new();

@@ -26,7 +26,7 @@ fn found(conn: &mut DbConnection, kind: Kind, q: &str) -> BTreeSet<String> {
 }
 
 fn insert_collectivite(conn: &mut DbConnection, id: &str, siret: &str, name: &str) {
-    let now = qf_backoffice::models::now();
+    let now = qf_backoffice::db::now();
     diesel::insert_into(collectivites::table)
         .values((
             collectivites::id.eq(id),
@@ -146,7 +146,7 @@ async fn the_index_follows_inserts_renames_contact_changes_and_deletions() {
             .unwrap();
         assert_eq!(found(conn, Kind::Editeur, "mushroom"), none);
         assert_eq!(found(conn, Kind::Editeur, "champignon").len(), 1);
-        let now = qf_backoffice::models::now();
+        let now = qf_backoffice::db::now();
         diesel::insert_into(staff_members::table)
             .values((
                 staff_members::id.eq("search-s1"),

@@ -44,7 +44,7 @@ impl Browser {
     /// Signs in through a real link.
     async fn sign_in(app: &TestApp, email: &str) -> Browser {
         let browser = Browser::new(app);
-        let token = app.login_token(email, qf_backoffice::models::now()).await;
+        let token = app.login_token(email, qf_backoffice::db::now()).await;
         let html = browser
             .get(&format!("/connexion/lien?jeton={token}"))
             .await
@@ -138,9 +138,9 @@ async fn a_javascript_url_from_datapass_is_stored_as_given_and_shown_as_text() {
         qf_backoffice::models::accounts::upsert_staff(
             conn,
             DEMO_INSTRUCTEUR,
-            "instructeur",
+            qf_backoffice::domain::roles::StaffRole::Instructeur,
             "test",
-            qf_backoffice::models::now(),
+            qf_backoffice::db::now(),
         )
         .unwrap();
     })
@@ -293,7 +293,7 @@ async fn an_address_list_from_datapass_is_refused_and_never_reaches_the_smtp_ser
                 html: "<p>html</p>".into(),
                 related: None,
             };
-            qf_backoffice::mail::outbox::enqueue(conn, &email, qf_backoffice::models::now())
+            qf_backoffice::mail::outbox::enqueue(conn, &email, qf_backoffice::db::now())
                 .unwrap_err()
                 .to_string()
         })
@@ -656,9 +656,9 @@ async fn replaying_a_webhook_delivery_needs_the_csrf_token() {
         qf_backoffice::models::accounts::upsert_staff(
             conn,
             DEMO_INSTRUCTEUR,
-            "instructeur",
+            qf_backoffice::domain::roles::StaffRole::Instructeur,
             "test",
-            qf_backoffice::models::now(),
+            qf_backoffice::db::now(),
         )
         .unwrap();
     })
@@ -752,7 +752,7 @@ async fn a_session_ends_after_its_absolute_lifetime_however_active() {
             diesel::update(sessions::table.filter(sessions::email.eq(DEMO_ADMIN)))
                 .set(
                     sessions::created_at
-                        .eq(qf_backoffice::models::now() - chrono::Duration::hours(hours)),
+                        .eq(qf_backoffice::db::now() - chrono::Duration::hours(hours)),
                 )
                 .execute(conn)
                 .unwrap()
@@ -777,10 +777,7 @@ async fn a_session_ends_after_its_absolute_lifetime_however_active() {
     let browser = Browser::sign_in(&app, DEMO_ADMIN).await;
     app.with_conn(|conn| {
         diesel::update(sessions::table.filter(sessions::email.eq(DEMO_ADMIN)))
-            .set(
-                sessions::expires_at
-                    .eq(qf_backoffice::models::now() - chrono::Duration::seconds(1)),
-            )
+            .set(sessions::expires_at.eq(qf_backoffice::db::now() - chrono::Duration::seconds(1)))
             .execute(conn)
             .unwrap()
     })
@@ -864,7 +861,7 @@ async fn nobody_can_lock_a_person_out_and_each_client_behind_the_proxy_has_its_o
     let browser = Browser::new(&app);
     let token = app
         .with_conn(|conn| {
-            qf_backoffice::auth::links::create_token(conn, DEMO_ADMIN, qf_backoffice::models::now())
+            qf_backoffice::auth::links::create_token(conn, DEMO_ADMIN, qf_backoffice::db::now())
                 .unwrap()
         })
         .await;
@@ -980,7 +977,7 @@ async fn without_trusted_proxies_x_forwarded_for_is_ignored() {
 #[tokio::test]
 async fn the_purge_removes_personal_data_past_its_retention_and_keeps_metadata() {
     let app = TestApp::spawn_with_demo().await;
-    let start = qf_backoffice::models::now();
+    let start = qf_backoffice::db::now();
     // Activity now: a link request, a sign-in, a webhook, e-mails.
     app.signed_in(DEMO_ADMIN).await;
     app.with_conn(move |conn| {
@@ -1485,14 +1482,13 @@ async fn the_team_cannot_read_a_sign_in_link_waiting_in_the_outbox() {
                 html: "<a href=\"http://x/connexion/lien?jeton=secret-vivant\">x</a>".into(),
                 related: None,
             };
-            let id =
-                qf_backoffice::mail::outbox::enqueue(conn, &email, qf_backoffice::models::now())
-                    .unwrap();
+            let id = qf_backoffice::mail::outbox::enqueue(conn, &email, qf_backoffice::db::now())
+                .unwrap();
             diesel::update(outbox::table.find(&id))
                 .set((
                     outbox::status.eq("failed"),
                     outbox::next_attempt_at
-                        .eq(qf_backoffice::models::now() + chrono::Duration::days(1)),
+                        .eq(qf_backoffice::db::now() + chrono::Duration::days(1)),
                 ))
                 .execute(conn)
                 .unwrap();

@@ -161,7 +161,7 @@ async fn the_dashboard_counts_each_editeurs_clients_by_request_or_by_form() {
     let (figures, expected) = app
         .with_conn(|conn| {
             use qf_backoffice::db::schema::{editeur_forms, editeurs};
-            let today = qf_backoffice::models::now().date();
+            let today = qf_backoffice::db::now().date();
             let figures = qf_backoffice::models::dashboard::figures(conn, today).unwrap();
             // The rule, written the slow and obvious way: distinct collectivités whose request
             // names the éditeur or uses one of its pre-filled forms.

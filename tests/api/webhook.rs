@@ -22,7 +22,7 @@ pub async fn spawn() -> TestApp {
     let app = TestApp::spawn_with(&[("DATAPASS_WEBHOOK_SECRET", SECRET)]).await;
     app.with_conn(|conn| {
         use qf_backoffice::db::schema::{editeur_forms, editeurs};
-        let now = qf_backoffice::models::now();
+        let now = qf_backoffice::db::now();
         diesel::insert_into(editeurs::table)
             .values((
                 editeurs::id.eq("ed-mushroom"),
@@ -530,9 +530,9 @@ async fn an_invalid_siret_is_kept_as_failed_without_alarming_datapass_and_staff_
         qf_backoffice::models::accounts::upsert_staff(
             conn,
             "agent@beta.gouv.fr",
-            "instructeur",
+            qf_backoffice::domain::roles::StaffRole::Instructeur,
             "test",
-            qf_backoffice::models::now(),
+            qf_backoffice::db::now(),
         )
         .unwrap()
     })
@@ -631,7 +631,7 @@ async fn a_broken_validation_template_fails_the_email_not_the_webhook() {
         let queued = qf_backoffice::mail::jobs::run_pending(
             &mut conn,
             &worker,
-            qf_backoffice::models::now(),
+            qf_backoffice::db::now(),
         )
         .unwrap();
         let failed: Vec<(Option<String>, bool)> = mail_jobs::table

@@ -1,0 +1,98 @@
+//! Row-level helpers shared by every query module: the current instant at stored precision,
+//! new row ids, `LIKE` patterns, and pagination (one page-count formula for every list).
+
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+
+/// The current UTC time at the precision both backends store (microseconds).
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+/// A new text UUID for a row id.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A `LIKE` pattern matching `text` anywhere, with `%`, `_` and `\` escaped (use with `ESCAPE '\'`).
+pub fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Number of pages of `per_page` rows needed for `total` rows (at least 1).
+pub fn page_count(total: i64, per_page: i64) -> i64 {
+    ((total + per_page - 1) / per_page).max(1)
+}
+
+/// `page` brought within 1..=last page: a page past the end shows the last page rather than
+/// nothing.
+pub fn clamp_page(page: i64, total: i64, per_page: i64) -> i64 {
+    page.clamp(1, page_count(total, per_page))
+}
+
+/// Offset of a 1-based page.
+pub fn offset(page: i64, per_page: i64) -> i64 {
+    (page.max(1) - 1) * per_page
+}
+
+/// One page of a longer list.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Page<T> {
+    /// The rows of this page.
+    pub items: Vec<T>,
+    /// 1-based page number.
+    pub page: i64,
+    /// Rows per page.
+    pub per_page: i64,
+    /// Rows in the whole list.
+    pub total: i64,
+    /// Number of pages (at least 1).
+    pub pages: i64,
+}
+
+impl<T> Page<T> {
+    /// Builds a page; `page` is clamped to at least 1.
+    pub fn new(items: Vec<T>, page: i64, per_page: i64, total: i64) -> Page<T> {
+        Page {
+            items,
+            page,
+            per_page,
+            total,
+            pages: page_count(total, per_page),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_pattern_escapes_wildcards() {
+        assert_eq!(contains_pattern(" Saint_%X "), "%saint\\_\\%x%");
+    }
+
+    #[test]
+    fn page_count_rounds_up() {
+        assert_eq!(Page::<()>::new(vec![], 1, 20, 0).pages, 1);
+        assert_eq!(Page::<()>::new(vec![], 1, 20, 20).pages, 1);
+        assert_eq!(Page::<()>::new(vec![], 1, 20, 21).pages, 2);
+        assert_eq!(offset(3, 20), 40);
+        assert_eq!(offset(0, 20), 0);
+    }
+
+    #[test]
+    fn pages_past_the_end_show_the_last_page() {
+        assert_eq!(clamp_page(9, 41, 20), 3);
+        assert_eq!(clamp_page(0, 41, 20), 1);
+        assert_eq!(clamp_page(5, 0, 20), 1);
+    }
+}

@@ -1,0 +1,59 @@
+//! The staff instruction queue page.
+
+use actix_web::{HttpResponse, web};
+
+use crate::auth::Staff;
+use crate::error::AppError;
+use crate::instruction::queue::{self, QueueFilter};
+use crate::state::AppState;
+
+#[derive(serde::Deserialize)]
+pub struct QueueQuery {
+    #[serde(flatten)]
+    filter: QueueFilter,
+    #[serde(default)]
+    page: Option<String>,
+}
+
+/// `GET /instruction`: the queue.
+pub async fn queue_page(
+    state: web::Data<AppState>,
+    Staff { page, .. }: Staff,
+    query: web::Query<QueueQuery>,
+) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    let filter = query.filter.clone();
+    let number = query
+        .page
+        .as_deref()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or(1);
+    let today = crate::domain::calendar::paris_date(page.now);
+    let (list, editeur_choices, departements) = state
+        .db(move |conn| {
+            let list = queue::list(conn, &filter, today, number)?;
+            let (editeur_choices, departements) = crate::models::filter_choices(conn)?;
+            Ok((list, editeur_choices, departements))
+        })
+        .await?;
+    let base = {
+        let mut pairs = url::form_urlencoded::Serializer::new(String::new());
+        pairs
+            .append_pair("etat", &query.filter.etat)
+            .append_pair("editeur", &query.filter.editeur)
+            .append_pair("departement", &query.filter.departement)
+            .append_pair("q", &query.filter.q);
+        if query.filter.en_retard.is_some() {
+            pairs.append_pair("en_retard", "1");
+        }
+        format!("/instruction?{}&amp;", pairs.finish().replace('&', "&amp;"))
+    };
+    let mut context = page.context();
+    context.insert("queue", &list);
+    context.insert("filter", &query.filter);
+    context.insert("overdue_only", &query.filter.en_retard.is_some());
+    context.insert("editeurs", &editeur_choices);
+    context.insert("departements", &departements);
+    context.insert("base", &base);
+    state.render("instruction/queue.html", context)
+}

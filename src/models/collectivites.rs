@@ -7,11 +7,11 @@ use diesel::prelude::*;
 use super::hubee::{HubeeSubscription, PROCESS_CODE};
 use super::requests::HabilitationRequest;
 use super::tokens::Token;
+use crate::db::DbConnection;
 use crate::db::schema::{
     collectivites, editeurs, habilitation_requests, hubee_subscriptions, tokens,
 };
-use crate::db::{DbConnection, lower};
-use crate::db::{Page, contains_pattern, offset};
+use crate::db::{Page, offset};
 pub use crate::domain::collectivite::{
     KINDS, departement_from_cog, kind_from_siret, kind_label, parse_cog, parse_departement,
     parse_postal_code,

@@ -5,10 +5,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::accounts::EditeurMember;
-use crate::db::{DbConnection, contains_pattern, lower};
 use crate::db::schema::{
     collectivites, editeur_forms, editeur_members, editeurs, habilitation_requests,
 };
+use crate::db::{DbConnection, contains_pattern, lower};
 use crate::domain::request_state::RequestState;
 
 /// A software vendor whose clients are collectivités.

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use super::see_other;
 use crate::auth::{PageCtx, Staff};
 use crate::db::schema::{collectivites, editeurs, hubee_subscriptions, hubee_sync_issues};
-use crate::db::{Page, contains_pattern, offset};
+use crate::db::{Page, offset};
 use crate::domain::hubee::{NOTIFICATION_FREQUENCIES, SubscriptionStatus};
 use crate::error::AppError;
 use crate::models::hubee::HubeeSubscription;

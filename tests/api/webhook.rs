@@ -628,12 +628,9 @@ async fn a_broken_validation_template_fails_the_email_not_the_webhook() {
     let worker = state.clone();
     let (queued, failed, journal, mails, tokens_count) = tokio::task::spawn_blocking(move || {
         let mut conn = worker.pool.get().unwrap();
-        let queued = qf_backoffice::mail::jobs::run_pending(
-            &mut conn,
-            &worker,
-            qf_backoffice::db::now(),
-        )
-        .unwrap();
+        let queued =
+            qf_backoffice::mail::jobs::run_pending(&mut conn, &worker, qf_backoffice::db::now())
+                .unwrap();
         let failed: Vec<(Option<String>, bool)> = mail_jobs::table
             .select((mail_jobs::last_error, mail_jobs::failed_at.is_not_null()))
             .load(&mut conn)

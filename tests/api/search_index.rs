@@ -166,10 +166,13 @@ async fn the_index_follows_inserts_renames_contact_changes_and_deletions() {
     .await;
 }
 
+/// Id, name, SIRET, commune code and postal code of a collectivité.
+type CollectiviteText = (String, String, String, Option<String>, Option<String>);
+
 /// The old semantics, written the slow and obvious way: name (accents and case ignored),
 /// SIRET (spaces removed), commune code or postal code containing the text.
 fn old_collectivites(conn: &mut DbConnection, q: &str) -> BTreeSet<String> {
-    let rows: Vec<(String, String, String, Option<String>, Option<String>)> = collectivites::table
+    let rows: Vec<CollectiviteText> = collectivites::table
         .select((
             collectivites::id,
             collectivites::name,

@@ -11,6 +11,8 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::demo;
 use crate::domain::reminders::{STAGES, next_due_on};
+use crate::domain::request_state::{RequestState, habilitation};
+use crate::domain::roles::contact;
 use crate::domain::siret::with_check_digit;
 
 /// How many rows of each kind a scale load creates (besides the normal demo set).
@@ -426,16 +428,24 @@ fn editeur(e: usize) -> (String, String, String) {
 }
 
 /// The state of request `r` and whether it has a token (validated once).
-fn request_plan(r: usize) -> (&'static str, bool, bool) {
+fn request_plan(r: usize) -> (RequestState, bool, bool) {
     // (state, reopening, has token)
     match pick(r, 11) % 100 {
-        0..=71 => ("validated", false, true),
-        72..=76 => ("revoked", false, true),
-        77..=83 => ("submitted", r.is_multiple_of(9), r.is_multiple_of(9)),
-        84..=87 => ("draft", r.is_multiple_of(11), r.is_multiple_of(11)),
-        88..=91 => ("changes_requested", false, false),
-        92..=95 => ("refused", false, false),
-        _ => ("archived", false, false),
+        0..=71 => (RequestState::Validated, false, true),
+        72..=76 => (RequestState::Revoked, false, true),
+        77..=83 => (
+            RequestState::Submitted,
+            r.is_multiple_of(9),
+            r.is_multiple_of(9),
+        ),
+        84..=87 => (
+            RequestState::Draft,
+            r.is_multiple_of(11),
+            r.is_multiple_of(11),
+        ),
+        88..=91 => (RequestState::ChangesRequested, false, false),
+        92..=95 => (RequestState::Refused, false, false),
+        _ => (RequestState::Archived, false, false),
     }
 }
 
@@ -651,7 +661,7 @@ fn insert_requests(
     struct Row {
         r: usize,
         c: usize,
-        state: &'static str,
+        state: RequestState,
         reopening: bool,
         has_token: bool,
         editeur: Option<usize>,
@@ -686,13 +696,15 @@ fn insert_requests(
                 let submitted_day = shift(today, -((pick(r, 16) % 40) as i64));
                 (
                     at(shift(submitted_day, -5), 9),
-                    (state != "draft").then(|| at(submitted_day, 10 + (r % 6) as u32)),
+                    (state != RequestState::Draft).then(|| at(submitted_day, 10 + (r % 6) as u32)),
                     None,
                 )
             };
             let updated = match (state, reopening) {
-                ("submitted", true) | ("draft", true) => at(shift(today, -((r % 20) as i64)), 14),
-                ("revoked", _) => at(shift(today, -((r % 200) as i64) - 1), 16),
+                (RequestState::Submitted, true) | (RequestState::Draft, true) => {
+                    at(shift(today, -((r % 20) as i64)), 14)
+                }
+                (RequestState::Revoked, _) => at(shift(today, -((r % 200) as i64) - 1), 16),
                 _ => submitted.or(validated).unwrap_or(created),
             };
             Row {
@@ -722,10 +734,10 @@ fn insert_requests(
             .map(|e| editeur(e).2)
             .unwrap_or_else(|| crate::domain::form_url::GENERIC_FORM_UID.to_owned());
         let reason = match row.state {
-            "changes_requested" => Some(
+            RequestState::ChangesRequested => Some(
                 "La délibération jointe ne mentionne pas le quotient familial : merci de joindre la délibération tarifaire en vigueur.",
             ),
-            "refused" => {
+            RequestState::Refused => {
                 Some("Votre structure ne tarifie pas ses services selon le quotient familial.")
             }
             _ => None,
@@ -737,7 +749,7 @@ fn insert_requests(
             q(&uuid(4, row.c)),
             q(&form_uid),
             qo(row.editeur.map(|e| uuid(1, e)).as_deref()),
-            q(row.state),
+            q(row.state.as_str()),
             if row.reopening { "TRUE" } else { "FALSE" },
             q("Tarification des services périscolaires et de la restauration scolaire selon le quotient familial."),
             qo((row.r % 7 != 3)
@@ -766,11 +778,21 @@ fn insert_requests(
             .map(|e| editeur(e).1)
             .unwrap_or_else(|| format!("dsi@{town}.fr"));
         let contacts = [
-            ("demandeur", 0, Some(0), "Responsable du service enfance"),
-            ("contact_metier", 1, Some(1), "Directrice de l'éducation"),
-            ("contact_technique", 2, None, "Contact technique"),
             (
-                "delegue_protection_donnees",
+                contact::DEMANDEUR,
+                0,
+                Some(0),
+                "Responsable du service enfance",
+            ),
+            (
+                contact::CONTACT_METIER,
+                1,
+                Some(1),
+                "Directrice de l'éducation",
+            ),
+            (contact::CONTACT_TECHNIQUE, 2, None, "Contact technique"),
+            (
+                contact::DPD,
                 3,
                 Some(3),
                 "Délégué à la protection des données",
@@ -778,8 +800,8 @@ fn insert_requests(
         ];
         for (role, k, person, job) in contacts {
             let email = match (role, person) {
-                ("contact_technique", _) => technique.clone(),
-                ("delegue_protection_donnees", _) => format!("dpd@{town}.fr"),
+                (contact::CONTACT_TECHNIQUE, _) => technique.clone(),
+                (contact::DPD, _) => format!("dpd@{town}.fr"),
                 (_, Some(p)) => format!("{}.{}@{town}.fr", slug(g(p)), slug(f(p))),
                 _ => format!("contact@{town}.fr"),
             };
@@ -817,12 +839,12 @@ fn insert_requests(
             q(&target)
         ))?;
         let decision = match row.state {
-            "validated" => Some("request.approve"),
-            "revoked" => Some("request.revoke"),
-            "submitted" => Some("request.submit"),
-            "changes_requested" => Some("request.request_changes"),
-            "refused" => Some("request.refuse"),
-            "archived" => Some("request.archive"),
+            RequestState::Validated => Some("request.approve"),
+            RequestState::Revoked => Some("request.revoke"),
+            RequestState::Submitted => Some("request.submit"),
+            RequestState::ChangesRequested => Some("request.request_changes"),
+            RequestState::Refused => Some("request.refuse"),
+            RequestState::Archived => Some("request.archive"),
             _ => None,
         };
         if let Some(action) = decision {
@@ -842,7 +864,7 @@ fn insert_requests(
         "INSERT INTO habilitations (id, request_id, collectivite_id, datapass_authorization_id, slug, state, validated_at, revoked_at, created_at)",
     );
     for row in rows.iter().filter(|row| row.has_token) {
-        let revoked = row.state == "revoked";
+        let revoked = row.state == RequestState::Revoked;
         let validated = row.validated.unwrap_or(row.created);
         b.push(&format!(
             "{}, {}, {}, {}, {}, {}, {}, {}, {}",
@@ -851,7 +873,11 @@ fn insert_requests(
             q(&uuid(4, row.c)),
             2_000_000 + row.r,
             q(&format!("{}-formulaire-qf", 1_000_000 + row.r)),
-            q(if revoked { "revoked" } else { "active" }),
+            q(if revoked {
+                habilitation::REVOKED
+            } else {
+                habilitation::ACTIVE
+            }),
             ts(validated),
             tso(revoked.then_some(row.updated)),
             ts(validated)
@@ -864,7 +890,7 @@ fn insert_requests(
         "INSERT INTO tokens (id, habilitation_id, collectivite_id, scopes, issued_at, expires_on, revoked_at, revocation_reason, created_at, updated_at, next_reminder_on)",
     );
     for row in rows.iter().filter(|row| row.has_token) {
-        let revoked = row.state == "revoked";
+        let revoked = row.state == RequestState::Revoked;
         let validated = row.validated.unwrap_or(row.created);
         let left = (row.expires_on - today).num_days();
         // The reminders already sent: the last stage whose day has passed.
@@ -931,10 +957,7 @@ mod tests {
     fn request_plan_covers_every_state() {
         use crate::domain::request_state::RequestState;
         for state in RequestState::ALL {
-            assert!(
-                (0..2000).any(|r| request_plan(r).0 == state.as_str()),
-                "{state:?}"
-            );
+            assert!((0..2000).any(|r| request_plan(r).0 == state), "{state:?}");
         }
         let tokens = (0..132_000).filter(|r| request_plan(*r).2).count();
         assert!(tokens >= 100_000, "{tokens} tokens at national scale");

@@ -16,14 +16,13 @@ use super::{TokenAction, issue_or_prolong, revoke_side_effects};
 use crate::db::DbConnection;
 use crate::db::new_id;
 use crate::db::schema::{
-    collectivites, datapass_differences, datapass_mirror, editeur_forms, habilitation_requests,
-    habilitations, request_contacts,
+    datapass_differences, datapass_mirror, editeur_forms, habilitation_requests, habilitations,
+    request_contacts,
 };
 use crate::domain::request_state::{
     RequestEvent, RequestState, RequestStatus, apply, habilitation,
 };
 use crate::domain::siret::Siret;
-use crate::models::collectivites::{Collectivite, departement_from_cog};
 use crate::models::events;
 use crate::models::requests::{HabilitationRequest, RequestContact, roles};
 
@@ -639,42 +638,18 @@ pub fn upsert_collectivite(
     organization: &Organization,
     now: NaiveDateTime,
 ) -> QueryResult<String> {
-    let existing: Option<String> = collectivites::table
-        .filter(collectivites::siret.eq(siret.as_str()))
-        .select(collectivites::id)
-        .first(conn)
-        .optional()?;
-    if let Some(id) = existing {
-        return Ok(id);
-    }
-    let cog = insee_field(
-        organization.insee_payload.as_ref(),
-        "codeCommuneEtablissement",
-    );
-    let id = new_id();
-    diesel::insert_into(collectivites::table)
-        .values(Collectivite {
-            id: id.clone(),
-            siret: siret.as_str().to_owned(),
-            name: organization
-                .name
-                .clone()
-                .filter(|n| !n.trim().is_empty())
-                .unwrap_or_else(|| format!("Collectivité {}", siret.as_str())),
-            kind: "commune".into(),
-            departement: cog.as_deref().map(departement_from_cog),
-            cog,
-            postal_code: insee_field(
-                organization.insee_payload.as_ref(),
-                "codePostalEtablissement",
-            ),
-            active: true,
-            had_hubee_account: false,
-            created_at: now,
-            updated_at: now,
-        })
-        .execute(conn)?;
-    Ok(id)
+    let payload = organization.insee_payload.as_ref();
+    let new = crate::models::collectivites::NewCollectivite {
+        siret: siret.as_str().to_owned(),
+        name: organization
+            .name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| format!("Collectivité {}", siret.as_str())),
+        cog: insee_field(payload, "codeCommuneEtablissement"),
+        postal_code: insee_field(payload, "codePostalEtablissement"),
+    };
+    Ok(crate::models::collectivites::find_or_create(conn, new, now)?.0)
 }
 
 /// Every contact address DataPass gives must be exactly one mailbox, or nothing is stored.

@@ -151,6 +151,52 @@ pub fn find_by_sirets(
         .load(conn)
 }
 
+/// What is known of a collectivité met for the first time (staff entry, DataPass webhook or
+/// reconciliation): its SIRET, its name and, when known, its commune and postal codes.
+#[derive(Clone, Debug)]
+pub struct NewCollectivite {
+    pub siret: String,
+    pub name: String,
+    pub cog: Option<String>,
+    pub postal_code: Option<String>,
+}
+
+/// The id of the collectivité with this SIRET, created from `new` when unknown (its
+/// département derived from the commune code); the flag says whether it was created. The one
+/// way a collectivité enters the back office from a request.
+pub fn find_or_create(
+    conn: &mut DbConnection,
+    new: NewCollectivite,
+    now: NaiveDateTime,
+) -> QueryResult<(String, bool)> {
+    let existing: Option<String> = collectivites::table
+        .filter(collectivites::siret.eq(&new.siret))
+        .select(collectivites::id)
+        .first(conn)
+        .optional()?;
+    if let Some(id) = existing {
+        return Ok((id, false));
+    }
+    let id = crate::db::new_id();
+    insert(
+        conn,
+        &Collectivite {
+            id: id.clone(),
+            siret: new.siret,
+            name: new.name,
+            kind: "commune".into(),
+            departement: new.cog.as_deref().map(departement_from_cog),
+            cog: new.cog,
+            postal_code: new.postal_code,
+            active: true,
+            had_hubee_account: false,
+            created_at: now,
+            updated_at: now,
+        },
+    )?;
+    Ok((id, true))
+}
+
 /// Inserts a collectivité.
 pub fn insert(conn: &mut DbConnection, collectivite: &Collectivite) -> QueryResult<()> {
     diesel::insert_into(collectivites::table)

@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 use qf_backoffice::db::schema::{
-    deliberation_files, events, habilitation_requests, hubee_subscriptions, outbox,
+    collectivites, deliberation_files, events, habilitation_requests, hubee_subscriptions, outbox,
     reason_templates, tokens,
 };
 use qf_backoffice::demo::DEMO_INSTRUCTEUR;
@@ -654,4 +654,38 @@ async fn staff_manage_reason_templates_and_use_them_in_decisions() {
         })
         .await;
     assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn a_collectivite_met_first_is_created_once_with_its_departement() {
+    use qf_backoffice::models::collectivites::{NewCollectivite, find_or_create};
+    let app = TestApp::spawn().await;
+    let now = qf_backoffice::db::now();
+    let new = |cog: &str| NewCollectivite {
+        siret: "21974110000012".into(),
+        name: "Commune de Saint-Pierre".into(),
+        cog: Some(cog.to_owned()),
+        postal_code: Some("97410".into()),
+    };
+    let (first, created) = app
+        .with_conn(move |conn| find_or_create(conn, new("97416"), now).unwrap())
+        .await;
+    assert!(created);
+    // Met again (another path, other facts): the same collectivité, unchanged.
+    let (again, created_again) = app
+        .with_conn(move |conn| find_or_create(conn, new("2A004"), now).unwrap())
+        .await;
+    assert_eq!(again, first);
+    assert!(!created_again);
+    let id = first.clone();
+    let departement: Option<String> = app
+        .with_conn(move |conn| {
+            collectivites::table
+                .find(id)
+                .select(collectivites::departement)
+                .first(conn)
+                .unwrap()
+        })
+        .await;
+    assert_eq!(departement.as_deref(), Some("974"));
 }

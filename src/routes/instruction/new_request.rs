@@ -11,8 +11,7 @@ use super::{MAX_FORM_PARTS, MAX_PDF_BYTES, MAX_TEXT_BYTES};
 use crate::auth::{PageCtx, Staff};
 use crate::db::new_id;
 use crate::db::schema::{
-    collectivites, deliberation_files, editeur_forms, editeurs, habilitation_requests,
-    request_contacts,
+    deliberation_files, editeur_forms, editeurs, habilitation_requests, request_contacts,
 };
 use crate::domain::request_state::RequestState;
 use crate::error::AppError;
@@ -266,13 +265,14 @@ pub async fn create_request(
     let created = state
         .db(move |conn| {
             crate::db::transaction(conn, |conn| {
-                let collectivite_id: Option<String> = collectivites::table
-                    .filter(collectivites::siret.eq(siret.as_str()))
-                    .select(collectivites::id)
-                    .first(conn)
-                    .optional()?;
-                let collectivite_id = match collectivite_id {
-                    Some(id) => id,
+                let known = crate::models::collectivites::find_by_sirets(
+                    conn,
+                    &[siret.as_str().to_owned()],
+                )?
+                .into_iter()
+                .next();
+                let collectivite_id = match known {
+                    Some(collectivite) => collectivite.id,
                     None => {
                         if submitted.name.is_empty() {
                             return Ok(Err(
@@ -280,28 +280,14 @@ pub async fn create_request(
                                     .to_owned(),
                             ));
                         }
-                        let id = new_id();
-                        let cog = Some(submitted.cog.clone()).filter(|c| !c.is_empty());
-                        diesel::insert_into(collectivites::table)
-                            .values(crate::models::collectivites::Collectivite {
-                                id: id.clone(),
-                                siret: siret.as_str().to_owned(),
-                                name: submitted.name.clone(),
-                                kind: "commune".into(),
-                                departement: cog.as_ref().map(|c: &String| {
-                                    c.chars()
-                                        .take(if c.starts_with("97") { 3 } else { 2 })
-                                        .collect()
-                                }),
-                                cog,
-                                postal_code: Some(submitted.postal_code.clone())
-                                    .filter(|c| !c.is_empty()),
-                                active: true,
-                                had_hubee_account: false,
-                                created_at: now,
-                                updated_at: now,
-                            })
-                            .execute(conn)?;
+                        let new = crate::models::collectivites::NewCollectivite {
+                            siret: siret.as_str().to_owned(),
+                            name: submitted.name.clone(),
+                            cog: Some(submitted.cog.clone()).filter(|c| !c.is_empty()),
+                            postal_code: Some(submitted.postal_code.clone())
+                                .filter(|c| !c.is_empty()),
+                        };
+                        let (id, _) = crate::models::collectivites::find_or_create(conn, new, now)?;
                         events::record(
                             conn,
                             now,

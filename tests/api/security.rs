@@ -311,31 +311,82 @@ async fn an_address_list_from_datapass_is_refused_and_never_reaches_the_smtp_ser
     );
 }
 
+/// The binary, run in `dir` on `db_url` and logging at `info`; mail goes to `smtp`, or to
+/// `.eml` files without it.
+fn binary(dir: &std::path::Path, db_url: &str, smtp: Option<&str>) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_qf-backoffice"));
+    command
+        .current_dir(dir)
+        .env_remove("DEMO_DATA")
+        .env_remove("PUBLIC_URL")
+        .env_remove("SMTP_URL")
+        .env("DATABASE_URL", db_url)
+        .env("DSFR_DOWNLOAD", "0")
+        .env("MAIL_POLL_INTERVAL", "0.2")
+        .env("RUST_LOG", "info");
+    if let Some(url) = smtp {
+        command.env("SMTP_URL", url);
+    }
+    command
+}
+
+/// Starts `serve` on a free port, its log written to `log_path`; the child and its base URL.
+fn serve(
+    mut command: std::process::Command,
+    log_path: &std::path::Path,
+) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = command
+        .arg("serve")
+        .env("BIND", "127.0.0.1:0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let first = BufReader::new(stdout).lines().next().unwrap().unwrap();
+    let base = first.split("ouvrez ").nth(1).unwrap().trim();
+    let base = base.trim_end_matches('/').to_owned();
+    (child, base)
+}
+
+/// Asks a sign-in link for `email` through the sign-in page, as a browser would; the client
+/// (with its cookies) and the answer.
+async fn ask_link_over_http(base: &str, email: &str) -> (reqwest::Client, reqwest::Response) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let html = client
+        .get(format!("{base}/connexion"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_in(&html).unwrap();
+    let response = client
+        .post(format!("{base}/connexion"))
+        .form(&[("email", email), ("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    (client, response)
+}
+
 // ---------------------------------------------------------------------------------------
 // 3 and 7. The log of a full sign-in, the outbox after sending, and demo data with SMTP
 
 #[test]
 fn a_production_start_loads_no_demo_data_and_its_log_holds_no_link_nor_token() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let smtp = runtime.block_on(SmtpServer::start());
     let dir = tempfile::tempdir().unwrap();
     let test_db = crate::helpers::TestDb::new();
-    let bin = || {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_qf-backoffice"));
-        command
-            .current_dir(dir.path())
-            .env_remove("DEMO_DATA")
-            .env_remove("PUBLIC_URL")
-            .env("DATABASE_URL", &test_db.url)
-            .env("DSFR_DOWNLOAD", "0")
-            .env("SMTP_URL", smtp.url())
-            .env("MAIL_POLL_INTERVAL", "0.2")
-            .env("RUST_LOG", "info");
-        command
-    };
+    let smtp_url = smtp.url();
+    let bin = || binary(dir.path(), &test_db.url, Some(&smtp_url));
     let output = bin()
         .args(["create-staff", "agent@beta.gouv.fr", "--admin"])
         .output()
@@ -343,40 +394,10 @@ fn a_production_start_loads_no_demo_data_and_its_log_holds_no_link_nor_token() {
     assert!(output.status.success(), "{output:?}");
 
     let log_path = dir.path().join("serve.log");
-    let mut child = bin()
-        .arg("serve")
-        .env("BIND", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let first = lines.next().unwrap().unwrap();
-    let base = first.split("ouvrez ").nth(1).unwrap().trim().to_owned();
-    let base = base.trim_end_matches('/').to_owned();
+    let (mut child, base) = serve(bin(), &log_path);
 
     let outcome = runtime.block_on(async {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .build()
-            .unwrap();
-        let html = client
-            .get(format!("{base}/connexion"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let csrf = csrf_in(&html).unwrap();
-        let response = client
-            .post(format!("{base}/connexion"))
-            .form(&[("email", "agent@beta.gouv.fr"), ("csrf_token", &csrf)])
-            .send()
-            .await
-            .unwrap();
+        let (client, response) = ask_link_over_http(&base, "agent@beta.gouv.fr").await;
         assert_eq!(response.status().as_u16(), 200);
         let mails = smtp.wait_for(1, 30).await;
         let text = mails[0].text();
@@ -888,54 +909,14 @@ async fn nobody_can_lock_a_person_out_and_each_client_behind_the_proxy_has_its_o
 
 #[test]
 fn without_smtp_the_sign_in_link_is_written_to_the_outbox_never_to_the_log() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let test_db = crate::helpers::TestDb::new();
     let log_path = dir.path().join("serve.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qf-backoffice"))
-        .current_dir(dir.path())
-        .env_remove("DEMO_DATA")
-        .env_remove("PUBLIC_URL")
-        .env_remove("SMTP_URL")
-        .env("DATABASE_URL", &test_db.url)
-        .env("DSFR_DOWNLOAD", "0")
-        .env("MAIL_POLL_INTERVAL", "0.2")
-        .env("RUST_LOG", "info")
-        .env("BIND", "127.0.0.1:0")
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let first = BufReader::new(stdout).lines().next().unwrap().unwrap();
-    let base = first.split("ouvrez ").nth(1).unwrap().trim();
-    let base = base.trim_end_matches('/').to_owned();
+    let (mut child, base) = serve(binary(dir.path(), &test_db.url, None), &log_path);
 
     let eml = runtime.block_on(async {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true)
-            .build()
-            .unwrap();
-        let html = client
-            .get(format!("{base}/connexion"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let csrf = csrf_in(&html).unwrap();
-        let response = client
-            .post(format!("{base}/connexion"))
-            .form(&[("email", DEMO_ADMIN), ("csrf_token", csrf.as_str())])
-            .send()
-            .await
-            .unwrap();
+        let (_, response) = ask_link_over_http(&base, DEMO_ADMIN).await;
         assert_eq!(response.status().as_u16(), 200);
         let outbox_dir = dir.path().join("data/outbox");
         let started = std::time::Instant::now();

@@ -15,6 +15,9 @@ pub const TOKEN_LIFETIME_MONTHS: u32 = 18;
 /// its expiry.
 pub const EXPIRING_WINDOW_DAYS: i64 = 90;
 
+/// The code of a revoked token, as filters (`statut=`) and pages write it.
+pub const REVOKED: &str = TokenStatus::Revoked.as_str();
+
 /// Expiry of a token issued or prolonged on `from`: 18 months later, on the
 /// last day of the month when that month is shorter (31 Aug 2025 → 28 Feb
 /// 2027). Returns `NaiveDate::MAX` when out of range rather than panicking.

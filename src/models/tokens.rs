@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::tokens;
-use crate::domain::token::{TokenStatus, token_status};
+use crate::domain::token::{REVOKED, TokenStatus, token_status};
 
 /// A token tied to a habilitation; a prolonged token keeps its id.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, Identifiable, serde::Serialize)]
@@ -269,7 +269,7 @@ pub fn list(
                     .filter(tokens::revoked_at.is_null())
                     .filter(tokens::expires_on.lt(today));
             }
-            "revoked" => q = q.filter(tokens::revoked_at.is_not_null()),
+            REVOKED => q = q.filter(tokens::revoked_at.is_not_null()),
             "active" => {
                 q = q
                     .filter(tokens::revoked_at.is_null())
@@ -401,7 +401,7 @@ macro_rules! token_filters {
                     .filter(tokens::revoked_at.is_null())
                     .filter(tokens::expires_on.lt(today));
             }
-            "revoked" => q = q.filter(tokens::revoked_at.is_not_null()),
+            REVOKED => q = q.filter(tokens::revoked_at.is_not_null()),
             "active" => {
                 q = q
                     .filter(tokens::revoked_at.is_null())
@@ -472,8 +472,8 @@ fn count(conn: &mut DbConnection, filter: &TokenFilter, today: NaiveDate) -> Que
             }
             token_sum(conn, from, to, Some(false))
         }
-        "revoked" if revoked == Some(false) => Ok(0),
-        "revoked" => token_sum(conn, from, to, Some(true)),
+        REVOKED if revoked == Some(false) => Ok(0),
+        REVOKED => token_sum(conn, from, to, Some(true)),
         "active" => {
             let from = [from, Some(today)].into_iter().flatten().max();
             token_sum(conn, from, to, Some(false))

@@ -648,7 +648,7 @@ pub fn openapi_document(public_url: &str) -> Value {
                     "datapass_id": {"type": ["string", "null"], "description": "Numéro DataPass (D…)."},
                     "token_expires_on": {"type": ["string", "null"], "format": "date"},
                     "token_days_left": {"type": ["integer", "null"]},
-                    "token_status": {"type": ["string", "null"], "enum": ["active", "expiring", "expired", "revoked", null]},
+                    "token_status": {"type": ["string", "null"], "enum": crate::domain::token::TokenStatus::ALL.iter().map(|s| Some(s.as_str())).chain([None]).collect::<Vec<_>>()},
                     "prolongation_open": {"type": "boolean"},
                     "hubee_status": {"type": ["string", "null"], "enum": ["INACTIF", "ACTIF", "SUSPENDU", "REFUSE", null]},
                     "hubee_status_label": nullable_string.clone(),

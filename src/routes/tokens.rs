@@ -294,7 +294,7 @@ fn prolongation_state(
 ) -> &'static str {
     let revoked = ctx.token.revoked_at.is_some();
     if revoked {
-        "revoked"
+        crate::domain::token::REVOKED
     } else if ctx.reopening {
         "pending"
     } else if ctx.request_state != RequestState::Validated.as_str() {

@@ -93,6 +93,8 @@ pub struct Settings {
     pub demo_data: bool,
     /// Size of the connection pool (`DATABASE_POOL_SIZE`).
     pub pool_size: u32,
+    /// SQL statements slower than this many milliseconds are logged (`SLOW_QUERY_MS`; 0: none).
+    pub slow_query_ms: u64,
     /// `SESSION_KEY` (at least 64 bytes); `None` uses the key kept in the database.
     pub session_key: Option<Secret>,
     /// E-mail delivery.
@@ -285,6 +287,15 @@ impl Settings {
                         format!("« {v} » n'est pas un nombre entre 1 et 200"),
                     )
                 })?,
+        };
+        let slow_query_ms = match get("SLOW_QUERY_MS") {
+            None => 250,
+            Some(v) => v.trim().parse::<u64>().ok().ok_or_else(|| {
+                ConfigError::new(
+                    "SLOW_QUERY_MS",
+                    format!("« {v} » n'est pas un nombre de millisecondes"),
+                )
+            })?,
         };
         let api_rate_limit = match get("API_RATE_LIMIT") {
             None => 120,
@@ -613,6 +624,7 @@ impl Settings {
             dsfr_download,
             demo_data,
             pool_size,
+            slow_query_ms,
             session_key,
             mail,
             datapass_webhook_secret,
@@ -963,6 +975,15 @@ mod tests {
                 .unwrap_err()
                 .variable,
             "DEMO_DATA"
+        );
+        assert_eq!(
+            settings(&[("SLOW_QUERY_MS", "vite")]).unwrap_err().variable,
+            "SLOW_QUERY_MS"
+        );
+        assert_eq!(settings(&[]).unwrap().slow_query_ms, 250);
+        assert_eq!(
+            settings(&[("SLOW_QUERY_MS", "0")]).unwrap().slow_query_ms,
+            0
         );
     }
 

@@ -110,7 +110,23 @@ enum ApiKeyAction {
     },
 }
 
+/// Caps glibc's malloc arenas at two: by default each thread that allocates (actix workers,
+/// tokio's blocking pool running the database work) may get its own arena, up to 8 per core,
+/// each keeping freed memory. Measured at national scale under load: peak RSS 165 → 101 MB.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn limit_malloc_arenas() {
+    // SAFETY: `mallopt` only sets an allocator parameter; it is called once, first thing in
+    // `main`, before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_malloc_arenas() {}
+
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     init_tracing();
     let settings = match Settings::from_env() {

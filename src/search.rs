@@ -190,54 +190,96 @@ fn targets_sql(conn: &DbConnection, kind: Kind, text: &SearchText) -> (String, V
     }
 }
 
-/// A condition for a list query's filter: `<column> IN (targets of the documents of `kind`
-/// containing the text)`. `column` is a fixed SQL column name such as `collectivites.id`.
+/// At most this many documents of one kind answer a list's search: a text found in more (a
+/// common name, « saint ») gives a list drawn from the first ones, and [`TargetIn::capped`]
+/// tells the page to say so. Keeps a list search's work bounded at national scale (« dubois »
+/// is in 24 000 contacts there), counts included.
+pub const LIST_CAP: i64 = 1000;
+
+/// A condition for a list query's filter: `<column> IN (the targets of the first
+/// [`LIST_CAP`] documents of `kind` containing the text)`, the targets read once from the
+/// index when the condition is built (a list runs its count and its page with them: one index
+/// search per view). `column` is a fixed SQL column name such as `collectivites.id`.
 #[derive(Clone, Debug)]
 pub struct TargetIn {
     sql: Vec<String>,
     params: Vec<String>,
+    /// More than [`LIST_CAP`] documents of one kind contain the text: the list is partial.
+    pub capped: bool,
 }
 
 /// `column IN (…)` for documents of one kind containing `text` (see [`TargetIn`]); several
 /// kinds are OR-ed with [`any_target_in`].
 pub fn target_in(
-    conn: &DbConnection,
+    conn: &mut DbConnection,
     column: &'static str,
     kind: Kind,
     text: &SearchText,
-) -> TargetIn {
+) -> QueryResult<TargetIn> {
     any_target_in(conn, &[(column, kind)], text)
 }
 
 /// `(c1 IN (…kind 1…) OR c2 IN (…kind 2…))` for the same text.
 pub fn any_target_in(
-    conn: &DbConnection,
+    conn: &mut DbConnection,
     parts: &[(&'static str, Kind)],
     text: &SearchText,
-) -> TargetIn {
+) -> QueryResult<TargetIn> {
+    #[derive(QueryableByName)]
+    struct Target {
+        #[diesel(sql_type = Text)]
+        target_id: String,
+    }
     let mut sql = Vec::new();
     let mut params = Vec::new();
+    let mut capped = false;
     let mut head = String::from("(");
-    for (i, (column, kind)) in parts.iter().enumerate() {
+    let mut first = true;
+    for (column, kind) in parts {
         let (subquery, values) = targets_sql(conn, *kind, text);
-        if i > 0 {
+        let found: Vec<Target> =
+            bound(conn, &format!("{subquery} LIMIT {}", LIST_CAP + 1), values).load(conn)?;
+        capped |= found.len() as i64 > LIST_CAP;
+        let mut ids: Vec<String> = found
+            .into_iter()
+            .take(LIST_CAP as usize)
+            .map(|t| t.target_id)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        // A kind without a match adds no term: a constant `OR` term would keep SQLite from
+        // reading the matches through the index (a scan of the list instead).
+        if ids.is_empty() {
+            continue;
+        }
+        if !first {
             head.push_str(" OR ");
         }
+        first = false;
         head.push_str(column);
         head.push_str(" IN (");
-        // Split the subquery at its placeholders.
-        let mut pieces = subquery.split(PARAM);
-        head.push_str(pieces.next().unwrap_or_default());
-        for (piece, value) in pieces.zip(values) {
+        for (j, id) in ids.into_iter().enumerate() {
+            if j > 0 {
+                head.push_str(", ");
+            }
             sql.push(std::mem::take(&mut head));
-            params.push(value);
-            head.push_str(piece);
+            params.push(id);
         }
         head.push(')');
     }
+    if first {
+        // Nothing matches: a false condition the index still answers (`1 = 0` would make
+        // SQLite scan the list when OR-ed with another indexed term).
+        head.push_str(parts.first().map_or("NULL", |(column, _)| column));
+        head.push_str(" IN (NULL)");
+    }
     head.push(')');
     sql.push(head);
-    TargetIn { sql, params }
+    Ok(TargetIn {
+        sql,
+        params,
+        capped,
+    })
 }
 
 impl Expression for TargetIn {
@@ -290,33 +332,43 @@ pub fn documents(
     limit: i64,
 ) -> QueryResult<Vec<Doc>> {
     let (subquery, values) = targets_sql(conn, kind, text);
-    // The same subquery, selecting the whole document, with the backend's placeholders.
-    let mut sql = String::with_capacity(subquery.len() + 40);
-    let mut n = 0;
-    for c in subquery
-        .replacen(
+    // The same subquery, selecting the whole document.
+    let sql = format!(
+        "{} LIMIT {}",
+        subquery.replacen(
             "SELECT d.target_id",
             "SELECT d.source_id, d.target_id, d.body",
             1,
-        )
-        .chars()
-    {
+        ),
+        limit.max(1)
+    );
+    bound(conn, &sql, values).load(conn)
+}
+
+/// `sql` with each [`PARAM`] mark replaced by the backend's placeholder and `values` bound.
+fn bound(
+    conn: &DbConnection,
+    sql: &str,
+    values: Vec<String>,
+) -> diesel::query_builder::BoxedSqlQuery<'static, Backend, diesel::query_builder::SqlQuery> {
+    let mut text = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
         if c == PARAM {
             n += 1;
             match conn {
-                DbConnection::Sqlite(_) => sql.push('?'),
-                DbConnection::Postgresql(_) => sql.push_str(&format!("${n}")),
+                DbConnection::Sqlite(_) => text.push('?'),
+                DbConnection::Postgresql(_) => text.push_str(&format!("${n}")),
             }
         } else {
-            sql.push(c);
+            text.push(c);
         }
     }
-    sql.push_str(&format!(" LIMIT {}", limit.max(1)));
-    let mut query = diesel::sql_query(sql).into_boxed::<Backend>();
+    let mut query = diesel::sql_query(text).into_boxed::<Backend>();
     for value in values {
         query = query.bind::<Text, _>(value);
     }
-    query.load(conn)
+    query
 }
 
 #[cfg(test)]

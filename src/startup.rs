@@ -71,6 +71,7 @@ impl Application {
 pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppState>> {
     let location = settings.database.clone();
     let pool_size = settings.pool_size;
+    db::set_slow_query_ms(settings.slow_query_ms);
     let pool = tokio::task::spawn_blocking(move || -> anyhow::Result<db::Pool> {
         let pool = db::build_pool(&location, pool_size)?;
         let mut conn = pool.get()?;
@@ -151,6 +152,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
         datapass,
         mailer,
         session_key,
+        dashboard: Default::default(),
     }))
 }
 

@@ -38,6 +38,8 @@ pub struct AppState {
     pub proconnect: Option<crate::auth::proconnect::ProConnect>,
     /// DataPass's pull API client, when credentials are configured.
     pub datapass: Option<Arc<crate::clients::datapass::DataPassClient>>,
+    /// The staff dashboard last computed (see `models::dashboard::Cache`).
+    pub dashboard: crate::models::dashboard::Cache,
 }
 
 impl AppState {

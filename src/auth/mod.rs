@@ -58,9 +58,7 @@ impl SignInMethod {
 
 /// Loads the roles of an address from the data.
 pub fn load_identity(conn: &mut DbConnection, email: &str) -> QueryResult<Identity> {
-    let staff_role = accounts::staff_role(conn, email)?;
-    let editeur_ids = accounts::editeur_ids(conn, email)?;
-    let is_contact = accounts::is_contact(conn, email)?;
+    let (staff_role, editeur_ids, is_contact) = accounts::roles_of(conn, email)?;
     Ok(Identity {
         email: email.to_owned(),
         is_staff: staff_role.is_some(),

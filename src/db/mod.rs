@@ -68,17 +68,76 @@ impl DatabaseLocation {
     }
 }
 
+/// Statements slower than this many milliseconds are logged (0: none); set at start from
+/// `SLOW_QUERY_MS` by [`set_slow_query_ms`].
+static SLOW_QUERY_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(250);
+
+/// Sets the slow-statement threshold of every connection (milliseconds, 0 logs none).
+pub fn set_slow_query_ms(ms: u64) {
+    SLOW_QUERY_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn slow_query_threshold() -> Option<Duration> {
+    let ms = SLOW_QUERY_MS.load(std::sync::atomic::Ordering::Relaxed);
+    (ms > 0).then(|| Duration::from_millis(ms))
+}
+
+/// A connection's instrumentation: logs each statement slower than [`slow_query_threshold`]
+/// with its duration and its SQL text, never its bound values (addresses, keys).
+#[derive(Default)]
+struct SlowQueries {
+    started: Option<std::time::Instant>,
+}
+
+impl diesel::connection::Instrumentation for SlowQueries {
+    fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
+        use diesel::connection::InstrumentationEvent;
+        let Some(threshold) = slow_query_threshold() else {
+            return;
+        };
+        match event {
+            InstrumentationEvent::StartQuery { .. } => {
+                self.started = Some(std::time::Instant::now());
+            }
+            InstrumentationEvent::FinishQuery { query, .. } => {
+                if let Some(elapsed) = self.started.take().map(|t| t.elapsed())
+                    && elapsed >= threshold
+                {
+                    let text = query.to_string();
+                    let sql = text.split(" -- binds:").next().unwrap_or_default();
+                    tracing::warn!(
+                        ms = elapsed.as_millis() as u64,
+                        sql = %one_line(sql),
+                        "requête SQL lente"
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Logs the connection's slow statements, unless a process-wide instrumentation is set
+/// (diesel's default instrumentation, which tests use to count statements): that one stays.
+fn instrument(conn: &mut impl diesel::Connection) {
+    if diesel::connection::get_default_instrumentation().is_none() {
+        conn.set_instrumentation(SlowQueries::default());
+    }
+}
+
 /// Opens one connection of the backend the location names, with per-connection settings.
 pub fn establish(location: &DatabaseLocation) -> Result<DbConnection, diesel::ConnectionError> {
     match location {
         DatabaseLocation::Postgres(url) => {
             let mut conn = PgConnection::establish(url)?;
+            instrument(&mut conn);
             conn.batch_execute("SET TIME ZONE 'UTC'")
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
             Ok(DbConnection::Postgresql(conn))
         }
         DatabaseLocation::Sqlite(path) => {
             let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+            instrument(&mut conn);
             conn.batch_execute(
                 "PRAGMA busy_timeout = 5000; \
                  PRAGMA journal_mode = WAL; \
@@ -156,7 +215,10 @@ pub fn build_pool(location: &DatabaseLocation, max_size: u32) -> anyhow::Result<
     let pool = r2d2::Pool::builder()
         .max_size(max_size)
         .connection_timeout(Duration::from_secs(10))
-        .test_on_check_out(true)
+        // A PostgreSQL connection can be closed by the server between two uses: checked
+        // before each use. An SQLite connection is a file handle: no check (one statement
+        // less on every checkout, several per page view).
+        .test_on_check_out(matches!(location, DatabaseLocation::Postgres(_)))
         .build_unchecked(manager);
     Ok(pool)
 }

@@ -56,6 +56,9 @@ pub struct Page<T> {
     pub total: i64,
     /// Number of pages (at least 1).
     pub pages: i64,
+    /// The list comes from a search found in more documents than a list examines
+    /// (`crate::search::LIST_CAP`): the page says the list may be incomplete.
+    pub truncated: bool,
 }
 
 impl<T> Page<T> {
@@ -67,7 +70,14 @@ impl<T> Page<T> {
             per_page,
             total,
             pages: page_count(total, per_page),
+            truncated: false,
         }
+    }
+
+    /// Marks the page as drawn from a capped search (see [`Page::truncated`]).
+    pub fn truncated(mut self, truncated: bool) -> Page<T> {
+        self.truncated = truncated;
+        self
     }
 }
 

@@ -497,6 +497,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    request_link_counts (form_uid, editeur_id) {
+        form_uid -> Text,
+        editeur_id -> Text,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
     token_expiry_counts (expires_on, revoked) {
         expires_on -> Date,
         revoked -> Bool,

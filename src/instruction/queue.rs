@@ -94,6 +94,14 @@ fn overdue_limit(today: NaiveDate) -> NaiveDateTime {
         .unwrap_or_default()
 }
 
+/// The DataPass number a search text names (`D1234` or `1234`), or -1 (no request has it).
+fn datapass_number(q: &str) -> i64 {
+    q.trim()
+        .trim_start_matches(['D', 'd'])
+        .parse::<i64>()
+        .unwrap_or(-1)
+}
+
 /// The queue on `today`, filtered, searched and paginated.
 pub fn list(
     conn: &mut DbConnection,
@@ -115,19 +123,21 @@ pub fn list(
         DbConnection::Sqlite(_) => format!("+{pending_states}"),
         DbConnection::Postgresql(_) => pending_states,
     };
-    let search = crate::search::parse(&filter.q).map(|text| {
-        crate::search::any_target_in(
-            conn,
-            &[
-                (
-                    "habilitation_requests.collectivite_id",
-                    crate::search::Kind::Collectivite,
-                ),
-                ("habilitation_requests.id", crate::search::Kind::Contact),
-            ],
-            &text,
-        )
-    });
+    let search = crate::search::parse(&filter.q)
+        .map(|text| {
+            crate::search::any_target_in(
+                conn,
+                &[
+                    (
+                        "habilitation_requests.collectivite_id",
+                        crate::search::Kind::Collectivite,
+                    ),
+                    ("habilitation_requests.id", crate::search::Kind::Contact),
+                ],
+                &text,
+            )
+        })
+        .transpose()?;
     let filtered = || {
         let mut q = habilitation_requests::table
             .inner_join(collectivites::table)
@@ -149,15 +159,9 @@ pub fn list(
             q = q.filter(habilitation_requests::last_submitted_at.lt(overdue_limit(today)));
         }
         if let Some(search) = &search {
-            let number = filter
-                .q
-                .trim()
-                .trim_start_matches(['D', 'd'])
-                .parse::<i64>()
-                .unwrap_or(-1);
             q = q.filter(
                 habilitation_requests::datapass_id
-                    .eq(number)
+                    .eq(datapass_number(&filter.q))
                     .or(search.clone()),
             );
         }
@@ -184,7 +188,8 @@ pub fn list(
             .filter(|(state, _)| states.contains(&state.as_str()))
             .map(|(_, n)| n)
             .sum()
-    } else if filter.departement.trim().is_empty() && filter.q.trim().is_empty() {
+    } else if filter.departement.trim().is_empty() {
+        // The search too reads the request's own columns (collectivité id, id, number).
         let mut q = habilitation_requests::table
             .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&pending))
             .into_boxed();
@@ -198,6 +203,13 @@ pub fn list(
         }
         if filter.en_retard.is_some() {
             q = q.filter(habilitation_requests::last_submitted_at.lt(overdue_limit(today)));
+        }
+        if let Some(search) = &search {
+            q = q.filter(
+                habilitation_requests::datapass_id
+                    .eq(datapass_number(&filter.q))
+                    .or(search.clone()),
+            );
         }
         q.count().get_result(conn)?
     } else {
@@ -261,7 +273,8 @@ pub fn list(
             },
         )
         .collect();
-    Ok(Page::new(items, page, PER_PAGE, total))
+    let truncated = search.as_ref().is_some_and(|s| s.capped);
+    Ok(Page::new(items, page, PER_PAGE, total).truncated(truncated))
 }
 
 #[cfg(test)]

@@ -32,6 +32,79 @@ pub struct EditeurMember {
     pub created_by: String,
 }
 
+/// Every role an address holds, read by one statement on each page view: its staff role, the
+/// éditeurs it belongs to (as a member or as the contact technique, sorted), and whether it
+/// is a contact on at least one request. Same answers as [`staff_role`], [`editeur_ids`] and
+/// [`is_contact`].
+pub fn roles_of(
+    conn: &mut DbConnection,
+    email: &str,
+) -> QueryResult<(Option<StaffRole>, Vec<String>, bool)> {
+    let rows: Vec<(String, String)> = RoleRows {
+        email: email.to_owned(),
+    }
+    .load(conn)?;
+    let mut staff = None;
+    let mut editeurs = Vec::new();
+    let mut contact = false;
+    for (kind, value) in rows {
+        match kind.as_str() {
+            "staff" => staff = value.parse::<StaffRole>().ok(),
+            "editeur" if !editeurs.contains(&value) => editeurs.push(value),
+            "contact" => contact = true,
+            _ => {}
+        }
+    }
+    editeurs.sort();
+    Ok((staff, editeurs, contact))
+}
+
+/// The statement of [`roles_of`]: one `(kind, value)` row per role.
+struct RoleRows {
+    email: String,
+}
+
+impl diesel::query_builder::QueryId for RoleRows {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for RoleRows {
+    type SqlType = (diesel::sql_types::Text, diesel::sql_types::Text);
+}
+
+impl<Conn> RunQueryDsl<Conn> for RoleRows {}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for RoleRows
+where
+    DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<diesel::sql_types::Text>,
+    String: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::Text;
+        out.push_sql("SELECT 'staff', role FROM staff_members WHERE email = ");
+        out.push_bind_param::<Text, String>(&self.email)?;
+        out.push_sql(" UNION ALL SELECT 'editeur', editeur_id FROM editeur_members WHERE email = ");
+        out.push_bind_param::<Text, String>(&self.email)?;
+        out.push_sql(
+            " UNION ALL SELECT 'editeur', id FROM editeurs \
+             WHERE lower(contact_technique_email) = ",
+        );
+        out.push_bind_param::<Text, String>(&self.email)?;
+        // EXISTS: one index entry read, however many requests the address is a contact on.
+        out.push_sql(
+            " UNION ALL SELECT 'contact', '' WHERE EXISTS \
+             (SELECT 1 FROM request_contacts WHERE email = ",
+        );
+        out.push_bind_param::<Text, String>(&self.email)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
 /// The staff role of an address, if any.
 pub fn staff_role(conn: &mut DbConnection, email: &str) -> QueryResult<Option<StaffRole>> {
     staff_members::table

@@ -66,6 +66,28 @@ pub struct Figures {
     pub editeurs: Vec<(String, i64, i64)>,
 }
 
+/// The dashboard as computed at one instant: token expiries per month and the figures.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The Paris day the figures are for.
+    pub today: NaiveDate,
+    /// When they were computed (UTC).
+    pub computed_at: chrono::NaiveDateTime,
+    /// Monotonic instant of the computation, for the cache's age.
+    pub computed: std::time::Instant,
+    pub expiries: Vec<(String, i64)>,
+    pub figures: Figures,
+}
+
+/// How long a computed dashboard is shown before it is computed again: the weekly figures
+/// and the per-éditeur counts read every request (1.5 s at national scale), so a dashboard
+/// view reads a copy at most this old (the page says when it was computed).
+pub const CACHE_SECONDS: u64 = 60;
+
+/// The last computed dashboard of one application (one per `AppState`); the lock is held
+/// while computing, so concurrent views wait for one computation instead of each running it.
+pub type Cache = std::sync::Arc<tokio::sync::Mutex<Option<std::sync::Arc<Snapshot>>>>;
+
 /// Computes the figures as of `today` (Paris day).
 pub fn figures(conn: &mut DbConnection, today: NaiveDate) -> QueryResult<Figures> {
     let first_monday = monday(today) - Duration::weeks(WEEKS - 1);

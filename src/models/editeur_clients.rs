@@ -176,14 +176,16 @@ pub fn page(
     // another page follows) and double while a filter drops rows: an unfiltered page reads
     // `limit + 1` collectivités and their details, not a whole chunk.
     let mut chunk_size = (limit + 1).min(CHUNK);
-    let search = crate::search::parse(&filter.search).map(|text| {
-        crate::search::target_in(
-            conn,
-            "collectivites.id",
-            crate::search::Kind::Collectivite,
-            &text,
-        )
-    });
+    let search = crate::search::parse(&filter.search)
+        .map(|text| {
+            crate::search::target_in(
+                conn,
+                "collectivites.id",
+                crate::search::Kind::Collectivite,
+                &text,
+            )
+        })
+        .transpose()?;
     loop {
         let mut q = collectivites::table
             .filter(

@@ -55,7 +55,7 @@ pub fn list(conn: &mut DbConnection, query: &str) -> QueryResult<Vec<EditeurSumm
             "editeurs.id",
             crate::search::Kind::Editeur,
             &text,
-        ));
+        )?);
     }
     let rows: Vec<Editeur> = q
         .order((editeurs::name.asc(), editeurs::id.asc()))
@@ -65,42 +65,14 @@ pub fn list(conn: &mut DbConnection, query: &str) -> QueryResult<Vec<EditeurSumm
         .group_by(editeur_forms::editeur_id)
         .select((editeur_forms::editeur_id, diesel::dsl::count_star()))
         .load(conn)?;
-    // Client requests per éditeur in two grouped queries (not one count per éditeur): those
-    // recorded for it, and those made through one of its forms (form ids are unique) but
-    // recorded for no one or someone else — the same requests as `client_filter`.
-    let recorded: Vec<(Option<String>, i64)> = habilitation_requests::table
-        .filter(habilitation_requests::editeur_id.is_not_null())
-        .group_by(habilitation_requests::editeur_id)
-        .select((habilitation_requests::editeur_id, diesel::dsl::count_star()))
-        .load(conn)?;
-    let through_forms: Vec<(String, i64)> = habilitation_requests::table
-        .inner_join(
-            editeur_forms::table.on(editeur_forms::form_uid.eq(habilitation_requests::form_uid)),
-        )
-        .filter(
-            habilitation_requests::editeur_id
-                .is_null()
-                .or(habilitation_requests::editeur_id.ne(editeur_forms::editeur_id.nullable())),
-        )
-        .group_by(editeur_forms::editeur_id)
-        .select((editeur_forms::editeur_id, diesel::dsl::count_star()))
-        .load(conn)?;
+    let requests = super::counters::client_requests(conn)?;
     let mut summaries = Vec::with_capacity(rows.len());
     for editeur in rows {
         let forms = form_counts
             .iter()
             .find(|(id, _)| *id == editeur.id)
             .map_or(0, |(_, n)| *n);
-        let requests = recorded
-            .iter()
-            .filter(|(id, _)| id.as_deref() == Some(editeur.id.as_str()))
-            .map(|(_, n)| *n)
-            .sum::<i64>()
-            + through_forms
-                .iter()
-                .filter(|(id, _)| *id == editeur.id)
-                .map(|(_, n)| *n)
-                .sum::<i64>();
+        let requests = requests.get(&editeur.id).copied().unwrap_or(0);
         summaries.push(EditeurSummary {
             editeur,
             forms,
@@ -355,10 +327,11 @@ pub fn client_page(
         None
     };
     let (requests, collectivites) = if search.is_empty() {
-        let requests: i64 = habilitation_requests::table
-            .filter(client_filter(editeur_id))
-            .count()
-            .get_result(conn)?;
+        // The request count from the counters kept by triggers (see `models::counters`).
+        let requests = super::counters::client_requests(conn)?
+            .get(editeur_id)
+            .copied()
+            .unwrap_or(0);
         let collectivites: i64 = habilitation_requests::table
             .filter(client_filter(editeur_id))
             .select(diesel::dsl::count(habilitation_requests::collectivite_id).aggregate_distinct())
@@ -407,36 +380,65 @@ pub fn client_page(
     })
 }
 
-/// Number of requests of an éditeur's clients (see [`client_filter`]).
-pub fn count_client_requests(conn: &mut DbConnection, editeur_id: &str) -> QueryResult<i64> {
-    habilitation_requests::table
-        .filter(client_filter(editeur_id))
-        .count()
-        .get_result(conn)
+/// The condition "this request is a client request of the éditeur": recorded for it, or made
+/// through one of its pre-filled forms (form ids are unique). Written as
+/// `habilitation_requests.id IN (two index ranges)`: the `OR` of the two conditions made both
+/// databases scan every request (0.5 s at national scale for one éditeur's counts).
+#[derive(Clone, Debug)]
+pub(crate) struct ClientRequests {
+    editeur_id: String,
 }
 
-pub(crate) type ClientFilter<'a> = diesel::dsl::Or<
-    diesel::dsl::Eq<habilitation_requests::editeur_id, &'a str>,
-    diesel::dsl::EqAny<
-        habilitation_requests::form_uid,
-        diesel::dsl::Select<
-            diesel::dsl::Filter<
-                editeur_forms::table,
-                diesel::dsl::Eq<editeur_forms::editeur_id, &'a str>,
-            >,
-            editeur_forms::form_uid,
-        >,
-    >,
->;
+/// The client requests of `editeur_id` (see [`ClientRequests`]).
+pub(crate) fn client_filter(editeur_id: &str) -> ClientRequests {
+    ClientRequests {
+        editeur_id: editeur_id.to_owned(),
+    }
+}
 
-pub(crate) fn client_filter(editeur_id: &str) -> ClientFilter<'_> {
-    habilitation_requests::editeur_id
-        .eq(editeur_id)
-        .or(habilitation_requests::form_uid.eq_any(
-            editeur_forms::table
-                .filter(editeur_forms::editeur_id.eq(editeur_id))
-                .select(editeur_forms::form_uid),
-        ))
+impl diesel::expression::Expression for ClientRequests {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl<QS> diesel::expression::AppearsOnTable<QS> for ClientRequests {}
+
+impl<QS> diesel::expression::SelectableExpression<QS> for ClientRequests {}
+
+impl diesel::expression::ValidGrouping<()> for ClientRequests {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl diesel::query_builder::QueryId for ClientRequests {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for ClientRequests
+where
+    DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<diesel::sql_types::Text>,
+    String: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::Text;
+        out.push_sql(
+            "habilitation_requests.id IN (\
+             SELECT client.id FROM habilitation_requests AS client WHERE client.editeur_id = ",
+        );
+        out.push_bind_param::<Text, String>(&self.editeur_id)?;
+        out.push_sql(
+            " UNION ALL SELECT client.id FROM editeur_forms AS form \
+             JOIN habilitation_requests AS client ON client.form_uid = form.form_uid \
+             WHERE form.editeur_id = ",
+        );
+        out.push_bind_param::<Text, String>(&self.editeur_id)?;
+        out.push_sql(" AND (client.editeur_id IS NULL OR client.editeur_id <> ");
+        out.push_bind_param::<Text, String>(&self.editeur_id)?;
+        out.push_sql("))");
+        Ok(())
+    }
 }
 
 /// Checks a DataPass form id: 3 to 120 lower-case letters, digits and hyphens.

@@ -44,11 +44,8 @@ pub fn count_by_status(
             crate::domain::token::EXPIRING_WINDOW_DAYS.unsigned_abs(),
         ))
         .unwrap_or(NaiveDate::MAX);
-    use super::counters::token_sum;
-    let total = token_sum(conn, None, None, None)?;
-    let revoked = token_sum(conn, None, None, Some(true))?;
-    let expired = token_sum(conn, None, today.pred_opt(), Some(false))?;
-    let expiring = token_sum(conn, Some(today), Some(expiring_end), Some(false))?;
+    let (total, revoked, expired, expiring) =
+        super::counters::token_totals(conn, today, expiring_end)?;
     let active = total - revoked - expired - expiring;
     Ok(TokenStatus::ALL
         .iter()
@@ -231,6 +228,38 @@ type TokenRow = (
     Option<String>,
 );
 
+/// Applies the window (`fenetre`) and status filters, which only read `tokens`, to a boxed
+/// query over `tokens` (alone or joined).
+macro_rules! token_filters {
+    ($q:expr, $filter:expr, $today:expr) => {{
+        let mut q = $q;
+        let today: NaiveDate = $today;
+        if let Ok(days) = $filter.fenetre.parse::<u64>()
+            && let Some(limit) = today.checked_add_days(chrono::Days::new(days))
+        {
+            q = q
+                .filter(tokens::revoked_at.is_null())
+                .filter(tokens::expires_on.ge(today))
+                .filter(tokens::expires_on.le(limit));
+        }
+        match $filter.statut.as_str() {
+            "expired" => {
+                q = q
+                    .filter(tokens::revoked_at.is_null())
+                    .filter(tokens::expires_on.lt(today));
+            }
+            REVOKED => q = q.filter(tokens::revoked_at.is_not_null()),
+            "active" => {
+                q = q
+                    .filter(tokens::revoked_at.is_null())
+                    .filter(tokens::expires_on.ge(today));
+            }
+            _ => {}
+        }
+        q
+    }};
+}
+
 /// The staff token list on `today`, soonest expiry first.
 pub fn list(
     conn: &mut DbConnection,
@@ -239,14 +268,16 @@ pub fn list(
     page: i64,
 ) -> QueryResult<crate::db::Page<TokenLine>> {
     use crate::db::schema::{collectivites, editeurs, habilitation_requests, habilitations};
-    let search = crate::search::parse(&filter.q).map(|text| {
-        crate::search::target_in(
-            conn,
-            "tokens.collectivite_id",
-            crate::search::Kind::Collectivite,
-            &text,
-        )
-    });
+    let search = crate::search::parse(&filter.q)
+        .map(|text| {
+            crate::search::target_in(
+                conn,
+                "tokens.collectivite_id",
+                crate::search::Kind::Collectivite,
+                &text,
+            )
+        })
+        .transpose()?;
     let filtered = || {
         let mut q = tokens::table
             .inner_join(
@@ -290,12 +321,38 @@ pub fn list(
         }
         q
     };
-    let total: i64 = count(conn, filter, today)?;
+    let total: i64 = count(conn, filter, search.as_ref(), today)?;
     let page = crate::db::clamp_page(page, total, PER_PAGE);
-    let rows: Vec<TokenRow> = filtered()
+    // A search (with or without window and status) reads only the tokens: the page's ids are
+    // picked on `tokens` alone, then joined (30 rows instead of every match: 0.5 s for
+    // « beaumont » at national scale before).
+    let page_ids: Option<Vec<String>> =
+        if filter.editeur.is_empty() && filter.departement.trim().is_empty() && search.is_some() {
+            let mut q = tokens::table.into_boxed();
+            q = token_filters!(q, filter, today);
+            if let Some(search) = &search {
+                q = q.filter(search.clone().or(tokens::id.eq(filter.q.trim().to_owned())));
+            }
+            Some(
+                q.order((tokens::expires_on.asc(), tokens::id.asc()))
+                    .limit(PER_PAGE)
+                    .offset(crate::db::offset(page, PER_PAGE))
+                    .select(tokens::id)
+                    .load(conn)?,
+            )
+        } else {
+            None
+        };
+    let mut rows_query = filtered();
+    if let Some(ids) = &page_ids {
+        rows_query = rows_query.filter(tokens::id.eq_any(ids.clone()));
+    } else {
+        rows_query = rows_query
+            .limit(PER_PAGE)
+            .offset(crate::db::offset(page, PER_PAGE));
+    }
+    let rows: Vec<TokenRow> = rows_query
         .order((tokens::expires_on.asc(), tokens::id.asc()))
-        .limit(PER_PAGE)
-        .offset(crate::db::offset(page, PER_PAGE))
         .select((
             tokens::id,
             tokens::expires_on,
@@ -346,7 +403,8 @@ pub fn list(
             },
         )
         .collect();
-    Ok(crate::db::Page::new(items, page, PER_PAGE, total))
+    let truncated = search.as_ref().is_some_and(|s| s.capped);
+    Ok(crate::db::Page::new(items, page, PER_PAGE, total).truncated(truncated))
 }
 
 /// Expiries of active tokens per month for the 18 months from `today`'s month:
@@ -360,67 +418,35 @@ pub fn expiries_by_month(
     let end = first
         .checked_add_months(chrono::Months::new(18))
         .unwrap_or(NaiveDate::MAX);
-    // The per-day counters kept by triggers (a few hundred rows), summed per month here:
-    // no token is read.
+    // The per-day counters kept by triggers, summed per month in SQL: no token is read.
     let last = end.pred_opt().unwrap_or(end);
-    let days: Vec<(NaiveDate, i64)> = super::counters::token_days(conn, Some(today), Some(last))?
-        .into_iter()
-        .filter(|(_, revoked, _)| !revoked)
-        .map(|(day, _, n)| (day, n))
-        .collect();
+    let months = super::counters::token_months(conn, today, last)?;
     Ok((0..18)
         .filter_map(|i| first.checked_add_months(chrono::Months::new(i)))
         .map(|month| {
-            let n = days
+            let key = month.format("%Y-%m").to_string();
+            let n = months
                 .iter()
-                .filter(|(d, _)| d.year() == month.year() && d.month() == month.month())
-                .map(|(_, n)| n)
-                .sum::<i64>();
-            (month.format("%Y-%m").to_string(), n)
+                .find(|(m, _)| *m == key)
+                .map_or(0, |(_, n)| *n);
+            (key, n)
         })
         .collect())
-}
-
-/// Applies the window (`fenetre`) and status filters, which only read `tokens`, to a boxed
-/// query over `tokens` (alone or joined).
-macro_rules! token_filters {
-    ($q:expr, $filter:expr, $today:expr) => {{
-        let mut q = $q;
-        let today: NaiveDate = $today;
-        if let Ok(days) = $filter.fenetre.parse::<u64>()
-            && let Some(limit) = today.checked_add_days(chrono::Days::new(days))
-        {
-            q = q
-                .filter(tokens::revoked_at.is_null())
-                .filter(tokens::expires_on.ge(today))
-                .filter(tokens::expires_on.le(limit));
-        }
-        match $filter.statut.as_str() {
-            "expired" => {
-                q = q
-                    .filter(tokens::revoked_at.is_null())
-                    .filter(tokens::expires_on.lt(today));
-            }
-            REVOKED => q = q.filter(tokens::revoked_at.is_not_null()),
-            "active" => {
-                q = q
-                    .filter(tokens::revoked_at.is_null())
-                    .filter(tokens::expires_on.ge(today));
-            }
-            _ => {}
-        }
-        q
-    }};
 }
 
 /// The number of tokens the staff list shows for `filter`: counted on `tokens` alone, joined
 /// only to what a filter needs (every token has its habilitation, request and collectivité),
 /// so that the count reads an index range instead of joining every row.
-fn count(conn: &mut DbConnection, filter: &TokenFilter, today: NaiveDate) -> QueryResult<i64> {
+fn count(
+    conn: &mut DbConnection,
+    filter: &TokenFilter,
+    search: Option<&crate::search::TargetIn>,
+    today: NaiveDate,
+) -> QueryResult<i64> {
     use crate::db::schema::{collectivites, habilitation_requests, habilitations};
     let query = filter.q.trim();
     let needs_request = !filter.editeur.is_empty();
-    let needs_collectivite = !filter.departement.trim().is_empty() || !query.is_empty();
+    let needs_collectivite = !filter.departement.trim().is_empty();
     if needs_request || needs_collectivite {
         // Rare, narrow filters: the joined count (the same rows as the list).
         let mut q = tokens::table
@@ -436,17 +462,16 @@ fn count(conn: &mut DbConnection, filter: &TokenFilter, today: NaiveDate) -> Que
         if !filter.departement.trim().is_empty() {
             q = q.filter(collectivites::departement.eq(filter.departement.trim().to_owned()));
         }
-        if let Some(text) = crate::search::parse(query) {
-            q = q.filter(
-                crate::search::target_in(
-                    conn,
-                    "tokens.collectivite_id",
-                    crate::search::Kind::Collectivite,
-                    &text,
-                )
-                .or(tokens::id.eq(query.to_owned())),
-            );
+        if let Some(search) = search {
+            q = q.filter(search.clone().or(tokens::id.eq(query.to_owned())));
         }
+        return q.count().get_result(conn);
+    }
+    if let Some(search) = search {
+        // A search alone reads the tokens' collectivité id: no join.
+        let mut q = tokens::table.into_boxed();
+        q = token_filters!(q, filter, today);
+        q = q.filter(search.clone().or(tokens::id.eq(query.to_owned())));
         return q.count().get_result(conn);
     }
     // Window and status filters only: summed from the per-day counters (see

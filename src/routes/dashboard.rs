@@ -118,14 +118,38 @@ pub async fn page(
     Staff { page, .. }: Staff,
 ) -> Result<HttpResponse, AppError> {
     let today = crate::domain::calendar::paris_date(page.now);
-    let (expiries, figures) = state
-        .db(move |conn| {
-            Ok((
-                tokens::expiries_by_month(conn, today)?,
-                dashboard::figures(conn, today)?,
-            ))
-        })
-        .await?;
+    let snapshot = {
+        let mut cached = state.dashboard.lock().await;
+        match cached.as_ref() {
+            Some(s)
+                if s.today == today
+                    && s.computed.elapsed().as_secs() < dashboard::CACHE_SECONDS =>
+            {
+                s.clone()
+            }
+            _ => {
+                let computed_at = page.now;
+                let (expiries, figures) = state
+                    .db(move |conn| {
+                        Ok((
+                            tokens::expiries_by_month(conn, today)?,
+                            dashboard::figures(conn, today)?,
+                        ))
+                    })
+                    .await?;
+                let fresh = std::sync::Arc::new(dashboard::Snapshot {
+                    today,
+                    computed_at,
+                    computed: std::time::Instant::now(),
+                    expiries,
+                    figures,
+                });
+                *cached = Some(fresh.clone());
+                fresh
+            }
+        }
+    };
+    let (expiries, figures) = (&snapshot.expiries, &snapshot.figures);
     let expiry_chart = bar_chart(
         "Expirations de jetons par mois (18 mois)",
         &expiries.iter().map(|(m, _)| m.clone()).collect::<Vec<_>>(),
@@ -197,6 +221,7 @@ pub async fn page(
     context.insert("delay_chart", &delay_chart);
     context.insert("editeur_chart", &editeur_chart);
     context.insert("figures", &figures);
+    context.insert("computed_at", &snapshot.computed_at);
     context.insert("target", &TARGET_BUSINESS_DAYS);
     state.render("dashboard.html", context)
 }

@@ -83,16 +83,18 @@ pub async fn list(
         .as_deref()
         .and_then(|p| p.parse().ok())
         .unwrap_or(1);
-    let (lines, total, number, pages) = state
+    let (lines, total, number, pages, truncated) = state
         .db(move |conn| {
-            let search = crate::search::parse(&f.q).map(|text| {
-                crate::search::target_in(
-                    conn,
-                    "hubee_subscriptions.collectivite_id",
-                    crate::search::Kind::Collectivite,
-                    &text,
-                )
-            });
+            let search = crate::search::parse(&f.q)
+                .map(|text| {
+                    crate::search::target_in(
+                        conn,
+                        "hubee_subscriptions.collectivite_id",
+                        crate::search::Kind::Collectivite,
+                        &text,
+                    )
+                })
+                .transpose()?;
             let filtered = || {
                 let mut q = hubee_subscriptions::table
                     .inner_join(collectivites::table)
@@ -141,9 +143,33 @@ pub async fn list(
                         q = q.filter(hubee_subscriptions::access_mode.eq(f.mode.clone()));
                     }
                     q.count().get_result(conn)?
+                } else if f.departement.is_empty() {
+                    // A search: counted on the subscriptions alone too (the search reads
+                    // their collectivité id, and the two joins add no row).
+                    let mut q = hubee_subscriptions::table.into_boxed();
+                    if !f.statut.is_empty() {
+                        q = q.filter(hubee_subscriptions::status.eq(f.statut.clone()));
+                    }
+                    if !f.mode.is_empty() {
+                        q = q.filter(hubee_subscriptions::access_mode.eq(f.mode.clone()));
+                    }
+                    if let Some(search) = &search {
+                        let number =
+                            f.q.trim()
+                                .trim_start_matches(['D', 'd'])
+                                .parse::<i64>()
+                                .unwrap_or(-1);
+                        q = q.filter(
+                            search
+                                .clone()
+                                .or(hubee_subscriptions::datapass_id.eq(number)),
+                        );
+                    }
+                    q.count().get_result(conn)?
                 } else {
                     filtered().count().get_result(conn)?
                 };
+            let truncated = search.as_ref().is_some_and(|s| s.capped);
             let pages = crate::db::page_count(total, per_page);
             let number = number.clamp(1, pages);
             let rows: Vec<ListRow> = filtered()
@@ -188,7 +214,7 @@ pub async fn list(
                     provisioning: crate::hubee::state_label(provisioning.as_deref(), configured),
                 })
                 .collect();
-            Ok((lines, total, number, pages))
+            Ok((lines, total, number, pages, truncated))
         })
         .await?;
     let list = Page {
@@ -197,6 +223,7 @@ pub async fn list(
         per_page: 30,
         total,
         pages,
+        truncated,
     };
     let base = {
         let mut pairs = url::form_urlencoded::Serializer::new(String::new());

@@ -1,5 +1,5 @@
 //! The counters the staff pages read (requests per state, HubEE subscriptions per status,
-//! collectivités, tokens per expiry day) stay equal to a real `COUNT` after every kind of
+//! collectivités, tokens per expiry day, client requests per éditeur) stay equal to a real `COUNT` after every kind of
 //! change: inserts, updates of the counted column, unrelated updates and deletes, through the
 //! application's own functions and through plain SQL.
 
@@ -10,7 +10,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use qf_backoffice::db::DbConnection;
 use qf_backoffice::db::schema::{
-    collectivites, habilitation_requests, hubee_subscriptions, tokens,
+    collectivites, editeur_forms, editeurs, habilitation_requests, hubee_subscriptions, tokens,
 };
 use qf_backoffice::demo_scale::{self, ScaleCounts};
 use qf_backoffice::domain::token::token_status;
@@ -51,6 +51,56 @@ fn assert_counters_exact(conn: &mut DbConnection, today: NaiveDate, when: &str) 
     for (status, n) in hubee::count_by_status(conn).unwrap() {
         assert_eq!(n, real.get(status.as_str()).copied().unwrap_or(0), "{when}");
     }
+
+    // Client requests per éditeur: recorded for it, or made through one of its forms — the
+    // plain filter, counted here over every request.
+    let forms: Vec<(String, String)> = editeur_forms::table
+        .select((editeur_forms::form_uid, editeur_forms::editeur_id))
+        .load(conn)
+        .unwrap();
+    let links: Vec<(String, Option<String>)> = habilitation_requests::table
+        .select((
+            habilitation_requests::form_uid,
+            habilitation_requests::editeur_id,
+        ))
+        .load(conn)
+        .unwrap();
+    let mut real: BTreeMap<String, i64> = BTreeMap::new();
+    for editeur in editeurs::table
+        .select(editeurs::id)
+        .load::<String>(conn)
+        .unwrap()
+    {
+        let n = links
+            .iter()
+            .filter(|(form, recorded)| {
+                recorded.as_deref() == Some(editeur.as_str())
+                    || forms.iter().any(|(f, e)| f == form && *e == editeur)
+            })
+            .count() as i64;
+        if n > 0 {
+            real.insert(editeur, n);
+        }
+    }
+    let kept: BTreeMap<String, i64> = counters::client_requests(conn)
+        .unwrap()
+        .into_iter()
+        .filter(|(_, n)| *n != 0)
+        .collect();
+    assert_eq!(kept, real, "client requests per éditeur, {when}");
+
+    let mut real: Vec<String> = collectivites::table
+        .filter(collectivites::departement.is_not_null())
+        .select(collectivites::departement.assume_not_null())
+        .distinct()
+        .load(conn)
+        .unwrap();
+    real.sort();
+    assert_eq!(
+        qf_backoffice::models::collectivites::departements(conn).unwrap(),
+        real,
+        "départements, {when}"
+    );
 
     let real: i64 = collectivites::table.count().get_result(conn).unwrap();
     assert_eq!(
@@ -201,15 +251,46 @@ async fn counters_equal_real_counts_after_every_kind_of_change() {
         assert_counters_exact(conn, today, "after SQL inserts");
         conn.batch_execute(
             "UPDATE habilitation_requests SET state = 'submitted' WHERE id = 'compteur-r'; \
+             UPDATE collectivites SET departement = '2A' WHERE id = 'compteur-c'; \
              UPDATE habilitation_requests SET state = 'validated' WHERE id = 'compteur-r'; \
              UPDATE hubee_subscriptions SET status = 'ACTIF' WHERE id = 'compteur-h'; \
              UPDATE tokens SET expires_on = '2020-05-06' WHERE id = 'compteur-t';",
         )
         .unwrap();
         assert_counters_exact(conn, today, "after SQL updates");
+        // The request moves to an éditeur, then to another éditeur's form, then to none.
+        let (form, owner): (String, String) = editeur_forms::table
+            .order(editeur_forms::form_uid.asc())
+            .select((editeur_forms::form_uid, editeur_forms::editeur_id))
+            .first(conn)
+            .unwrap();
+        let other: String = editeurs::table
+            .filter(editeurs::id.ne(&owner))
+            .order(editeurs::id.asc())
+            .select(editeurs::id)
+            .first(conn)
+            .unwrap();
+        conn.batch_execute(&format!(
+            "UPDATE habilitation_requests SET editeur_id = '{other}' WHERE id = 'compteur-r';"
+        ))
+        .unwrap();
+        assert_counters_exact(conn, today, "after the éditeur of a request is set");
+        conn.batch_execute(&format!(
+            "UPDATE habilitation_requests SET form_uid = '{form}' WHERE id = 'compteur-r';"
+        ))
+        .unwrap();
+        assert_counters_exact(conn, today, "after a request moved to another éditeur's form");
+        conn.batch_execute(&format!(
+            "UPDATE habilitation_requests SET editeur_id = '{owner}' WHERE id = 'compteur-r'; \
+             UPDATE habilitation_requests SET editeur_id = NULL WHERE id = 'compteur-r';"
+        ))
+        .unwrap();
+        assert_counters_exact(conn, today, "after the éditeur of a request is removed");
         conn.batch_execute(
             "UPDATE tokens SET revoked_at = '2026-01-01 00:00:00', expires_on = '2032-01-01' WHERE id = 'compteur-t'; \
-             UPDATE habilitation_requests SET state = state WHERE id = 'compteur-r';",
+             UPDATE habilitation_requests SET state = state WHERE id = 'compteur-r'; \
+             UPDATE collectivites SET departement = NULL WHERE id = 'compteur-c'; \
+             UPDATE collectivites SET departement = '2B' WHERE id = 'compteur-c';",
         )
         .unwrap();
         assert_counters_exact(conn, today, "after a two-column update and a no-op");

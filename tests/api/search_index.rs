@@ -374,3 +374,47 @@ async fn fts_syntax_in_a_query_is_plain_text_never_an_error() {
     let (_, html) = staff.get_text("/collectivites?q=NEAR%28x%29*").await;
     assert!(html.contains("Les &quot;Trois&quot; OR NEAR(x)* -Puits"));
 }
+
+#[tokio::test]
+async fn a_list_search_found_in_more_documents_than_the_cap_says_the_list_is_partial() {
+    let app = TestApp::spawn_with_demo().await;
+    let staff = app.signed_in(DEMO_INSTRUCTEUR).await;
+    let cap = search::LIST_CAP as usize;
+    app.with_conn(move |conn| {
+        for i in 0..cap + 5 {
+            insert_collectivite(
+                conn,
+                &format!("cap-{i:05}"),
+                &format!("9{i:013}"),
+                &format!("Capvillars {i:05}"),
+            );
+        }
+    })
+    .await;
+    let (status, html) = staff.get_text("/collectivites?q=capvillars").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Recherche très large"), "banner shown");
+    // The list counts what the first documents point to: the cap, not every match.
+    let total = html
+        .split("data-testid=\"collectivites-total\">")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse::<usize>().ok());
+    assert_eq!(total, Some(cap));
+    // A text found in fewer documents gives the whole list, without the banner.
+    let (status, html) = staff.get_text("/collectivites?q=capvillars%2000017").await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("Recherche très large"));
+    assert!(html.contains("Capvillars 00017"));
+    // The other lists say it too (tokens, subscriptions, queue: none of these collectivités
+    // has any, so the lists are empty, and partial).
+    for path in ["/jetons", "/abonnements", "/instruction"] {
+        let (status, html) = staff.get_text(&format!("{path}?q=capvillars")).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(html.contains("Recherche très large"), "{path}");
+    }
+    // No match at all: an empty list, no banner, no error.
+    let (status, html) = staff.get_text("/instruction?q=D999999").await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("Recherche très large"));
+}

@@ -219,6 +219,32 @@ pub fn target_in(
     any_target_in(conn, &[(column, kind)], text)
 }
 
+/// `column IN (targets of every document of `kind` containing `text`)`, as a subquery the
+/// database runs with the list's own query: no cap, for lists already narrowed to a small
+/// scope by another condition (an éditeur's own clients), which must never be partial.
+pub fn target_in_all(
+    conn: &DbConnection,
+    column: &'static str,
+    kind: Kind,
+    text: &SearchText,
+) -> TargetIn {
+    let (subquery, values) = targets_sql(conn, kind, text);
+    let mut sql = Vec::new();
+    let mut pieces = subquery.split(PARAM);
+    let mut head = format!("{column} IN ({}", pieces.next().unwrap_or_default());
+    for piece in pieces {
+        sql.push(std::mem::take(&mut head));
+        head.push_str(piece);
+    }
+    head.push(')');
+    sql.push(head);
+    TargetIn {
+        sql,
+        params: values,
+        capped: false,
+    }
+}
+
 /// `(c1 IN (…kind 1…) OR c2 IN (…kind 2…))` for the same text.
 pub fn any_target_in(
     conn: &mut DbConnection,

@@ -176,16 +176,15 @@ pub fn page(
     // another page follows) and double while a filter drops rows: an unfiltered page reads
     // `limit + 1` collectivités and their details, not a whole chunk.
     let mut chunk_size = (limit + 1).min(CHUNK);
-    let search = crate::search::parse(&filter.search)
-        .map(|text| {
-            crate::search::target_in(
-                conn,
-                "collectivites.id",
-                crate::search::Kind::Collectivite,
-                &text,
-            )
-        })
-        .transpose()?;
+    // Uncapped: the éditeur's clients narrow the list; a search must never hide one.
+    let search = crate::search::parse(&filter.search).map(|text| {
+        crate::search::target_in_all(
+            conn,
+            "collectivites.id",
+            crate::search::Kind::Collectivite,
+            &text,
+        )
+    });
     loop {
         let mut q = collectivites::table
             .filter(

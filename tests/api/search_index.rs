@@ -418,3 +418,46 @@ async fn a_list_search_found_in_more_documents_than_the_cap_says_the_list_is_par
     assert_eq!(status, 200);
     assert!(!html.contains("Recherche très large"));
 }
+
+#[tokio::test]
+async fn an_editeur_search_is_never_capped_its_own_clients_all_show() {
+    let app = TestApp::spawn_with_demo().await;
+    let editeur = app.signed_in(crate::editeur_api::MUSHROOM).await;
+    let (_, html) = editeur.get_text("/editeur").await;
+    let marker = "data-client=\"";
+    let start = html.find(marker).expect("a client") + marker.len();
+    let client_siret = html[start..start + 14].to_owned();
+    let cap = search::LIST_CAP as usize;
+    app.with_conn(move |conn| {
+        for i in 0..cap + 5 {
+            insert_collectivite(
+                conn,
+                &format!("cap-{i:05}"),
+                &format!("9{i:013}"),
+                &format!("Capvillars {i:05}"),
+            );
+        }
+        // Indexed after the 1 005 others: beyond the cap of a staff list.
+        insert_collectivite(conn, "cap-client", "99999999900037", "Capvillars Client");
+        let old: String = collectivites::table
+            .filter(collectivites::siret.eq(&client_siret))
+            .select(collectivites::id)
+            .first(conn)
+            .unwrap();
+        diesel::update(
+            qf_backoffice::db::schema::habilitation_requests::table
+                .filter(qf_backoffice::db::schema::habilitation_requests::collectivite_id.eq(old)),
+        )
+        .set(qf_backoffice::db::schema::habilitation_requests::collectivite_id.eq("cap-client"))
+        .execute(conn)
+        .unwrap();
+    })
+    .await;
+    let (status, html) = editeur.get_text("/editeur?q=capvillars").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("data-client=\"99999999900037\""),
+        "its client shows"
+    );
+    assert!(!html.contains("Capvillars 00001"), "only its own clients");
+}

@@ -137,6 +137,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
         )?)),
         None => None,
     };
+    let ingest = crate::instruction::ingest::Ingest::new(settings.database.clone());
     Ok(web::Data::new(AppState {
         form,
         form_wakeup: Arc::new(tokio::sync::Notify::new()),
@@ -153,6 +154,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
         mailer,
         session_key,
         dashboard: Default::default(),
+        ingest,
     }))
 }
 

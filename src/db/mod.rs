@@ -143,6 +143,7 @@ pub fn establish(location: &DatabaseLocation) -> Result<DbConnection, diesel::Co
                  PRAGMA journal_mode = WAL; \
                  PRAGMA synchronous = NORMAL; \
                  PRAGMA foreign_keys = ON; \
+                 PRAGMA temp_store = MEMORY; \
                  PRAGMA wal_autocheckpoint = 8192; \
                  PRAGMA journal_size_limit = 67108864;",
             )
@@ -284,6 +285,9 @@ thread_local! {
     /// Whether this thread already holds a writer lock (a nested transaction is a savepoint
     /// of the connection that holds it).
     static HOLDS_WRITER: Cell<bool> = const { Cell::new(false) };
+    /// Inside [`batch`]: nested transactions open no savepoint, and a failing one spoils the
+    /// batch (`Some(true)`).
+    static BATCH_SPOILED: Cell<Option<bool>> = const { Cell::new(None) };
 }
 
 /// The writer lock of the SQLite file `conn` is open on (none for an in-memory database).
@@ -320,6 +324,13 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
+    if let Some(spoiled) = BATCH_SPOILED.with(Cell::get) {
+        let result = work(conn);
+        if result.is_err() && !spoiled {
+            BATCH_SPOILED.with(|b| b.set(Some(true)));
+        }
+        return result;
+    }
     let writer = match conn {
         DbConnection::Sqlite(sqlite) if !HOLDS_WRITER.with(Cell::get) => sqlite_writer(sqlite)?,
         _ => None,
@@ -338,6 +349,57 @@ where
             )?;
         }
         work(conn)
+    })
+}
+
+/// Why [`batch`] gave up.
+#[derive(Debug)]
+pub enum BatchError<E> {
+    /// A nested [`transaction`] failed: everything was rolled back, to be done again one
+    /// transaction at a time.
+    Spoiled,
+    /// The batch's own work or its commit failed (rolled back).
+    Failed(E),
+}
+
+impl<E> From<diesel::result::Error> for BatchError<E>
+where
+    E: From<diesel::result::Error>,
+{
+    fn from(e: diesel::result::Error) -> Self {
+        BatchError::Failed(E::from(e))
+    }
+}
+
+/// Resets [`BATCH_SPOILED`] when the batch ends, even by a panic.
+struct BatchOpen;
+
+impl Drop for BatchOpen {
+    fn drop(&mut self) {
+        BATCH_SPOILED.with(|b| b.set(None));
+    }
+}
+
+/// Runs `work` in one [`transaction`] in which nested transactions open no savepoint: many
+/// small units of work then share one commit. Savepoints are what makes them expensive on
+/// SQLite (each one flushes the full-text indexes into a new segment and journals the pages
+/// it touches). The price: a nested transaction that fails cannot be undone alone, so the
+/// whole batch is rolled back and [`BatchError::Spoiled`] tells the caller to do the work again
+/// one transaction at a time.
+pub fn batch<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, BatchError<E>>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    transaction(conn, |conn| {
+        let _open = BatchOpen;
+        BATCH_SPOILED.with(|b| b.set(Some(false)));
+        let result = work(conn);
+        // Spoiled first: on PostgreSQL, what follows a failed statement fails too.
+        if BATCH_SPOILED.with(Cell::get) == Some(true) {
+            return Err(BatchError::Spoiled);
+        }
+        result.map_err(BatchError::Failed)
     })
 }
 

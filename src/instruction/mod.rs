@@ -3,6 +3,7 @@
 //! token issued or prolonged, the HubEE subscription created `Inactif`.
 
 pub mod datapass;
+pub mod ingest;
 pub mod mirror;
 pub mod queue;
 pub mod sync;

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::editeurs::client_filter;
+use super::editeurs::{client_collectivite_filter, client_filter, client_row_filter};
 use super::hubee::PROCESS_CODE;
 use crate::db::DbConnection;
 use crate::db::schema::{
@@ -22,6 +22,11 @@ use crate::domain::token::{
 
 /// Collectivités read from the database at a time while filling a page.
 const CHUNK: i64 = 500;
+
+/// From this many client requests, an éditeur's clients are walked in SIRET order (see [`page`]):
+/// about where building the set of its clients starts to cost more than the walk (√(35 000 ×
+/// a page)).
+const LARGE_EDITEUR: i64 = 1_000;
 
 /// One client of an éditeur.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -185,17 +190,27 @@ pub fn page(
             &text,
         )
     });
+    // A large éditeur's clients are found by walking the collectivités in SIRET order with a
+    // probe each (a page of 25 reads about 25 × collectivités / clients of them); a small
+    // one's by the set of its client collectivités, cheaper to build than the walk is long.
+    let large = crate::models::counters::client_requests(conn)?
+        .get(editeur_id)
+        .is_some_and(|n| *n >= LARGE_EDITEUR);
     loop {
         let mut q = collectivites::table
-            .filter(
+            .filter(collectivites::siret.gt(cursor.clone()))
+            .into_boxed();
+        q = if large {
+            q.filter(client_collectivite_filter(editeur_id))
+        } else {
+            q.filter(
                 collectivites::id.eq_any(
                     habilitation_requests::table
                         .filter(client_filter(editeur_id))
                         .select(habilitation_requests::collectivite_id),
                 ),
             )
-            .filter(collectivites::siret.gt(cursor.clone()))
-            .into_boxed();
+        };
         if let Some(search) = &search {
             q = q.filter(search.clone());
         }
@@ -266,13 +281,7 @@ pub fn find(
 ) -> QueryResult<Option<ClientRow>> {
     let found: Option<(String, String, String)> = collectivites::table
         .filter(collectivites::siret.eq(siret))
-        .filter(
-            collectivites::id.eq_any(
-                habilitation_requests::table
-                    .filter(client_filter(editeur_id))
-                    .select(habilitation_requests::collectivite_id),
-            ),
-        )
+        .filter(client_collectivite_filter(editeur_id))
         .select((collectivites::id, collectivites::siret, collectivites::name))
         .first(conn)
         .optional()?;
@@ -301,7 +310,7 @@ fn details(
     let ids: Vec<String> = collectivites.iter().map(|(id, _, _)| id.clone()).collect();
     let requests: Vec<RequestColumns> = habilitation_requests::table
         .filter(habilitation_requests::collectivite_id.eq_any(&ids))
-        .filter(client_filter(editeur_id))
+        .filter(client_row_filter(editeur_id))
         .select((
             habilitation_requests::id,
             habilitation_requests::state,

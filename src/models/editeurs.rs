@@ -381,18 +381,51 @@ pub fn client_page(
 }
 
 /// The condition "this request is a client request of the éditeur": recorded for it, or made
-/// through one of its pre-filled forms (form ids are unique). Written as
-/// `habilitation_requests.id IN (two index ranges)`: the `OR` of the two conditions made both
-/// databases scan every request (0.5 s at national scale for one éditeur's counts).
+/// through one of its pre-filled forms (form ids are unique). Three SQL shapes of the same
+/// condition, each for a different outer set (see [`Shape`]).
 #[derive(Clone, Debug)]
 pub(crate) struct ClientRequests {
     editeur_id: String,
+    shape: Shape,
 }
 
-/// The client requests of `editeur_id` (see [`ClientRequests`]).
+/// How [`ClientRequests`] is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    /// `habilitation_requests.id IN (two index ranges)`, for an outer set that is every request:
+    /// the `OR` of the two conditions made both databases scan every request (0.5 s at
+    /// national scale for one éditeur's counts).
+    IdSet,
+    /// The `OR` tested on each row, for an outer set already narrowed by an index (the
+    /// requests of a few collectivités): the id set would be built for nothing.
+    Row,
+    /// `EXISTS` a client request of the collectivité, for a filter on `collectivites` walked
+    /// in SIRET order: a probe per collectivité read instead of every client request.
+    Collectivite,
+}
+
+/// The client requests of `editeur_id`, as a set of request ids (see [`Shape::IdSet`]).
 pub(crate) fn client_filter(editeur_id: &str) -> ClientRequests {
     ClientRequests {
         editeur_id: editeur_id.to_owned(),
+        shape: Shape::IdSet,
+    }
+}
+
+/// The same condition tested row by row (see [`Shape::Row`]).
+pub(crate) fn client_row_filter(editeur_id: &str) -> ClientRequests {
+    ClientRequests {
+        editeur_id: editeur_id.to_owned(),
+        shape: Shape::Row,
+    }
+}
+
+/// The condition on `collectivites`: one of its requests is a client request of `editeur_id`
+/// (see [`Shape::Collectivite`]).
+pub(crate) fn client_collectivite_filter(editeur_id: &str) -> ClientRequests {
+    ClientRequests {
+        editeur_id: editeur_id.to_owned(),
+        shape: Shape::Collectivite,
     }
 }
 
@@ -423,20 +456,45 @@ where
         mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
     ) -> QueryResult<()> {
         use diesel::sql_types::Text;
-        out.push_sql(
-            "habilitation_requests.id IN (\
-             SELECT client.id FROM habilitation_requests AS client WHERE client.editeur_id = ",
-        );
-        out.push_bind_param::<Text, String>(&self.editeur_id)?;
-        out.push_sql(
-            " UNION ALL SELECT client.id FROM editeur_forms AS form \
-             JOIN habilitation_requests AS client ON client.form_uid = form.form_uid \
-             WHERE form.editeur_id = ",
-        );
-        out.push_bind_param::<Text, String>(&self.editeur_id)?;
-        out.push_sql(" AND (client.editeur_id IS NULL OR client.editeur_id <> ");
-        out.push_bind_param::<Text, String>(&self.editeur_id)?;
-        out.push_sql("))");
+        let forms_of =
+            " IN (SELECT form.form_uid FROM editeur_forms AS form WHERE form.editeur_id = ";
+        match self.shape {
+            Shape::IdSet => {
+                out.push_sql(
+                    "habilitation_requests.id IN (\
+                     SELECT client.id FROM habilitation_requests AS client WHERE client.editeur_id = ",
+                );
+                out.push_bind_param::<Text, String>(&self.editeur_id)?;
+                out.push_sql(
+                    " UNION ALL SELECT client.id FROM editeur_forms AS form \
+                     JOIN habilitation_requests AS client ON client.form_uid = form.form_uid \
+                     WHERE form.editeur_id = ",
+                );
+                out.push_bind_param::<Text, String>(&self.editeur_id)?;
+                out.push_sql(" AND (client.editeur_id IS NULL OR client.editeur_id <> ");
+                out.push_bind_param::<Text, String>(&self.editeur_id)?;
+                out.push_sql("))");
+            }
+            Shape::Row => {
+                out.push_sql("(habilitation_requests.editeur_id = ");
+                out.push_bind_param::<Text, String>(&self.editeur_id)?;
+                out.push_sql(" OR habilitation_requests.form_uid");
+                out.push_sql(forms_of);
+                out.push_bind_param::<Text, String>(&self.editeur_id)?;
+                out.push_sql("))");
+            }
+            Shape::Collectivite => {
+                out.push_sql(
+                    "EXISTS (SELECT 1 FROM habilitation_requests AS client \
+                     WHERE client.collectivite_id = collectivites.id AND (client.editeur_id = ",
+                );
+                out.push_bind_param::<Text, String>(&self.editeur_id)?;
+                out.push_sql(" OR client.form_uid");
+                out.push_sql(forms_of);
+                out.push_bind_param::<Text, String>(&self.editeur_id)?;
+                out.push_sql(")))");
+            }
+        }
         Ok(())
     }
 }

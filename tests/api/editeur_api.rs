@@ -307,6 +307,58 @@ async fn an_editeur_never_reads_another_editeurs_clients() {
 }
 
 #[tokio::test]
+async fn a_large_editeurs_clients_are_the_same_when_walked_by_siret() {
+    let app = TestApp::spawn_with_demo().await;
+    let a = editeur_of(&app, MUSHROOM).await;
+    let b = editeur_of(&app, ARPEGE).await;
+    let key_a = new_key(&app, &a, "A").await;
+    let expected_a = expected_sirets(&app, &a).await;
+    let only_b: Vec<String> = expected_sirets(&app, &b)
+        .await
+        .difference(&expected_a)
+        .cloned()
+        .collect();
+    let small_pages = all_sirets(&app, &key_a, 3).await;
+    let small_csv = api_get(&app, "/api/v1/clients.csv", Some(&key_a))
+        .await
+        .text()
+        .await
+        .unwrap();
+    // The counters say A has thousands of client requests: its clients are now walked in
+    // SIRET order with a probe each instead of through the set of its clients.
+    let editeur = a.clone();
+    app.with_conn(move |conn| {
+        diesel::sql_query(format!(
+            "INSERT INTO request_link_counts (form_uid, editeur_id, n) \
+             VALUES ('mesure-grand', '{editeur}', 5000)"
+        ))
+        .execute(conn)
+        .unwrap()
+    })
+    .await;
+    let large_pages = all_sirets(&app, &key_a, 3).await;
+    assert_eq!(
+        large_pages, small_pages,
+        "same clients, same order, same pages"
+    );
+    assert_eq!(
+        large_pages.iter().cloned().collect::<BTreeSet<_>>(),
+        expected_a
+    );
+    let large_csv = api_get(&app, "/api/v1/clients.csv", Some(&key_a))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(large_csv, small_csv);
+    for siret in &only_b {
+        let (status, code, _) =
+            error_of(api_get(&app, &format!("/api/v1/clients/{siret}"), Some(&key_a)).await).await;
+        assert_eq!((status, code.as_str()), (404, "client_inconnu"));
+    }
+}
+
+#[tokio::test]
 async fn cursor_pages_stay_stable_when_clients_are_added() {
     let app = TestApp::spawn_with_demo().await;
     let a = editeur_of(&app, MUSHROOM).await;

@@ -660,3 +660,113 @@ async fn a_broken_validation_template_fails_the_email_not_the_webhook() {
     );
     assert_eq!(journal, 1, "staff see it in the journal");
 }
+
+#[tokio::test]
+async fn a_burst_of_concurrent_deliveries_applies_each_event_once() {
+    let app = spawn().await;
+    // 20 new requests, each delivered twice at the same time: on SQLite they share batches.
+    let bodies: Vec<Value> = (0..20)
+        .flat_map(|i| {
+            let body = payload("create", 700 + i, T0, SIRET);
+            [body.clone(), body]
+        })
+        .collect();
+    let answers =
+        futures_util::future::join_all(bodies.iter().map(|body| deliver(&app, body))).await;
+    assert!(
+        answers.iter().all(|(status, _)| *status == 200),
+        "{answers:?}"
+    );
+    for i in 0..20 {
+        assert_eq!(state_of(&app, 700 + i).await, Some(("draft".into(), false)));
+    }
+    let outcomes: Vec<(String, i64)> = app
+        .with_conn(|conn| {
+            webhook_deliveries::table
+                .group_by(webhook_deliveries::outcome)
+                .select((webhook_deliveries::outcome, diesel::dsl::count_star()))
+                .order(webhook_deliveries::outcome)
+                .load(conn)
+                .unwrap()
+        })
+        .await;
+    assert_eq!(
+        outcomes,
+        [("applied".to_owned(), 20), ("duplicate".to_owned(), 20)]
+    );
+    let contacts: i64 = app
+        .with_conn(|conn| request_contacts::table.count().get_result(conn).unwrap())
+        .await;
+    assert_eq!(contacts, 20 * 4, "one set of contacts per request");
+}
+
+#[tokio::test]
+async fn a_delivery_failing_inside_a_batch_is_rolled_back_alone() {
+    use qf_backoffice::instruction::ingest::receive_batch;
+    let app = spawn().await;
+    // The database refuses request D999 (a trigger), as it would refuse a broken row.
+    let postgres = app.db.is_postgres();
+    app.with_conn(move |conn| {
+        use diesel::connection::SimpleConnection;
+        conn.batch_execute(if postgres {
+            "CREATE FUNCTION refuse_999() RETURNS trigger AS $$ BEGIN \
+               IF NEW.datapass_id = 999 THEN RAISE EXCEPTION 'refusée'; END IF; RETURN NEW; \
+             END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER refuse_999 BEFORE INSERT ON habilitation_requests \
+               FOR EACH ROW EXECUTE FUNCTION refuse_999();"
+        } else {
+            "CREATE TRIGGER refuse_999 BEFORE INSERT ON habilitation_requests \
+               WHEN NEW.datapass_id = 999 BEGIN SELECT RAISE(ABORT, 'refusée'); END;"
+        })
+        .unwrap()
+    })
+    .await;
+    let bodies: Vec<Vec<u8>> = vec![
+        payload("create", 801, T0, SIRET).to_string().into_bytes(),
+        payload("create", 999, T0, SIRET).to_string().into_bytes(),
+        payload("create", 802, T0, "21690123000019")
+            .to_string()
+            .into_bytes(),
+        b"{pas du json".to_vec(),
+        payload("create", 801, T0, SIRET).to_string().into_bytes(),
+        payload("submit", 801, T0 + 1, SIRET)
+            .to_string()
+            .into_bytes(),
+    ];
+    let results = app
+        .with_conn(move |conn| {
+            let now = qf_backoffice::db::now();
+            let deliveries: Vec<(&[u8], _)> = bodies.iter().map(|b| (b.as_slice(), now)).collect();
+            receive_batch(conn, &deliveries)
+                .unwrap()
+                .into_iter()
+                .map(|r| {
+                    let p = r.unwrap();
+                    (
+                        p.outcome.as_str(),
+                        p.answer.status,
+                        p.answer.error_code().map(str::to_owned),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .await;
+    assert_eq!(
+        results,
+        [
+            ("applied", 200, None),
+            ("rejected", 500, Some("database_error".to_owned())),
+            ("failed", 200, Some("invalid_siret".to_owned())),
+            ("rejected", 400, Some("invalid_json".to_owned())),
+            ("duplicate", 200, None),
+            ("applied", 200, None),
+        ]
+    );
+    // The request refused by the database left nothing; the others are all there.
+    assert_eq!(state_of(&app, 999).await, None);
+    assert_eq!(state_of(&app, 801).await, Some(("submitted".into(), false)));
+    let logged: i64 = app
+        .with_conn(|conn| webhook_deliveries::table.count().get_result(conn).unwrap())
+        .await;
+    assert_eq!(logged, 6, "every delivery of the batch is logged");
+}

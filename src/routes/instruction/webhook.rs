@@ -4,6 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
+use crate::db::DatabaseLocation;
+use crate::error::AppError;
 use crate::instruction::datapass::{self, receive};
 use crate::state::AppState;
 
@@ -36,7 +38,16 @@ pub async fn datapass_webhook(
         }));
     }
     let now = crate::db::now();
-    let outcome = state.db(move |conn| Ok(receive(conn, &body, now)?)).await;
+    // SQLite has one writer: deliveries queue for it and share commits. PostgreSQL's writers
+    // run side by side, each delivery in its own transaction.
+    let outcome = match state.settings.database {
+        DatabaseLocation::Sqlite(_) => state
+            .ingest
+            .receive(body, now)
+            .await
+            .map_err(|e| AppError::Internal(e.into())),
+        DatabaseLocation::Postgres(_) => state.db(move |conn| Ok(receive(conn, &body, now)?)).await,
+    };
     match outcome {
         Ok(processed) => {
             if processed.mail_queued {

@@ -116,8 +116,19 @@ pub fn enqueue(
     Ok(id)
 }
 
-/// Claims up to `limit` due e-mails for `lock_for`; returns the ones this caller won.
+/// Claims up to `limit` due e-mails for `lock_for`; returns the ones this caller won. One write
+/// transaction: on SQLite it waits its turn once in the process's writer queue instead of
+/// sleeping in `busy_timeout` for each e-mail while the webhook writer holds the lock.
 pub fn claim_due(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    lock_for: Duration,
+    limit: i64,
+) -> QueryResult<Vec<OutboxEmail>> {
+    crate::db::transaction(conn, |conn| claim_due_in(conn, now, lock_for, limit))
+}
+
+fn claim_due_in(
     conn: &mut DbConnection,
     now: NaiveDateTime,
     lock_for: Duration,
@@ -160,8 +171,13 @@ pub const SECRET_TEMPLATES: [&str; 1] = ["login_link"];
 /// What replaces the body of a delivered e-mail carrying a secret.
 pub const REDACTED_BODY: &str = "[contenu masqué : il contient un lien de connexion personnel]";
 
-/// Marks a claimed e-mail as delivered; a sign-in e-mail loses its body (and its link).
+/// Marks a claimed e-mail as delivered; a sign-in e-mail loses its body (and its link), in the
+/// same transaction.
 pub fn mark_sent(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    crate::db::transaction(conn, |conn| mark_sent_in(conn, id, now))
+}
+
+fn mark_sent_in(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(outbox::table.find(id))
         .set((
             outbox::status.eq(SENT),

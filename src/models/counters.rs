@@ -139,8 +139,10 @@ pub fn token_months(
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
+    // SQLite keeps dates as `YYYY-MM-DD` text: the month is its first 7 characters, cheaper
+    // than parsing each day with `strftime` (the chart was a fifth of `/jetons`).
     let month = match conn {
-        DbConnection::Sqlite(_) => "strftime('%Y-%m', expires_on)",
+        DbConnection::Sqlite(_) => "substr(expires_on, 1, 7)",
         DbConnection::Postgresql(_) => "to_char(expires_on, 'YYYY-MM')",
     };
     // The bounds are dates formatted here (`YYYY-MM-DD`), never user text.

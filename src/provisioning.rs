@@ -432,7 +432,13 @@ pub fn release_approval_mails(
 
 type Claimed = (String, NewCollectivite, i32);
 
+/// Claims the due jobs in one write transaction: on SQLite it waits its turn once in the
+/// process's writer queue instead of sleeping in `busy_timeout` for each claim.
 fn claim_due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<Claimed>> {
+    crate::db::transaction(conn, |conn| claim_due_in(conn, now))
+}
+
+fn claim_due_in(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<Claimed>> {
     let due = || {
         form_activations::state.eq(PENDING).and(
             form_activations::next_attempt_at.le(now).and(

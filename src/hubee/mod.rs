@@ -155,7 +155,13 @@ struct Claimed {
     admin_names: (Option<String>, Option<String>),
 }
 
+/// Claims the due jobs in one write transaction: on SQLite it waits its turn once in the
+/// process's writer queue instead of sleeping in `busy_timeout` for each claim.
 fn claim_due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<Claimed>> {
+    crate::db::transaction(conn, |conn| claim_due_in(conn, now))
+}
+
+fn claim_due_in(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<Claimed>> {
     let due = || {
         hubee_provisioning::state.eq(PENDING).and(
             hubee_provisioning::next_attempt_at

@@ -286,28 +286,7 @@ pub fn list(
             )
             .inner_join(collectivites::table)
             .into_boxed();
-        if let Ok(days) = filter.fenetre.parse::<u64>()
-            && let Some(limit) = today.checked_add_days(chrono::Days::new(days))
-        {
-            q = q
-                .filter(tokens::revoked_at.is_null())
-                .filter(tokens::expires_on.ge(today))
-                .filter(tokens::expires_on.le(limit));
-        }
-        match filter.statut.as_str() {
-            "expired" => {
-                q = q
-                    .filter(tokens::revoked_at.is_null())
-                    .filter(tokens::expires_on.lt(today));
-            }
-            REVOKED => q = q.filter(tokens::revoked_at.is_not_null()),
-            "active" => {
-                q = q
-                    .filter(tokens::revoked_at.is_null())
-                    .filter(tokens::expires_on.ge(today));
-            }
-            _ => {}
-        }
+        q = token_filters!(q, filter, today);
         match filter.editeur.as_str() {
             "" => {}
             "aucun" => q = q.filter(habilitation_requests::editeur_id.is_null()),

@@ -69,6 +69,34 @@ type ListRow = (
     Option<String>,
 );
 
+/// Applies the status, access-mode and search filters, which read only the subscription
+/// (the search its collectivité id, or a D-number), to a boxed query over
+/// `hubee_subscriptions` (alone or joined).
+macro_rules! subscription_filters {
+    ($q:expr, $f:expr, $search:expr) => {{
+        let mut q = $q;
+        if !$f.statut.is_empty() {
+            q = q.filter(hubee_subscriptions::status.eq($f.statut.clone()));
+        }
+        if !$f.mode.is_empty() {
+            q = q.filter(hubee_subscriptions::access_mode.eq($f.mode.clone()));
+        }
+        if let Some(search) = &$search {
+            let number =
+                $f.q.trim()
+                    .trim_start_matches(['D', 'd'])
+                    .parse::<i64>()
+                    .unwrap_or(-1);
+            q = q.filter(
+                search
+                    .clone()
+                    .or(hubee_subscriptions::datapass_id.eq(number)),
+            );
+        }
+        q
+    }};
+}
+
 /// `GET /abonnements` (staff).
 pub async fn list(
     state: web::Data<AppState>,
@@ -100,28 +128,10 @@ pub async fn list(
                     .inner_join(collectivites::table)
                     .left_join(crate::db::schema::hubee_provisioning::table)
                     .into_boxed();
-                if !f.statut.is_empty() {
-                    q = q.filter(hubee_subscriptions::status.eq(f.statut.clone()));
-                }
-                if !f.mode.is_empty() {
-                    q = q.filter(hubee_subscriptions::access_mode.eq(f.mode.clone()));
-                }
                 if !f.departement.is_empty() {
                     q = q.filter(collectivites::departement.eq(f.departement.clone()));
                 }
-                if let Some(search) = &search {
-                    let number =
-                        f.q.trim()
-                            .trim_start_matches(['D', 'd'])
-                            .parse::<i64>()
-                            .unwrap_or(-1);
-                    q = q.filter(
-                        search
-                            .clone()
-                            .or(hubee_subscriptions::datapass_id.eq(number)),
-                    );
-                }
-                q
+                subscription_filters!(q, f, search)
             };
             let per_page = 30;
             // Without a filter on the collectivité, counted on the subscriptions alone (each
@@ -135,37 +145,17 @@ pub async fn list(
                         .map(|(_, n)| n)
                         .sum()
                 } else if f.departement.is_empty() && f.q.trim().is_empty() {
-                    let mut q = hubee_subscriptions::table.into_boxed();
-                    if !f.statut.is_empty() {
-                        q = q.filter(hubee_subscriptions::status.eq(f.statut.clone()));
-                    }
-                    if !f.mode.is_empty() {
-                        q = q.filter(hubee_subscriptions::access_mode.eq(f.mode.clone()));
-                    }
-                    q.count().get_result(conn)?
+                    let q = hubee_subscriptions::table.into_boxed();
+                    subscription_filters!(q, f, None::<crate::search::TargetIn>)
+                        .count()
+                        .get_result(conn)?
                 } else if f.departement.is_empty() {
                     // A search: counted on the subscriptions alone too (the search reads
                     // their collectivité id, and the two joins add no row).
-                    let mut q = hubee_subscriptions::table.into_boxed();
-                    if !f.statut.is_empty() {
-                        q = q.filter(hubee_subscriptions::status.eq(f.statut.clone()));
-                    }
-                    if !f.mode.is_empty() {
-                        q = q.filter(hubee_subscriptions::access_mode.eq(f.mode.clone()));
-                    }
-                    if let Some(search) = &search {
-                        let number =
-                            f.q.trim()
-                                .trim_start_matches(['D', 'd'])
-                                .parse::<i64>()
-                                .unwrap_or(-1);
-                        q = q.filter(
-                            search
-                                .clone()
-                                .or(hubee_subscriptions::datapass_id.eq(number)),
-                        );
-                    }
-                    q.count().get_result(conn)?
+                    let q = hubee_subscriptions::table.into_boxed();
+                    subscription_filters!(q, f, search)
+                        .count()
+                        .get_result(conn)?
                 } else {
                     filtered().count().get_result(conn)?
                 };

@@ -147,9 +147,13 @@ impl<'a> LineCounter<'a> {
         {
             offset += 1;
         }
-        let newlines = bytes[self.offset..offset]
-            .iter()
-            .filter(|b| **b == b'\n')
+        // A line ends with `\n`, `\r\n` or a lone `\r`, as the csv reader reads them.
+        let newlines = (self.offset..offset)
+            .filter(|&i| match bytes[i] {
+                b'\n' => true,
+                b'\r' => bytes.get(i + 1) != Some(&b'\n'),
+                _ => false,
+            })
             .count();
         self.line += newlines as u64;
         self.offset = offset;
@@ -460,6 +464,21 @@ mod tests {
             .find(|r| r.line == line)
             .unwrap_or_else(|| panic!("line {line} rejected: {parsed:?}"))
             .reason
+    }
+
+    #[test]
+    fn a_lone_carriage_return_ends_a_line() {
+        // Found by the property test: a header, a lone `\r`, then a control character.
+        let parsed = parse_ok("siret;nom;cog;code_postal\r\x0e");
+        assert_eq!(parsed.rejections.len(), 1, "{parsed:?}");
+        assert_eq!(parsed.rejections[0].line, 2, "{parsed:?}");
+
+        let parsed = parse_ok(&format!(
+            "siret;nom\r{A};Ville A\rbad;Ville B\r\n{B};Ville C\nworse;Ville D"
+        ));
+        let lines: Vec<u64> = parsed.rejections.iter().map(|r| r.line).collect();
+        assert_eq!(lines, vec![3, 5], "{parsed:?}");
+        assert_eq!(parsed.rows.len(), 2, "{parsed:?}");
     }
 
     #[test]

@@ -106,6 +106,7 @@ pub fn load_templates() -> anyhow::Result<tera::Tera> {
     tera.add_raw_templates(sources)
         .map_err(|e| anyhow::anyhow!("gabarits : {}", crate::error::cause_chain(&e)))?;
     tera.register_filter("web_link", web_link_filter);
+    tera.register_filter("options", options_filter);
     // Replaces Tera's `date`, which shows stored (UTC) timestamps as they are.
     tera.register_filter("date", paris_date_filter);
     tera.autoescape_on(vec![".html"]);
@@ -128,6 +129,44 @@ fn web_link_filter(
     Ok(tera::Value::String(
         value.as_str().and_then(web_link).unwrap_or_default(),
     ))
+}
+
+/// Tera filter `options(selected=…)`: the escaped `<option>` elements of a `<select>`, from
+/// a list of values or of `[value, label]` pairs, the one equal to `selected` marked. Written
+/// `{{ choices | options(selected=…) | safe }}`: one call instead of a template loop, whose
+/// 200 iterations (éditeurs and départements) were half of a list page's rendering.
+fn options_filter(
+    value: &tera::Value,
+    args: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    fn text(value: &tera::Value) -> std::borrow::Cow<'_, str> {
+        match value {
+            tera::Value::String(s) => std::borrow::Cow::Borrowed(s),
+            tera::Value::Null => std::borrow::Cow::Borrowed(""),
+            other => std::borrow::Cow::Owned(other.to_string()),
+        }
+    }
+    let selected = args.get("selected").map(text).unwrap_or_default();
+    let items = value
+        .as_array()
+        .ok_or_else(|| tera::Error::msg("options : une liste de choix est attendue"))?;
+    let mut html = String::with_capacity(items.len() * 64);
+    for item in items {
+        let (value, label) = match item {
+            tera::Value::Array(pair) if pair.len() == 2 => (text(&pair[0]), text(&pair[1])),
+            other => (text(other), text(other)),
+        };
+        html.push_str("<option value=\"");
+        html.push_str(&tera::escape_html(&value));
+        html.push('"');
+        if value == selected {
+            html.push_str(" selected");
+        }
+        html.push('>');
+        html.push_str(&tera::escape_html(&label));
+        html.push_str("</option>");
+    }
+    Ok(tera::Value::String(html))
 }
 
 /// Tera filter `date(format=…)`, every time shown in Europe/Paris: a timestamp (stored in UTC,
@@ -193,6 +232,27 @@ mod tests {
         let mut args = std::collections::HashMap::new();
         args.insert("format".to_owned(), tera::Value::String(format.to_owned()));
         super::paris_date_filter(&value, &args)
+    }
+
+    #[test]
+    fn options_are_escaped_and_the_selected_one_is_marked() {
+        let mut args = std::collections::HashMap::new();
+        args.insert("selected".to_owned(), serde_json::json!("b\"&"));
+        let pairs = serde_json::json!([["a", "Éditeur <A>"], ["b\"&", "B"]]);
+        let html = super::options_filter(&pairs, &args).unwrap();
+        assert_eq!(
+            html,
+            "<option value=\"a\">Éditeur &lt;A&gt;</option>\
+             <option value=\"b&quot;&amp;\" selected>B</option>"
+        );
+        args.insert("selected".to_owned(), serde_json::json!(""));
+        let values = serde_json::json!(["2A", "35"]);
+        let html = super::options_filter(&values, &args).unwrap();
+        assert_eq!(
+            html,
+            "<option value=\"2A\">2A</option><option value=\"35\">35</option>"
+        );
+        assert!(super::options_filter(&serde_json::json!("x"), &args).is_err());
     }
 
     #[test]

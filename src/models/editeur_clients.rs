@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::editeurs::{client_collectivite_filter, client_filter, client_row_filter};
+use super::editeurs::{client_collectivite_filter, client_collectivite_set, client_row_filter};
 use super::hubee::PROCESS_CODE;
 use crate::db::DbConnection;
 use crate::db::schema::{
@@ -24,9 +24,11 @@ use crate::domain::token::{
 const CHUNK: i64 = 500;
 
 /// From this many client requests, an éditeur's clients are walked in SIRET order (see [`page`]):
-/// about where building the set of its clients starts to cost more than the walk (√(35 000 ×
-/// a page)).
-const LARGE_EDITEUR: i64 = 1_000;
+/// about where building the set of its clients (read from covering indexes, 2.5 µs per client)
+/// starts to cost more than the walk (a probe of about 30 µs per collectivité walked, 35 000 /
+/// clients of them per client shown). Measured at national scale on the largest éditeur (2 743
+/// requests, 2 000 collectivités): 5 ms for a page through the set, 16 ms for the walk.
+const LARGE_EDITEUR: i64 = 5_000;
 
 /// One client of an éditeur.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -203,13 +205,7 @@ pub fn page(
         q = if large {
             q.filter(client_collectivite_filter(editeur_id))
         } else {
-            q.filter(
-                collectivites::id.eq_any(
-                    habilitation_requests::table
-                        .filter(client_filter(editeur_id))
-                        .select(habilitation_requests::collectivite_id),
-                ),
-            )
+            q.filter(client_collectivite_set(editeur_id))
         };
         if let Some(search) = &search {
             q = q.filter(search.clone());

@@ -332,10 +332,11 @@ pub fn client_page(
             .get(editeur_id)
             .copied()
             .unwrap_or(0);
-        let collectivites: i64 = habilitation_requests::table
-            .filter(client_filter(editeur_id))
-            .select(diesel::dsl::count(habilitation_requests::collectivite_id).aggregate_distinct())
-            .first(conn)?;
+        // The client collectivités counted from the two covering indexes: no request row read.
+        let collectivites: i64 = collectivites::table
+            .filter(client_collectivite_set(editeur_id))
+            .count()
+            .get_result(conn)?;
         (requests, collectivites)
     } else {
         let joined = || {
@@ -402,6 +403,9 @@ enum Shape {
     /// `EXISTS` a client request of the collectivité, for a filter on `collectivites` walked
     /// in SIRET order: a probe per collectivité read instead of every client request.
     Collectivite,
+    /// `collectivites.id IN (the collectivités of the two index ranges)`: the client
+    /// collectivités of a small éditeur, or their count, read from the indexes alone.
+    CollectiviteIdSet,
 }
 
 /// The client requests of `editeur_id`, as a set of request ids (see [`Shape::IdSet`]).
@@ -417,6 +421,15 @@ pub(crate) fn client_row_filter(editeur_id: &str) -> ClientRequests {
     ClientRequests {
         editeur_id: editeur_id.to_owned(),
         shape: Shape::Row,
+    }
+}
+
+/// The same condition on `collectivites`, as the set of client collectivités (see
+/// [`Shape::CollectiviteIdSet`]).
+pub(crate) fn client_collectivite_set(editeur_id: &str) -> ClientRequests {
+    ClientRequests {
+        editeur_id: editeur_id.to_owned(),
+        shape: Shape::CollectiviteIdSet,
     }
 }
 
@@ -459,14 +472,21 @@ where
         let forms_of =
             " IN (SELECT form.form_uid FROM editeur_forms AS form WHERE form.editeur_id = ";
         match self.shape {
-            Shape::IdSet => {
-                out.push_sql(
-                    "habilitation_requests.id IN (\
-                     SELECT client.id FROM habilitation_requests AS client WHERE client.editeur_id = ",
-                );
+            Shape::IdSet | Shape::CollectiviteIdSet => {
+                let (outer, column) = if self.shape == Shape::IdSet {
+                    ("habilitation_requests.id", "client.id")
+                } else {
+                    ("collectivites.id", "client.collectivite_id")
+                };
+                out.push_sql(outer);
+                out.push_sql(" IN (SELECT ");
+                out.push_sql(column);
+                out.push_sql(" FROM habilitation_requests AS client WHERE client.editeur_id = ");
                 out.push_bind_param::<Text, String>(&self.editeur_id)?;
+                out.push_sql(" UNION ALL SELECT ");
+                out.push_sql(column);
                 out.push_sql(
-                    " UNION ALL SELECT client.id FROM editeur_forms AS form \
+                    " FROM editeur_forms AS form \
                      JOIN habilitation_requests AS client ON client.form_uid = form.form_uid \
                      WHERE form.editeur_id = ",
                 );

@@ -35,6 +35,7 @@ mod proconnect;
 mod properties;
 mod provisioning;
 mod query_counts;
+mod query_plans;
 mod readme;
 mod reminders;
 mod scale;

@@ -1,0 +1,89 @@
+//! The query shapes the national-scale lists depend on, checked against SQLite's plan: each
+//! reads an index (never a scan of the whole table), from the columns the index carries.
+
+use diesel::prelude::*;
+use qf_backoffice::db;
+
+use crate::helpers::TestDb;
+
+#[derive(QueryableByName)]
+struct Plan {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    detail: String,
+}
+
+/// SQLite's plan of `sql` on the migrated schema, one line per step; `None` on PostgreSQL,
+/// whose plans depend on table statistics (the benchmark shows how it scales there).
+fn plan(sql: &str) -> Option<Vec<String>> {
+    let test_db = TestDb::new();
+    if test_db.is_postgres() {
+        return None;
+    }
+    let mut conn = test_db.connect();
+    db::run_migrations(&mut conn).unwrap();
+    let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+        .load(&mut conn)
+        .unwrap();
+    Some(plan.into_iter().map(|p| p.detail).collect())
+}
+
+#[test]
+fn the_subscription_search_reads_two_indexes_instead_of_every_subscription() {
+    let Some(plan) = plan(
+        "SELECT COUNT(*) FROM hubee_subscriptions \
+         WHERE (hubee_subscriptions.collectivite_id IN ('a', 'b', 'c') \
+             OR hubee_subscriptions.datapass_id = 42)",
+    ) else {
+        return;
+    };
+    assert!(
+        plan.iter().all(|step| !step.starts_with("SCAN")),
+        "{plan:?}"
+    );
+    assert!(
+        plan.iter()
+            .any(|step| step.contains("hubee_subscriptions_datapass_idx")),
+        "{plan:?}"
+    );
+}
+
+#[test]
+fn an_editeurs_client_collectivites_are_read_from_covering_indexes() {
+    // The set of client collectivités (its pages and its count): requests recorded for the
+    // éditeur, and requests made through its forms recorded for no one or someone else.
+    let Some(set) = plan(
+        "SELECT COUNT(*) FROM collectivites WHERE collectivites.id IN (\
+             SELECT client.collectivite_id FROM habilitation_requests AS client \
+             WHERE client.editeur_id = 'e' \
+             UNION ALL SELECT client.collectivite_id FROM editeur_forms AS form \
+             JOIN habilitation_requests AS client ON client.form_uid = form.form_uid \
+             WHERE form.editeur_id = 'e' \
+             AND (client.editeur_id IS NULL OR client.editeur_id <> 'e'))",
+    ) else {
+        return;
+    };
+    for index in [
+        "COVERING INDEX habilitation_requests_editeur_created_idx",
+        "COVERING INDEX habilitation_requests_form_created_idx",
+    ] {
+        assert!(
+            set.iter().any(|step| step.contains(index)),
+            "{index}: {set:?}"
+        );
+    }
+    // The probe of one collectivité while walking a large éditeur's clients in SIRET order.
+    let Some(probe) = plan(
+        "SELECT 1 FROM collectivites WHERE EXISTS (SELECT 1 FROM habilitation_requests AS client \
+         WHERE client.collectivite_id = collectivites.id AND (client.editeur_id = 'e' \
+         OR client.form_uid IN (SELECT form.form_uid FROM editeur_forms AS form \
+         WHERE form.editeur_id = 'e')))",
+    ) else {
+        return;
+    };
+    assert!(
+        probe
+            .iter()
+            .any(|step| step.contains("COVERING INDEX habilitation_requests_collectivite_idx")),
+        "{probe:?}"
+    );
+}

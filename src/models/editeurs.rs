@@ -3,6 +3,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::query_builder::AstPass;
 
 use super::accounts::EditeurMember;
 use crate::db::schema::{
@@ -440,22 +441,30 @@ pub(crate) fn client_collectivite_filter(editeur_id: &str) -> ClientRequests {
     }
 }
 
-impl diesel::expression::Expression for ClientRequests {
-    type SqlType = diesel::sql_types::Bool;
+/// Makes `$ty`, whose SQL its `QueryFragment` writes, a diesel expression of type `$sql_type`
+/// usable in any query (a filter, a select), never cached by its type.
+macro_rules! sql_expression {
+    ($ty:ty, $sql_type:ty) => {
+        impl diesel::expression::Expression for $ty {
+            type SqlType = $sql_type;
+        }
+
+        impl<QS> diesel::expression::AppearsOnTable<QS> for $ty {}
+
+        impl<QS> diesel::expression::SelectableExpression<QS> for $ty {}
+
+        impl diesel::expression::ValidGrouping<()> for $ty {
+            type IsAggregate = diesel::expression::is_aggregate::Never;
+        }
+
+        impl diesel::query_builder::QueryId for $ty {
+            type QueryId = ();
+            const HAS_STATIC_QUERY_ID: bool = false;
+        }
+    };
 }
 
-impl<QS> diesel::expression::AppearsOnTable<QS> for ClientRequests {}
-
-impl<QS> diesel::expression::SelectableExpression<QS> for ClientRequests {}
-
-impl diesel::expression::ValidGrouping<()> for ClientRequests {
-    type IsAggregate = diesel::expression::is_aggregate::Never;
-}
-
-impl diesel::query_builder::QueryId for ClientRequests {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
+sql_expression!(ClientRequests, diesel::sql_types::Bool);
 
 impl<DB> diesel::query_builder::QueryFragment<DB> for ClientRequests
 where
@@ -544,32 +553,13 @@ where
 #[derive(Clone, Debug)]
 pub(crate) struct ClientCollectiviteCount(pub(crate) String);
 
-impl diesel::expression::Expression for ClientCollectiviteCount {
-    type SqlType = diesel::sql_types::BigInt;
-}
+sql_expression!(ClientCollectiviteCount, diesel::sql_types::BigInt);
 
-impl<QS> diesel::expression::AppearsOnTable<QS> for ClientCollectiviteCount {}
+/// The backend of the application's connections (SQLite or PostgreSQL).
+type AppBackend = <DbConnection as diesel::Connection>::Backend;
 
-impl<QS> diesel::expression::SelectableExpression<QS> for ClientCollectiviteCount {}
-
-impl diesel::expression::ValidGrouping<()> for ClientCollectiviteCount {
-    type IsAggregate = diesel::expression::is_aggregate::Never;
-}
-
-impl diesel::query_builder::QueryId for ClientCollectiviteCount {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<DB> diesel::query_builder::QueryFragment<DB> for ClientCollectiviteCount
-where
-    DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<diesel::sql_types::Text>,
-    String: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
-{
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
-    ) -> QueryResult<()> {
+impl diesel::query_builder::QueryFragment<AppBackend> for ClientCollectiviteCount {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, AppBackend>) -> QueryResult<()> {
         out.push_sql("(SELECT CAST(COUNT(*) AS BIGINT) FROM (");
         walk_client_union(&mut out, &self.0, "client.collectivite_id", "UNION")?;
         out.push_sql(") AS clients)");

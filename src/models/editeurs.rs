@@ -403,7 +403,8 @@ enum Shape {
     /// in SIRET order: a probe per collectivité read instead of every client request.
     Collectivite,
     /// `collectivites.id IN (the collectivités of the two index ranges)`: the client
-    /// collectivités of a small éditeur, or their count, read from the indexes alone.
+    /// collectivités of a small éditeur, read from the indexes alone (their count is
+    /// [`ClientCollectiviteCount`]).
     CollectiviteIdSet,
 }
 

@@ -209,7 +209,7 @@ pub struct FormApiSettings {
     pub retry_delay: Duration,
     /// `FORM_CHECK_INTERVAL` (default 1 h): how often active forms are checked online.
     pub check_interval: Duration,
-    /// Timeout of each call (10 s).
+    /// `FORM_API_TIMEOUT` (default 10 s): timeout of each call.
     pub timeout: Duration,
 }
 
@@ -551,7 +551,15 @@ impl Settings {
                     )
                 })?,
             },
-            timeout: Duration::from_secs(10),
+            timeout: match get("FORM_API_TIMEOUT") {
+                None => Duration::from_secs(10),
+                Some(v) => parse_interval(&v).ok_or_else(|| {
+                    ConfigError::new(
+                        "FORM_API_TIMEOUT",
+                        format!("« {v} » n'est pas une durée (ex. 10, 30s, 1m)"),
+                    )
+                })?,
+            },
         };
         let proconnect = parse_proconnect(&get)?;
         let datapass_url = parse_service_url(
@@ -1091,13 +1099,20 @@ mod tests {
         assert_eq!(s.form_api.url, "https://qf.exemple.gouv.fr");
         assert!(s.form_api.key.is_none());
         assert_eq!(s.form_api.retry_delay, Duration::from_secs(30));
+        assert_eq!(s.form_api.timeout, Duration::from_secs(10));
+        assert_eq!(
+            settings(&[("FORM_API_TIMEOUT", "0")]).unwrap_err().variable,
+            "FORM_API_TIMEOUT"
+        );
         let s = settings(&[
             ("FORM_API_URL", "http://127.0.0.1:4000/"),
             ("FORM_API_KEY", "cle-privee"),
             ("FORM_API_RETRY_DELAY", "1"),
+            ("FORM_API_TIMEOUT", "3"),
         ])
         .unwrap();
         assert_eq!(s.form_api.url, "http://127.0.0.1:4000");
+        assert_eq!(s.form_api.timeout, Duration::from_secs(3));
         assert_eq!(s.form_api.retry_delay, Duration::from_secs(1));
         assert!(!format!("{:?}", s.form_api).contains("cle-privee"));
         for bad in ["http://qf.exemple.fr", "ftp://127.0.0.1", "pas une url"] {

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{Duration, NaiveDateTime};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::Value;
 
@@ -434,11 +434,22 @@ type Claimed = (String, NewCollectivite, i32);
 
 /// Claims the due jobs in one write transaction: on SQLite it waits its turn once in the
 /// process's writer queue instead of sleeping in `busy_timeout` for each claim.
-fn claim_due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<Claimed>> {
-    crate::db::transaction(conn, |conn| claim_due_in(conn, now))
+/// Requests one activation makes: the activation, then the public lookup.
+const ACTIVATION_CALLS: u32 = 2;
+
+fn claim_due(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    timeout: std::time::Duration,
+) -> QueryResult<Vec<Claimed>> {
+    crate::db::transaction(conn, |conn| claim_due_in(conn, now, timeout))
 }
 
-fn claim_due_in(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<Claimed>> {
+fn claim_due_in(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    timeout: std::time::Duration,
+) -> QueryResult<Vec<Claimed>> {
     let due = || {
         form_activations::state.eq(PENDING).and(
             form_activations::next_attempt_at.le(now).and(
@@ -454,6 +465,7 @@ fn claim_due_in(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<
         .limit(20)
         .select(form_activations::collectivite_id)
         .load(conn)?;
+    let locked_until = now + crate::jobs::lease(timeout, ACTIVATION_CALLS, ids.len());
     let mut claimed = Vec::new();
     for id in ids {
         let won = diesel::update(
@@ -461,7 +473,7 @@ fn claim_due_in(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<
                 .filter(form_activations::collectivite_id.eq(&id))
                 .filter(due()),
         )
-        .set(form_activations::locked_until.eq(Some(now + Duration::minutes(5))))
+        .set(form_activations::locked_until.eq(Some(locked_until)))
         .execute(conn)?;
         if won != 1 {
             continue;
@@ -515,11 +527,12 @@ pub async fn activate_due(
         return Ok(0);
     }
     let mut done = 0;
+    let timeout = client.timeout();
     loop {
         let claim_pool = pool.clone();
         let batch = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Claimed>> {
             let mut conn = claim_pool.get()?;
-            Ok(claim_due(&mut conn, crate::db::now())?)
+            Ok(claim_due(&mut conn, crate::db::now(), timeout)?)
         })
         .await??;
         if batch.is_empty() {

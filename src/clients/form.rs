@@ -70,6 +70,7 @@ pub struct FormClient {
     http: reqwest::Client,
     base: String,
     key: Option<Secret>,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for FormClient {
@@ -105,7 +106,13 @@ impl FormClient {
             http,
             base: base.trim_end_matches('/').to_owned(),
             key,
+            timeout,
         }
+    }
+
+    /// The timeout of each call.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Whether activations can be sent (a key is configured).

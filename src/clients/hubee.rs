@@ -293,6 +293,11 @@ impl HubeeClient {
         }
     }
 
+    /// The timeout of each request.
+    pub fn timeout(&self) -> Duration {
+        self.inner.config.timeout
+    }
+
     /// Whether calls will reach HubEE.
     pub fn is_configured(&self) -> bool {
         self.inner.endpoints.is_some()

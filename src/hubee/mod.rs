@@ -157,11 +157,23 @@ struct Claimed {
 
 /// Claims the due jobs in one write transaction: on SQLite it waits its turn once in the
 /// process's writer queue instead of sleeping in `busy_timeout` for each claim.
-fn claim_due(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<Claimed>> {
-    crate::db::transaction(conn, |conn| claim_due_in(conn, now))
+/// Requests one provisioning may make: token, organization lookup and creation, subscription
+/// creation, and the list pages read when HubEE answers that it already exists.
+const PROVISIONING_CALLS: u32 = 6;
+
+fn claim_due(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    timeout: std::time::Duration,
+) -> QueryResult<Vec<Claimed>> {
+    crate::db::transaction(conn, |conn| claim_due_in(conn, now, timeout))
 }
 
-fn claim_due_in(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<Claimed>> {
+fn claim_due_in(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    timeout: std::time::Duration,
+) -> QueryResult<Vec<Claimed>> {
     let due = || {
         hubee_provisioning::state.eq(PENDING).and(
             hubee_provisioning::next_attempt_at
@@ -176,6 +188,7 @@ fn claim_due_in(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<
         .limit(20)
         .select(hubee_provisioning::subscription_id)
         .load(conn)?;
+    let locked_until = now + crate::jobs::lease(timeout, PROVISIONING_CALLS, ids.len());
     let mut claimed = Vec::new();
     for id in ids {
         let won = diesel::update(
@@ -183,7 +196,7 @@ fn claim_due_in(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<Vec<
                 .filter(hubee_provisioning::subscription_id.eq(&id))
                 .filter(due()),
         )
-        .set(hubee_provisioning::locked_until.eq(Some(now + Duration::minutes(5))))
+        .set(hubee_provisioning::locked_until.eq(Some(locked_until)))
         .execute(conn)?;
         if won == 1 {
             let (subscription, siret, cog, name, postal_code): (
@@ -250,11 +263,12 @@ pub async fn provision_due(
 ) -> anyhow::Result<usize> {
     let pool = &state.pool;
     let mut done = 0;
+    let timeout = client.timeout();
     loop {
         let claim_pool = pool.clone();
         let batch = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Claimed>> {
             let mut conn = claim_pool.get()?;
-            Ok(claim_due(&mut conn, crate::db::now())?)
+            Ok(claim_due(&mut conn, crate::db::now(), timeout)?)
         })
         .await??;
         if batch.is_empty() {

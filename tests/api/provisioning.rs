@@ -470,6 +470,7 @@ async fn a_restart_while_calls_are_pending_loses_nothing() {
     let vars = all_env(Some(&hubee), &form);
     let db = TestDb::new();
     let first_vars = vars.clone();
+    let form_data = form.data.clone();
     // The first instance runs on its own runtime, dropped mid-way like a crashed process:
     // its workers stop with it.
     let db = std::thread::spawn(move || {
@@ -511,6 +512,13 @@ async fn a_restart_while_calls_are_pending_loses_nothing() {
                 "{page}"
             );
             assert!(page.contains("data-form-state=\"pending\""), "{page}");
+            // The process dies while its next call to the form is under way: the job stays
+            // claimed by a worker that no longer exists.
+            form_data.lock().unwrap().hanging = 1;
+            eventually("a call to the form under way", async || {
+                (form_data.lock().unwrap().hung == 1).then_some(())
+            })
+            .await;
             let TestApp { db, .. } = app;
             db
         });
@@ -524,6 +532,18 @@ async fn a_restart_while_calls_are_pending_loses_nothing() {
     hubee.with(|h| h.failures = 0);
     form.with(|f| f.failures = 0);
     let app = TestApp::spawn_on(db, &env_of(&vars)).await;
+    let id = collectivite_id(&app).await;
+    let locked = app
+        .with_conn(move |conn| {
+            form_activations::table
+                .find(&id)
+                .select(form_activations::locked_until)
+                .first::<Option<chrono::NaiveDateTime>>(conn)
+                .unwrap()
+        })
+        .await;
+    assert!(locked.is_some(), "claimed when the process died");
+    // Taken over once the dead worker's lease (2 × FORM_API_TIMEOUT + 10 s) runs out.
     eventually("the form online after the restart", async || {
         (form.lookup(COG).await == 200).then_some(())
     })

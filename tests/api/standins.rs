@@ -245,6 +245,10 @@ impl Respond for HubeeResponder {
 #[derive(Default, Debug)]
 pub struct FormData {
     pub failures: u32,
+    /// How many of the next activations hang (a 503 after a minute), like a stalled service.
+    pub hanging: u32,
+    /// Activations received while hanging.
+    pub hung: u32,
     /// Active collectivités, by SIRET.
     pub collectivites: BTreeMap<String, Value>,
     /// SIRETs refused with a 422.
@@ -277,6 +281,7 @@ impl FormStandIn {
             ("FORM_BASE_URL", self.server.uri()),
             ("FORM_API_KEY", FORM_KEY.to_owned()),
             ("FORM_API_RETRY_DELAY", "0.2".to_owned()),
+            ("FORM_API_TIMEOUT", "2".to_owned()),
         ]
     }
 
@@ -311,6 +316,13 @@ fn departement_of(cog: &str) -> String {
 impl Respond for FormResponder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let mut data = self.0.lock().expect("stand-in lock");
+        if data.hanging > 0 && request.method.as_str() == "POST" {
+            data.hanging -= 1;
+            data.hung += 1;
+            return ResponseTemplate::new(503)
+                .set_body_string("Service Unavailable")
+                .set_delay(std::time::Duration::from_secs(60));
+        }
         if data.failures > 0 {
             data.failures -= 1;
             return ResponseTemplate::new(503).set_body_string("Service Unavailable");

@@ -91,10 +91,12 @@ pub struct Settings {
     pub dsfr_download: bool,
     /// Whether `serve` loads the demo data into an empty database (`DEMO_DATA`).
     pub demo_data: bool,
-    /// Size of the connection pool (`DATABASE_POOL_SIZE`).
+    /// Size of the connection pool (`DATABASE_POOL_SIZE`; 4 on SQLite, 8 on PostgreSQL).
     pub pool_size: u32,
     /// SQL statements slower than this many milliseconds are logged (`SLOW_QUERY_MS`; 0: none).
     pub slow_query_ms: u64,
+    /// Page cache of each SQLite connection, in MiB (`SQLITE_CACHE_MIB`, default 8).
+    pub sqlite_cache_mib: u32,
     /// `SESSION_KEY` (at least 64 bytes); `None` uses the key kept in the database.
     pub session_key: Option<Secret>,
     /// E-mail delivery.
@@ -275,6 +277,9 @@ impl Settings {
         // Demo data only when asked, or when no real e-mail can leave (no SMTP server).
         let demo_data = parse_bool("DEMO_DATA", get("DEMO_DATA"), get("SMTP_URL").is_none())?;
         let pool_size = match get("DATABASE_POOL_SIZE") {
+            // SQLite reads are CPU work in this process: four connections keep two cores
+            // busy, and each keeps a larger page cache warm (see `SQLITE_CACHE_MIB`).
+            None if matches!(database, DatabaseLocation::Sqlite(_)) => 4,
             None => 8,
             Some(v) => v
                 .trim()
@@ -296,6 +301,20 @@ impl Settings {
                     format!("« {v} » n'est pas un nombre de millisecondes"),
                 )
             })?,
+        };
+        let sqlite_cache_mib = match get("SQLITE_CACHE_MIB") {
+            None => crate::db::DEFAULT_SQLITE_CACHE_MIB,
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=1024).contains(n))
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "SQLITE_CACHE_MIB",
+                        format!("« {v} » n'est pas un nombre de Mio entre 1 et 1024"),
+                    )
+                })?,
         };
         let api_rate_limit = match get("API_RATE_LIMIT") {
             None => 120,
@@ -633,6 +652,7 @@ impl Settings {
             demo_data,
             pool_size,
             slow_query_ms,
+            sqlite_cache_mib,
             session_key,
             mail,
             datapass_webhook_secret,
@@ -989,6 +1009,24 @@ mod tests {
             "SLOW_QUERY_MS"
         );
         assert_eq!(settings(&[]).unwrap().slow_query_ms, 250);
+        assert_eq!(settings(&[]).unwrap().sqlite_cache_mib, 8);
+        assert_eq!(settings(&[]).unwrap().pool_size, 4, "SQLite");
+        assert_eq!(
+            settings(&[("DATABASE_URL", "postgres://localhost/qf")])
+                .unwrap()
+                .pool_size,
+            8
+        );
+        assert_eq!(
+            settings(&[("SQLITE_CACHE_MIB", "32")])
+                .unwrap()
+                .sqlite_cache_mib,
+            32
+        );
+        assert_eq!(
+            settings(&[("SQLITE_CACHE_MIB", "0")]).unwrap_err().variable,
+            "SQLITE_CACHE_MIB"
+        );
         assert_eq!(
             settings(&[("SLOW_QUERY_MS", "0")]).unwrap().slow_query_ms,
             0

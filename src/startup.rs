@@ -72,6 +72,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
     let location = settings.database.clone();
     let pool_size = settings.pool_size;
     db::set_slow_query_ms(settings.slow_query_ms);
+    db::set_sqlite_cache_mib(settings.sqlite_cache_mib);
     let pool = tokio::task::spawn_blocking(move || -> anyhow::Result<db::Pool> {
         let pool = db::build_pool(&location, pool_size)?;
         let mut conn = pool.get()?;

@@ -138,11 +138,14 @@ pub fn list(
             )
         })
         .transpose()?;
-    let filtered = || {
-        let mut q = habilitation_requests::table
+    let joined = || {
+        habilitation_requests::table
             .inner_join(collectivites::table)
             .left_join(editeurs::table)
-            .into_boxed();
+            .into_boxed()
+    };
+    let filtered = || {
+        let mut q = joined();
         q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&pending));
         if let Some(state) = pending_state(&filter.etat) {
             q = q.filter(habilitation_requests::state.eq(state));
@@ -174,6 +177,7 @@ pub fn list(
         && filter.q.trim().is_empty()
         && filter.editeur.is_empty()
         && filter.en_retard.is_none();
+    let mut page_ids: Option<Vec<String>> = None;
     let total: i64 = if only_state {
         // The per-state counters kept by triggers (see `models::counters`).
         let states: Vec<&str> = match pending_state(&filter.etat) {
@@ -204,26 +208,53 @@ pub fn list(
         if filter.en_retard.is_some() {
             q = q.filter(habilitation_requests::last_submitted_at.lt(overdue_limit(today)));
         }
-        if let Some(search) = &search {
-            q = q.filter(
-                habilitation_requests::datapass_id
-                    .eq(datapass_number(&filter.q))
-                    .or(search.clone()),
-            );
+        match &search {
+            Some(search) => {
+                // One read of the matches' ids in the queue's order (at most a few thousand,
+                // see `search::LIST_CAP`) gives the count and the page: the count and the
+                // page no longer read every match twice.
+                q = q.filter(
+                    habilitation_requests::datapass_id
+                        .eq(datapass_number(&filter.q))
+                        .or(search.clone()),
+                );
+                let keys: Vec<String> = q
+                    .order((
+                        habilitation_requests::reopening.desc(),
+                        habilitation_requests::last_submitted_at.asc(),
+                        habilitation_requests::created_at.asc(),
+                        habilitation_requests::id.asc(),
+                    ))
+                    .select(habilitation_requests::id)
+                    .load(conn)?;
+                let total = i64::try_from(keys.len()).unwrap_or(i64::MAX);
+                let page = crate::db::clamp_page(page, total, PER_PAGE);
+                let ids: Vec<String> = keys
+                    .into_iter()
+                    .skip(usize::try_from(offset(page, PER_PAGE)).unwrap_or(usize::MAX))
+                    .take(usize::try_from(PER_PAGE).unwrap_or(usize::MAX))
+                    .collect();
+                page_ids = Some(ids);
+                total
+            }
+            None => q.count().get_result(conn)?,
         }
-        q.count().get_result(conn)?
     } else {
         filtered().count().get_result(conn)?
     };
     let page = crate::db::clamp_page(page, total, PER_PAGE);
-    let rows: Vec<QueueRow> = filtered()
+    let rows_query = match page_ids {
+        // The page's ids already passed every filter: only they are joined.
+        Some(ids) => joined().filter(habilitation_requests::id.eq_any(ids)),
+        None => filtered().limit(PER_PAGE).offset(offset(page, PER_PAGE)),
+    };
+    let rows: Vec<QueueRow> = rows_query
         .order((
             habilitation_requests::reopening.desc(),
             habilitation_requests::last_submitted_at.asc(),
             habilitation_requests::created_at.asc(),
+            habilitation_requests::id.asc(),
         ))
-        .limit(PER_PAGE)
-        .offset(offset(page, PER_PAGE))
         .select((
             habilitation_requests::id,
             habilitation_requests::datapass_id,

@@ -123,17 +123,21 @@ pub async fn list(
                     )
                 })
                 .transpose()?;
-            let filtered = || {
-                let mut q = hubee_subscriptions::table
+            let joined = || {
+                hubee_subscriptions::table
                     .inner_join(collectivites::table)
                     .left_join(crate::db::schema::hubee_provisioning::table)
-                    .into_boxed();
+                    .into_boxed()
+            };
+            let filtered = || {
+                let mut q = joined();
                 if !f.departement.is_empty() {
                     q = q.filter(collectivites::departement.eq(f.departement.clone()));
                 }
                 subscription_filters!(q, f, search)
             };
             let per_page = 30;
+            let mut matches: Option<Vec<String>> = None;
             // Without a filter on the collectivité, counted on the subscriptions alone (each
             // has its collectivité; the provisioning join is a left join on its key).
             let total: i64 =
@@ -149,23 +153,43 @@ pub async fn list(
                     subscription_filters!(q, f, None::<crate::search::TargetIn>)
                         .count()
                         .get_result(conn)?
-                } else if f.departement.is_empty() {
-                    // A search: counted on the subscriptions alone too (the search reads
-                    // their collectivité id, and the two joins add no row).
-                    let q = hubee_subscriptions::table.into_boxed();
-                    subscription_filters!(q, f, search)
-                        .count()
-                        .get_result(conn)?
-                } else {
+                } else if search.is_none() {
                     filtered().count().get_result(conn)?
+                } else {
+                    // A search: one read of the matches' ids in the list's order (at most a
+                    // few thousand, see `search::LIST_CAP`) gives the count and the page,
+                    // instead of a count and a page that each read every match.
+                    let mut q = hubee_subscriptions::table
+                        .inner_join(collectivites::table)
+                        .into_boxed();
+                    if !f.departement.is_empty() {
+                        q = q.filter(collectivites::departement.eq(f.departement.clone()));
+                    }
+                    let ids: Vec<String> = subscription_filters!(q, f, search)
+                        .order((collectivites::name.asc(), hubee_subscriptions::id.asc()))
+                        .select(hubee_subscriptions::id)
+                        .load(conn)?;
+                    let total = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+                    matches = Some(ids);
+                    total
                 };
             let truncated = search.as_ref().is_some_and(|s| s.capped);
             let pages = crate::db::page_count(total, per_page);
             let number = number.clamp(1, pages);
-            let rows: Vec<ListRow> = filtered()
+            let rows_query = match matches {
+                // The page's ids already passed every filter: only they are joined.
+                Some(ids) => joined().filter(
+                    hubee_subscriptions::id.eq_any(
+                        ids.into_iter()
+                            .skip(usize::try_from(offset(number, per_page)).unwrap_or(usize::MAX))
+                            .take(usize::try_from(per_page).unwrap_or(usize::MAX))
+                            .collect::<Vec<_>>(),
+                    ),
+                ),
+                None => filtered().limit(per_page).offset(offset(number, per_page)),
+            };
+            let rows: Vec<ListRow> = rows_query
                 .order((collectivites::name.asc(), hubee_subscriptions::id.asc()))
-                .limit(per_page)
-                .offset(offset(number, per_page))
                 .select((
                     HubeeSubscription::as_select(),
                     collectivites::name,

@@ -112,3 +112,144 @@ async fn scale_data_set_has_the_national_shape_and_demo_accounts_sign_in() {
         .await;
     assert!(again.unwrap_err().to_string().contains("base vide"));
 }
+
+/// Every row of a searched list, page after page: (total shown, ids in order), and the
+/// rows of a page far past the end (clamped to the last page).
+async fn walk(
+    staff: &crate::helpers::Visitor,
+    path: &str,
+    total_testid: &str,
+    row_attr: &str,
+) -> (usize, Vec<String>, Vec<String>) {
+    let total_marker = format!("data-testid=\"{total_testid}\">");
+    let row_marker = format!("<tr {row_attr}=\"");
+    let rows_of = |body: &str| -> Vec<String> {
+        body.split(row_marker.as_str())
+            .skip(1)
+            .map(|rest| rest[..rest.find('"').unwrap()].to_owned())
+            .collect()
+    };
+    let mut ids = Vec::new();
+    let mut total = None;
+    for number in 1..=200 {
+        let (status, body) = staff.get_text(&format!("{path}&page={number}")).await;
+        assert_eq!(status, 200, "{path} page {number}");
+        let after = &body[body.find(&total_marker).expect("total shown") + total_marker.len()..];
+        let shown: usize = after[..after.find(|c: char| !c.is_ascii_digit()).unwrap()]
+            .parse()
+            .unwrap();
+        assert_eq!(
+            *total.get_or_insert(shown),
+            shown,
+            "the same total on every page"
+        );
+        let rows = rows_of(&body);
+        assert!(!rows.is_empty() || shown == 0, "{path} page {number}");
+        ids.extend(rows);
+        if ids.len() >= shown {
+            break;
+        }
+    }
+    let (_, body) = staff.get_text(&format!("{path}&page=9999")).await;
+    (total.unwrap_or(0), ids, rows_of(&body))
+}
+
+#[tokio::test]
+async fn searched_lists_count_and_page_every_match_once_in_order() {
+    use qf_backoffice::db::schema::hubee_subscriptions;
+    let app = TestApp::spawn().await;
+    let now = qf_backoffice::db::now();
+    app.with_conn(move |conn| {
+        demo_scale::load(conn, now, ScaleCounts::scaled(0.02), &mut |_| {}).map(|_| ())
+    })
+    .await
+    .expect("scale data loads");
+    let staff = app.signed_in(qf_backoffice::demo::DEMO_ADMIN).await;
+    let check = |what: &str, total: usize, ids: &[String], last: &[String]| {
+        assert_eq!(ids.len(), total, "{what}: every match listed");
+        assert_eq!(
+            ids.iter().collect::<BTreeSet<_>>().len(),
+            total,
+            "{what}: no row twice"
+        );
+        assert!(
+            ids.ends_with(last),
+            "{what}: a page past the end shows the last one"
+        );
+    };
+
+    // Tokens, by expiry then id.
+    let (total, ids, last) = walk(&staff, "/jetons?q=saint", "tokens-total", "data-token").await;
+    assert!(total > 30, "several pages of tokens: {total}");
+    check("jetons", total, &ids, &last);
+    let ordered: Vec<String> = app
+        .with_conn({
+            let ids = ids.clone();
+            move |conn| {
+                tokens::table
+                    .filter(tokens::id.eq_any(&ids))
+                    .order((tokens::expires_on.asc(), tokens::id.asc()))
+                    .select(tokens::id)
+                    .load(conn)
+                    .unwrap()
+            }
+        })
+        .await;
+    assert_eq!(ids, ordered, "tokens in expiry order across pages");
+
+    // Subscriptions, by collectivité name then id.
+    let (total, ids, last) = walk(
+        &staff,
+        "/abonnements?q=saint",
+        "subscriptions-total",
+        "data-subscription",
+    )
+    .await;
+    assert!(total > 30, "several pages of subscriptions: {total}");
+    check("abonnements", total, &ids, &last);
+    let ordered: Vec<String> = app
+        .with_conn({
+            let ids = ids.clone();
+            move |conn| {
+                hubee_subscriptions::table
+                    .inner_join(collectivites::table)
+                    .filter(hubee_subscriptions::id.eq_any(&ids))
+                    .order((collectivites::name.asc(), hubee_subscriptions::id.asc()))
+                    .select(hubee_subscriptions::id)
+                    .load(conn)
+                    .unwrap()
+            }
+        })
+        .await;
+    assert_eq!(ids, ordered, "subscriptions in name order across pages");
+
+    // The queue, in its order (reopened first, then oldest submission).
+    let (total, ids, last) = walk(
+        &staff,
+        "/instruction?q=saint",
+        "queue-total",
+        "data-request",
+    )
+    .await;
+    assert!(total > 25, "several pages of pending requests: {total}");
+    check("file", total, &ids, &last);
+    let ordered: Vec<String> = app
+        .with_conn({
+            let ids = ids.clone();
+            move |conn| {
+                habilitation_requests::table
+                    .filter(habilitation_requests::id.eq_any(&ids))
+                    .order((
+                        habilitation_requests::reopening.desc(),
+                        habilitation_requests::last_submitted_at.asc(),
+                        habilitation_requests::created_at.asc(),
+                        habilitation_requests::id.asc(),
+                    ))
+                    .select(habilitation_requests::id)
+                    .load(conn)
+                    .unwrap()
+            }
+        })
+        .await;
+    assert_eq!(ids, ordered, "the queue's order across pages");
+}

@@ -5,7 +5,7 @@ pub mod paging;
 pub mod schema;
 pub mod types;
 
-pub use paging::{Page, clamp_page, contains_pattern, new_id, now, offset, page_count};
+pub use paging::{Page, clamp_page, contains_pattern, new_id, now, offset, page_count, slice};
 
 use std::cell::Cell;
 use std::collections::BTreeMap;

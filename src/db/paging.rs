@@ -43,6 +43,14 @@ pub fn offset(page: i64, per_page: i64) -> i64 {
     (page.max(1) - 1) * per_page
 }
 
+/// The items of 1-based `page` among `items`, the whole list read in order (a search's
+/// matches, counted and paged from one read).
+pub fn slice<T>(items: Vec<T>, page: i64, per_page: i64) -> Vec<T> {
+    let skip = usize::try_from(offset(page, per_page)).unwrap_or(usize::MAX);
+    let take = usize::try_from(per_page).unwrap_or(0);
+    items.into_iter().skip(skip).take(take).collect()
+}
+
 /// One page of a longer list.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Page<T> {
@@ -84,6 +92,15 @@ impl<T> Page<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_slice_is_the_page_of_the_whole_list() {
+        let items: Vec<i32> = (1..=7).collect();
+        assert_eq!(slice(items.clone(), 1, 3), vec![1, 2, 3]);
+        assert_eq!(slice(items.clone(), 3, 3), vec![7]);
+        assert_eq!(slice(items.clone(), 4, 3), Vec::<i32>::new());
+        assert_eq!(slice(items, 0, 3), vec![1, 2, 3], "page 0 is the first");
+    }
 
     #[test]
     fn like_pattern_escapes_wildcards() {

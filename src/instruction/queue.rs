@@ -229,11 +229,7 @@ pub fn list(
                     .load(conn)?;
                 let total = i64::try_from(keys.len()).unwrap_or(i64::MAX);
                 let page = crate::db::clamp_page(page, total, PER_PAGE);
-                let ids: Vec<String> = keys
-                    .into_iter()
-                    .skip(usize::try_from(offset(page, PER_PAGE)).unwrap_or(usize::MAX))
-                    .take(usize::try_from(PER_PAGE).unwrap_or(usize::MAX))
-                    .collect();
+                let ids = crate::db::slice(keys, page, PER_PAGE);
                 page_ids = Some(ids);
                 total
             }

@@ -179,12 +179,7 @@ pub async fn list(
             let rows_query = match matches {
                 // The page's ids already passed every filter: only they are joined.
                 Some(ids) => joined().filter(
-                    hubee_subscriptions::id.eq_any(
-                        ids.into_iter()
-                            .skip(usize::try_from(offset(number, per_page)).unwrap_or(usize::MAX))
-                            .take(usize::try_from(per_page).unwrap_or(usize::MAX))
-                            .collect::<Vec<_>>(),
-                    ),
+                    hubee_subscriptions::id.eq_any(crate::db::slice(ids, number, per_page)),
                 ),
                 None => filtered().limit(per_page).offset(offset(number, per_page)),
             };

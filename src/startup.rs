@@ -80,6 +80,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
         if !applied.is_empty() {
             tracing::info!(count = applied.len(), "migrations appliquées");
         }
+        db::refresh_statistics(&mut conn)?;
         Ok(pool)
     })
     .await??;

@@ -287,6 +287,19 @@ pub fn run_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
     Ok(applied.iter().map(|v| v.to_string()).collect())
 }
 
+/// Refreshes SQLite's planner statistics where they are missing or stale (`PRAGMA optimize`,
+/// each table sampled at most 1 000 rows per index, a few milliseconds at national scale): the
+/// list queries rely on the planner preferring covering indexes, which it does only with
+/// statistics. PostgreSQL keeps its own (autovacuum); nothing to do there.
+pub fn refresh_statistics(conn: &mut DbConnection) -> QueryResult<()> {
+    match conn {
+        DbConnection::Postgresql(_) => Ok(()),
+        DbConnection::Sqlite(c) => {
+            c.batch_execute("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")
+        }
+    }
+}
+
 /// Reverts every applied migration (used by tests and by operators starting over).
 pub fn revert_all_migrations(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
     let reverted = match conn {

@@ -82,16 +82,18 @@ macro_rules! subscription_filters {
             q = q.filter(hubee_subscriptions::access_mode.eq($f.mode.clone()));
         }
         if let Some(search) = &$search {
-            let number =
-                $f.q.trim()
-                    .trim_start_matches(['D', 'd'])
-                    .parse::<i64>()
-                    .unwrap_or(-1);
-            q = q.filter(
-                search
-                    .clone()
-                    .or(hubee_subscriptions::datapass_id.eq(number)),
-            );
+            // The DataPass number only when the text is one: an `OR` that cannot match would
+            // still make SQLite read each found subscription's row instead of the index.
+            match $f.q.trim().trim_start_matches(['D', 'd']).parse::<i64>() {
+                Ok(number) => {
+                    q = q.filter(
+                        search
+                            .clone()
+                            .or(hubee_subscriptions::datapass_id.eq(number)),
+                    )
+                }
+                Err(_) => q = q.filter(search.clone()),
+            }
         }
         q
     }};

@@ -1,0 +1,2 @@
+DROP INDEX collectivites_id_name_idx;
+DROP INDEX hubee_subscriptions_collectivite_id_idx;

@@ -432,11 +432,11 @@ pub fn release_approval_mails(
 
 type Claimed = (String, NewCollectivite, i32);
 
-/// Claims the due jobs in one write transaction: on SQLite it waits its turn once in the
-/// process's writer queue instead of sleeping in `busy_timeout` for each claim.
 /// Requests one activation makes: the activation, then the public lookup.
 const ACTIVATION_CALLS: u32 = 2;
 
+/// Claims the due jobs in one write transaction: on SQLite it waits its turn once in the
+/// process's writer queue instead of sleeping in `busy_timeout` for each claim.
 fn claim_due(
     conn: &mut DbConnection,
     now: NaiveDateTime,

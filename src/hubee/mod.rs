@@ -155,12 +155,12 @@ struct Claimed {
     admin_names: (Option<String>, Option<String>),
 }
 
-/// Claims the due jobs in one write transaction: on SQLite it waits its turn once in the
-/// process's writer queue instead of sleeping in `busy_timeout` for each claim.
 /// Requests one provisioning may make: token, organization lookup and creation, subscription
 /// creation, and the list pages read when HubEE answers that it already exists.
 const PROVISIONING_CALLS: u32 = 6;
 
+/// Claims the due jobs in one write transaction: on SQLite it waits its turn once in the
+/// process's writer queue instead of sleeping in `busy_timeout` for each claim.
 fn claim_due(
     conn: &mut DbConnection,
     now: NaiveDateTime,

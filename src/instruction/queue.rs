@@ -177,7 +177,7 @@ pub fn list(
         && filter.q.trim().is_empty()
         && filter.editeur.is_empty()
         && filter.en_retard.is_none();
-    let mut page_ids: Option<Vec<String>> = None;
+    let mut matches: Option<Vec<String>> = None;
     let total: i64 = if only_state {
         // The per-state counters kept by triggers (see `models::counters`).
         let states: Vec<&str> = match pending_state(&filter.etat) {
@@ -228,9 +228,7 @@ pub fn list(
                     .select(habilitation_requests::id)
                     .load(conn)?;
                 let total = i64::try_from(keys.len()).unwrap_or(i64::MAX);
-                let page = crate::db::clamp_page(page, total, PER_PAGE);
-                let ids = crate::db::slice(keys, page, PER_PAGE);
-                page_ids = Some(ids);
+                matches = Some(keys);
                 total
             }
             None => q.count().get_result(conn)?,
@@ -239,9 +237,11 @@ pub fn list(
         filtered().count().get_result(conn)?
     };
     let page = crate::db::clamp_page(page, total, PER_PAGE);
-    let rows_query = match page_ids {
+    let rows_query = match matches {
         // The page's ids already passed every filter: only they are joined.
-        Some(ids) => joined().filter(habilitation_requests::id.eq_any(ids)),
+        Some(ids) => {
+            joined().filter(habilitation_requests::id.eq_any(crate::db::slice(ids, page, PER_PAGE)))
+        }
         None => filtered().limit(PER_PAGE).offset(offset(page, PER_PAGE)),
     };
     let rows: Vec<QueueRow> = rows_query

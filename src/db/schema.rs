@@ -511,3 +511,11 @@ diesel::table! {
         n -> BigInt,
     }
 }
+
+diesel::table! {
+    token_expiry_month_counts (revoked, month) {
+        month -> Date,
+        revoked -> Bool,
+        n -> BigInt,
+    }
+}

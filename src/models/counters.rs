@@ -1,14 +1,15 @@
 //! Counts the staff pages show, read from the counter tables that SQL triggers keep exact in
-//! the transaction of every change (migration `2026-11-30-000021_list_counters`): requests per
-//! state, HubEE subscriptions per status, collectivités, tokens per expiry day; collectivités
-//! per département and requests per (form, éditeur) pair (migration `2026-11-30-000025_request_link_counts`). A page view
-//! reads a few counter rows instead of counting whole tables.
+//! the transaction of every change: requests per state, HubEE subscriptions per status,
+//! collectivités, tokens per expiry day (migration `2026-11-30-000021_list_counters`);
+//! collectivités per département and requests per (form, éditeur) pair (`…000025`); tokens per
+//! expiry month (`…000029`). A page view reads a few counter rows instead of counting whole
+//! tables.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
-use crate::db::schema::{row_counts, token_expiry_counts};
+use crate::db::schema::{row_counts, token_expiry_counts, token_expiry_month_counts};
 
 /// The counts of one list, per bucket (state, status…).
 pub fn buckets(conn: &mut DbConnection, list: &str) -> QueryResult<Vec<(String, i64)>> {
@@ -91,93 +92,279 @@ pub fn token_days(
         .load(conn)
 }
 
-/// Token totals in one read of the per-day counters: (all, revoked, expired before `today`,
-/// expiring within `today..=expiring_end`), revoked ones in neither of the last two.
+/// Token totals: (all, revoked, expired before `today`, expiring within
+/// `today..=expiring_end`), revoked ones in neither of the last two. Read from the per-month
+/// counters (a few dozen rows) and the days of the partial months only.
 pub fn token_totals(
     conn: &mut DbConnection,
     today: NaiveDate,
     expiring_end: NaiveDate,
 ) -> QueryResult<(i64, i64, i64, i64)> {
-    #[derive(diesel::QueryableByName)]
-    struct Totals {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        total: i64,
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        revoked: i64,
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        expired: i64,
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        expiring: i64,
+    let per_flag: Vec<(bool, i64)> = token_expiry_month_counts::table
+        .group_by(token_expiry_month_counts::revoked)
+        .select((
+            token_expiry_month_counts::revoked,
+            diesel::dsl::sql::<diesel::sql_types::BigInt>("CAST(SUM(n) AS BIGINT)"),
+        ))
+        .load(conn)?;
+    let revoked = per_flag
+        .iter()
+        .filter(|(r, _)| *r)
+        .map(|(_, n)| n)
+        .sum::<i64>();
+    let live = per_flag
+        .iter()
+        .filter(|(r, _)| !*r)
+        .map(|(_, n)| n)
+        .sum::<i64>();
+    let expired = match today.pred_opt() {
+        Some(yesterday) => token_sum(conn, None, Some(yesterday), Some(false))?,
+        None => 0,
+    };
+    let expiring = token_sum(conn, Some(today), Some(expiring_end), Some(false))?;
+    Ok((live + revoked, revoked, expired, expiring))
+}
+
+/// A day range cut at month boundaries: the days before the first whole month, the whole
+/// months (their first days, either bound open when `None`) and the days after the last.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MonthSplit {
+    pub head: Option<(NaiveDate, NaiveDate)>,
+    pub months: Option<(Option<NaiveDate>, Option<NaiveDate>)>,
+    pub tail: Option<(NaiveDate, NaiveDate)>,
+}
+
+fn first_of_month(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).unwrap_or(day)
+}
+
+fn last_of_month(day: NaiveDate) -> NaiveDate {
+    first_of_month(day)
+        .checked_add_months(chrono::Months::new(1))
+        .and_then(|next| next.pred_opt())
+        .unwrap_or(NaiveDate::MAX)
+}
+
+/// Cuts `from..=to` (either bound open when `None`) at month boundaries.
+pub fn split_months(from: Option<NaiveDate>, to: Option<NaiveDate>) -> MonthSplit {
+    let mut split = MonthSplit::default();
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return split;
     }
-    // The bounds are dates formatted here (`YYYY-MM-DD`), never user text.
-    let t: Totals = diesel::sql_query(format!(
-        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS total, \
-                CAST(COALESCE(SUM(CASE WHEN revoked THEN n ELSE 0 END), 0) AS BIGINT) AS revoked, \
-                CAST(COALESCE(SUM(CASE WHEN NOT revoked AND expires_on < '{today}' \
-                    THEN n ELSE 0 END), 0) AS BIGINT) AS expired, \
-                CAST(COALESCE(SUM(CASE WHEN NOT revoked AND expires_on >= '{today}' \
-                    AND expires_on <= '{end}' THEN n ELSE 0 END), 0) AS BIGINT) AS expiring \
-         FROM token_expiry_counts",
-        today = today.format("%Y-%m-%d"),
-        end = expiring_end.format("%Y-%m-%d"),
-    ))
-    .get_result(conn)?;
-    Ok((t.total, t.revoked, t.expired, t.expiring))
+    // The first whole month (its first day), `None` when open.
+    let mut months_from = from;
+    if let Some(f) = from
+        && f.day() != 1
+    {
+        let month_end = last_of_month(f);
+        let end = to.map_or(month_end, |t| t.min(month_end));
+        split.head = Some((f, end));
+        if to.is_some_and(|t| t <= month_end) {
+            return split;
+        }
+        match month_end.succ_opt() {
+            Some(next) => months_from = Some(next),
+            None => return split,
+        }
+    }
+    // The last whole month (its first day), `None` when open.
+    let mut months_to = to.map(first_of_month);
+    if let Some(t) = to
+        && t != last_of_month(t)
+    {
+        let start = first_of_month(t);
+        split.tail = Some((start, t));
+        months_to = start
+            .checked_sub_months(chrono::Months::new(1))
+            .filter(|m| months_from.is_none_or(|f| *m >= f));
+        if months_to.is_none() {
+            return split;
+        }
+    }
+    split.months = Some((months_from, months_to));
+    split
 }
 
 /// Tokens not revoked expiring within `from..=to`, per month (`YYYY-MM`, months without any
-/// left out): summed in SQL over the per-day counters, a row per month leaves the database.
+/// left out): whole months from the per-month counters, partial ones summed from the days.
 pub fn token_months(
     conn: &mut DbConnection,
     from: NaiveDate,
     to: NaiveDate,
 ) -> QueryResult<Vec<(String, i64)>> {
-    #[derive(diesel::QueryableByName)]
-    struct Month {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        month: String,
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
+    let split = split_months(Some(from), Some(to));
+    let key = |day: NaiveDate| day.format("%Y-%m").to_string();
+    let mut months = Vec::new();
+    if let Some((start, end)) = split.head {
+        months.push((key(start), day_sum(conn, start, end, Some(false))?));
     }
-    // SQLite keeps dates as `YYYY-MM-DD` text: the month is its first 7 characters, cheaper
-    // than parsing each day with `strftime` (the chart was a fifth of `/jetons`).
-    let month = match conn {
-        DbConnection::Sqlite(_) => "substr(expires_on, 1, 7)",
-        DbConnection::Postgresql(_) => "to_char(expires_on, 'YYYY-MM')",
-    };
-    // The bounds are dates formatted here (`YYYY-MM-DD`), never user text.
-    let rows: Vec<Month> = diesel::sql_query(format!(
-        "SELECT {month} AS month, CAST(SUM(n) AS BIGINT) AS n FROM token_expiry_counts \
-         WHERE expires_on >= '{from}' AND expires_on <= '{to}' AND revoked = FALSE \
-         GROUP BY {month}",
-        from = from.format("%Y-%m-%d"),
-        to = to.format("%Y-%m-%d"),
-    ))
-    .load(conn)?;
-    Ok(rows.into_iter().map(|m| (m.month, m.n)).collect())
+    if let Some((first, last)) = split.months {
+        let mut q = token_expiry_month_counts::table
+            .filter(token_expiry_month_counts::revoked.eq(false))
+            .into_boxed();
+        if let Some(first) = first {
+            q = q.filter(token_expiry_month_counts::month.ge(first));
+        }
+        if let Some(last) = last {
+            q = q.filter(token_expiry_month_counts::month.le(last));
+        }
+        let rows: Vec<(NaiveDate, i64)> = q
+            .order(token_expiry_month_counts::month.asc())
+            .select((
+                token_expiry_month_counts::month,
+                token_expiry_month_counts::n,
+            ))
+            .load(conn)?;
+        months.extend(rows.into_iter().map(|(month, n)| (key(month), n)));
+    }
+    if let Some((start, end)) = split.tail {
+        months.push((key(start), day_sum(conn, start, end, Some(false))?));
+    }
+    months.retain(|(_, n)| *n != 0);
+    Ok(months)
 }
 
 /// Tokens whose expiry day is within `from..=to` (any bound open when `None`), revoked or not
-/// as `revoked` says (either when `None`): a sum in SQL over the per-day counters.
+/// as `revoked` says (either when `None`): whole months from the per-month counters, the days
+/// of partial months from the per-day ones.
 pub fn token_sum(
     conn: &mut DbConnection,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     revoked: Option<bool>,
 ) -> QueryResult<i64> {
-    let mut q = token_expiry_counts::table.into_boxed();
-    if let Some(from) = from {
-        q = q.filter(token_expiry_counts::expires_on.ge(from));
+    let split = split_months(from, to);
+    let mut total = 0;
+    if let Some((start, end)) = split.head {
+        total += day_sum(conn, start, end, revoked)?;
     }
-    if let Some(to) = to {
-        q = q.filter(token_expiry_counts::expires_on.le(to));
+    if let Some((first, last)) = split.months {
+        let mut q = token_expiry_month_counts::table.into_boxed();
+        if let Some(first) = first {
+            q = q.filter(token_expiry_month_counts::month.ge(first));
+        }
+        if let Some(last) = last {
+            q = q.filter(token_expiry_month_counts::month.le(last));
+        }
+        if let Some(revoked) = revoked {
+            q = q.filter(token_expiry_month_counts::revoked.eq(revoked));
+        }
+        total += q.select(sum_n()).first::<i64>(conn)?;
     }
+    if let Some((start, end)) = split.tail {
+        total += day_sum(conn, start, end, revoked)?;
+    }
+    Ok(total)
+}
+
+/// `SUM(n)` as the same integer type on both backends (PostgreSQL sums a BIGINT as NUMERIC).
+fn sum_n() -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
+    diesel::dsl::sql::<diesel::sql_types::BigInt>("CAST(COALESCE(SUM(n), 0) AS BIGINT)")
+}
+
+/// Tokens expiring within `from..=to` from the per-day counters (a month at most).
+fn day_sum(
+    conn: &mut DbConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+    revoked: Option<bool>,
+) -> QueryResult<i64> {
+    let mut q = token_expiry_counts::table
+        .filter(token_expiry_counts::expires_on.ge(from))
+        .filter(token_expiry_counts::expires_on.le(to))
+        .into_boxed();
     if let Some(revoked) = revoked {
         q = q.filter(token_expiry_counts::revoked.eq(revoked));
     }
-    // The same integer type on both backends (PostgreSQL sums a BIGINT as NUMERIC).
-    q.select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-        "CAST(COALESCE(SUM(n), 0) AS BIGINT)",
-    ))
-    .first(conn)
+    q.select(sum_n()).first(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn split_months_cuts_partial_months_into_days() {
+        // Mid-month to mid-month: head days, whole months, tail days.
+        assert_eq!(
+            split_months(Some(d(2026, 11, 30)), Some(d(2027, 2, 28))),
+            MonthSplit {
+                head: Some((d(2026, 11, 30), d(2026, 11, 30))),
+                months: Some((Some(d(2026, 12, 1)), Some(d(2027, 2, 1)))),
+                tail: None,
+            }
+        );
+        assert_eq!(
+            split_months(Some(d(2027, 1, 10)), Some(d(2027, 3, 15))),
+            MonthSplit {
+                head: Some((d(2027, 1, 10), d(2027, 1, 31))),
+                months: Some((Some(d(2027, 2, 1)), Some(d(2027, 2, 1)))),
+                tail: Some((d(2027, 3, 1), d(2027, 3, 15))),
+            }
+        );
+        // Within one month: days only.
+        assert_eq!(
+            split_months(Some(d(2027, 1, 10)), Some(d(2027, 1, 20))),
+            MonthSplit {
+                head: Some((d(2027, 1, 10), d(2027, 1, 20))),
+                ..Default::default()
+            }
+        );
+        assert_eq!(
+            split_months(Some(d(2027, 1, 1)), Some(d(2027, 1, 20))),
+            MonthSplit {
+                tail: Some((d(2027, 1, 1), d(2027, 1, 20))),
+                ..Default::default()
+            }
+        );
+        // Adjacent partial months, no whole month between.
+        assert_eq!(
+            split_months(Some(d(2027, 1, 10)), Some(d(2027, 2, 5))),
+            MonthSplit {
+                head: Some((d(2027, 1, 10), d(2027, 1, 31))),
+                months: None,
+                tail: Some((d(2027, 2, 1), d(2027, 2, 5))),
+            }
+        );
+        // Open bounds.
+        assert_eq!(
+            split_months(None, Some(d(2026, 11, 29))),
+            MonthSplit {
+                months: Some((None, Some(d(2026, 10, 1)))),
+                tail: Some((d(2026, 11, 1), d(2026, 11, 29))),
+                ..Default::default()
+            }
+        );
+        assert_eq!(
+            split_months(Some(d(2026, 11, 30)), None),
+            MonthSplit {
+                head: Some((d(2026, 11, 30), d(2026, 11, 30))),
+                months: Some((Some(d(2026, 12, 1)), None)),
+                tail: None,
+            }
+        );
+        assert_eq!(
+            split_months(None, None),
+            MonthSplit {
+                months: Some((None, None)),
+                ..Default::default()
+            }
+        );
+        // Empty range, and the far end of the calendar.
+        assert_eq!(
+            split_months(Some(d(2027, 2, 1)), Some(d(2027, 1, 1))),
+            MonthSplit::default()
+        );
+        assert!(
+            split_months(Some(d(2027, 2, 1)), Some(NaiveDate::MAX))
+                .months
+                .is_some()
+        );
+    }
 }

@@ -123,6 +123,24 @@ fn assert_counters_exact(conn: &mut DbConnection, today: NaiveDate, when: &str) 
         .map(|(day, revoked, n)| ((day, revoked), n))
         .collect();
     assert_eq!(kept, per_day, "tokens per expiry day, {when}");
+    let mut per_month: BTreeMap<(NaiveDate, bool), i64> = BTreeMap::new();
+    for (day, revoked) in &all {
+        *per_month
+            .entry((day.with_day(1).unwrap(), revoked.is_some()))
+            .or_default() += 1;
+    }
+    let kept: BTreeMap<(NaiveDate, bool), i64> = {
+        use qf_backoffice::db::schema::token_expiry_month_counts as m;
+        m::table
+            .filter(m::n.ne(0))
+            .select((m::month, m::revoked, m::n))
+            .load::<(NaiveDate, bool, i64)>(conn)
+            .unwrap()
+            .into_iter()
+            .map(|(month, revoked, n)| ((month, revoked), n))
+            .collect()
+    };
+    assert_eq!(kept, per_month, "tokens per expiry month, {when}");
     for (status, n) in qf_backoffice::models::tokens::count_by_status(conn, today).unwrap() {
         let real = all
             .iter()

@@ -106,6 +106,36 @@ async fn scale_data_set_has_the_national_shape_and_demo_accounts_sign_in() {
     assert_eq!(status, 200);
     assert!(body.contains("CCAS de "), "a generated CCAS is found");
 
+    // PostgreSQL: the trigram indexes set aside during the load are back, as the migrations
+    // made them (SQLite's FTS tables are never set aside).
+    let gin_indexes = app
+        .with_conn(|conn| match conn {
+            qf_backoffice::db::DbConnection::Postgresql(pg) => {
+                #[derive(QueryableByName)]
+                struct Count {
+                    #[diesel(sql_type = diesel::sql_types::BigInt)]
+                    n: i64,
+                }
+                let found: Count = diesel::sql_query(
+                    "SELECT count(*) AS n FROM pg_indexes WHERE tablename = 'search_docs' \
+                     AND indexdef LIKE '% USING gin %'",
+                )
+                .get_result(pg)
+                .unwrap();
+                Some(found.n)
+            }
+            qf_backoffice::db::DbConnection::Sqlite(_) => None,
+        })
+        .await;
+    assert!(gin_indexes.is_none_or(|n| n == 3), "{gin_indexes:?}");
+    // The loaded contacts are in the search index (a few dozen demo requests, hundreds here).
+    let (status, body) = admin.get_text("/instruction?q=dpd@").await;
+    assert_eq!(status, 200);
+    let marker = "data-testid=\"queue-total\">";
+    let after = &body[body.find(marker).expect("total shown") + marker.len()..];
+    let total: usize = after[..after.find(' ').unwrap()].parse().unwrap();
+    assert!(total > 100, "loaded contacts are searchable: {total}");
+
     // A second load on a non-empty database changes nothing and says why.
     let again = app
         .with_conn(move |conn| demo_scale::load(conn, now, counts, &mut |_| {}).map(|_| ()))

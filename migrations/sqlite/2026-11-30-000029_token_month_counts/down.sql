@@ -1,0 +1,5 @@
+DROP INDEX token_expiry_counts_revoked_idx;
+DROP TRIGGER tokens_month_count_delete;
+DROP TRIGGER tokens_month_count_update;
+DROP TRIGGER tokens_month_count_insert;
+DROP TABLE token_expiry_month_counts;

@@ -8,6 +8,11 @@ use qf_backoffice::config::Settings;
 use qf_backoffice::startup::{self, Application};
 use qf_backoffice::{db, demo, models};
 
+/// jemalloc: memory freed by another thread (a page's rows, built on a blocking thread and
+/// rendered on a worker) goes back without the glibc arena lock (see the README's figures).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Back-office de l'équipe API Particulier pour le formulaire national de collecte du
 /// quotient familial. Configuration par variables d'environnement (voir le README).
 #[derive(Parser)]

@@ -156,6 +156,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
         mailer,
         session_key,
         dashboard: Default::default(),
+        filter_choices: Default::default(),
         ingest,
     }))
 }

@@ -40,6 +40,8 @@ pub struct AppState {
     pub datapass: Option<Arc<crate::clients::datapass::DataPassClient>>,
     /// The staff dashboard last computed (see `models::dashboard::Cache`).
     pub dashboard: crate::models::dashboard::Cache,
+    /// The list filters' choices last read (see `models::filter_choices`).
+    pub filter_choices: crate::models::ChoicesCache,
     /// The SQLite writer that applies DataPass webhooks in batches (see `instruction::ingest`).
     pub ingest: crate::instruction::ingest::Ingest,
 }

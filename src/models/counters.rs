@@ -66,6 +66,10 @@ pub const HUBEE: &str = "hubee";
 pub const COLLECTIVITES: &str = "collectivites";
 /// Collectivités per département (collectivités without one are not counted).
 pub const DEPARTEMENTS: &str = "departements";
+/// Versions bumped by triggers (one bucket per cached read).
+pub const VERSIONS: &str = "versions";
+/// The version of the list filters' choices (éditeurs, départements in use).
+pub const FILTER_CHOICES: &str = "filter_choices";
 
 /// Tokens per expiry day within `from..=to` (any bound open when `None`): (day, revoked, n),
 /// by day. At most two rows per day.

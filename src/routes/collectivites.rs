@@ -65,11 +65,12 @@ pub async fn list(
         active,
     };
     let page_number = params.page.trim().parse::<i64>().unwrap_or(1).max(1);
+    let choices = state.filter_choices.clone();
     let (items, departements) = state
         .db(move |conn| {
             Ok((
                 collectivites::list(conn, &filters, page_number)?,
-                collectivites::departements(conn)?,
+                crate::models::filter_choices(conn, &choices)?.1,
             ))
         })
         .await?;

@@ -49,11 +49,12 @@ pub async fn list(
         .and_then(|p| p.trim().parse().ok())
         .unwrap_or(1);
     let today = crate::domain::calendar::paris_date(page.now);
+    let choices = state.filter_choices.clone();
     let (list, months, editeur_choices, departements) = state
         .db(move |conn| {
             let list = model::list(conn, &filter, today, number)?;
             let months = model::expiries_by_month(conn, today)?;
-            let (editeur_choices, departements) = crate::models::filter_choices(conn)?;
+            let (editeur_choices, departements) = crate::models::filter_choices(conn, &choices)?;
             Ok((list, months, editeur_choices, departements))
         })
         .await?;

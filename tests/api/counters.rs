@@ -19,7 +19,12 @@ use qf_backoffice::models::{counters, hubee, requests};
 use crate::helpers::TestApp;
 
 /// Compares every counter with a count of the rows themselves.
-fn assert_counters_exact(conn: &mut DbConnection, today: NaiveDate, when: &str) {
+fn assert_counters_exact(
+    conn: &mut DbConnection,
+    choices: &qf_backoffice::models::ChoicesCache,
+    today: NaiveDate,
+    when: &str,
+) {
     let by_state: Vec<(String, i64)> = habilitation_requests::table
         .group_by(habilitation_requests::state)
         .select((habilitation_requests::state, diesel::dsl::count_star()))
@@ -101,6 +106,17 @@ fn assert_counters_exact(conn: &mut DbConnection, today: NaiveDate, when: &str) 
         real,
         "départements, {when}"
     );
+
+    // The filters' choices, as cached across the calls of one test, equal a fresh read.
+    let editeur_names: Vec<(String, String)> = editeurs::table
+        .order(editeurs::name.asc())
+        .select((editeurs::id, editeurs::name))
+        .load(conn)
+        .unwrap();
+    let (cached_editeurs, cached_departements) =
+        qf_backoffice::models::filter_choices(conn, choices).unwrap();
+    assert_eq!(cached_editeurs, editeur_names, "éditeur choices, {when}");
+    assert_eq!(cached_departements, real, "département choices, {when}");
 
     let real: i64 = collectivites::table.count().get_result(conn).unwrap();
     assert_eq!(
@@ -204,10 +220,11 @@ async fn counters_equal_real_counts_after_every_kind_of_change() {
     let now = qf_backoffice::db::now();
     let today = qf_backoffice::domain::calendar::paris_today();
     app.with_conn(move |conn| {
+        let choices = qf_backoffice::models::ChoicesCache::default();
         // An empty database: every counter is zero.
-        assert_counters_exact(conn, today, "on an empty database");
+        assert_counters_exact(conn, &choices, today, "on an empty database");
         demo_scale::load(conn, now, ScaleCounts::scaled(0.005), &mut |_| {}).unwrap();
-        assert_counters_exact(conn, today, "after the scale load");
+        assert_counters_exact(conn, &choices, today, "after the scale load");
 
         // Through the application's functions: a token prolonged, another revoked.
         let ids: Vec<String> = tokens::table
@@ -228,7 +245,7 @@ async fn counters_equal_real_counts_after_every_kind_of_change() {
             .set(tokens::revoked_at.eq(Some(now)))
             .execute(conn)
             .unwrap();
-        assert_counters_exact(conn, today, "after a prolongation and a revocation");
+        assert_counters_exact(conn, &choices, today, "after a prolongation and a revocation");
         // An update that does not touch the counted columns changes nothing.
         diesel::update(tokens::table.find(&ids[0]))
             .set(tokens::scopes.eq("quotient_familial"))
@@ -238,7 +255,7 @@ async fn counters_equal_real_counts_after_every_kind_of_change() {
             .set(tokens::revoked_at.eq(Some(now + chrono::Duration::hours(1))))
             .execute(conn)
             .unwrap();
-        assert_counters_exact(conn, today, "after unrelated updates");
+        assert_counters_exact(conn, &choices, today, "after unrelated updates");
 
         // Plain SQL: copies inserted, counted columns changed, then deleted.
         let source: (String, String, String) = habilitation_requests::table
@@ -266,16 +283,18 @@ async fn counters_equal_real_counts_after_every_kind_of_change() {
             token = ids[0],
         ))
         .unwrap();
-        assert_counters_exact(conn, today, "after SQL inserts");
+        assert_counters_exact(conn, &choices, today, "after SQL inserts");
         conn.batch_execute(
             "UPDATE habilitation_requests SET state = 'submitted' WHERE id = 'compteur-r'; \
              UPDATE collectivites SET departement = '2A' WHERE id = 'compteur-c'; \
+             UPDATE collectivites SET departement = '975' WHERE id = 'compteur-c'; \
+             UPDATE editeurs SET name = 'AAA renommé' WHERE id = (SELECT max(id) FROM editeurs); \
              UPDATE habilitation_requests SET state = 'validated' WHERE id = 'compteur-r'; \
              UPDATE hubee_subscriptions SET status = 'ACTIF' WHERE id = 'compteur-h'; \
              UPDATE tokens SET expires_on = '2020-05-06' WHERE id = 'compteur-t';",
         )
         .unwrap();
-        assert_counters_exact(conn, today, "after SQL updates");
+        assert_counters_exact(conn, &choices, today, "after SQL updates");
         // The request moves to an éditeur, then to another éditeur's form, then to none.
         let (form, owner): (String, String) = editeur_forms::table
             .order(editeur_forms::form_uid.asc())
@@ -292,18 +311,18 @@ async fn counters_equal_real_counts_after_every_kind_of_change() {
             "UPDATE habilitation_requests SET editeur_id = '{other}' WHERE id = 'compteur-r';"
         ))
         .unwrap();
-        assert_counters_exact(conn, today, "after the éditeur of a request is set");
+        assert_counters_exact(conn, &choices, today, "after the éditeur of a request is set");
         conn.batch_execute(&format!(
             "UPDATE habilitation_requests SET form_uid = '{form}' WHERE id = 'compteur-r';"
         ))
         .unwrap();
-        assert_counters_exact(conn, today, "after a request moved to another éditeur's form");
+        assert_counters_exact(conn, &choices, today, "after a request moved to another éditeur's form");
         conn.batch_execute(&format!(
             "UPDATE habilitation_requests SET editeur_id = '{owner}' WHERE id = 'compteur-r'; \
              UPDATE habilitation_requests SET editeur_id = NULL WHERE id = 'compteur-r';"
         ))
         .unwrap();
-        assert_counters_exact(conn, today, "after the éditeur of a request is removed");
+        assert_counters_exact(conn, &choices, today, "after the éditeur of a request is removed");
         conn.batch_execute(
             "UPDATE tokens SET revoked_at = '2026-01-01 00:00:00', expires_on = '2032-01-01' WHERE id = 'compteur-t'; \
              UPDATE habilitation_requests SET state = state WHERE id = 'compteur-r'; \
@@ -311,7 +330,7 @@ async fn counters_equal_real_counts_after_every_kind_of_change() {
              UPDATE collectivites SET departement = '2B' WHERE id = 'compteur-c';",
         )
         .unwrap();
-        assert_counters_exact(conn, today, "after a two-column update and a no-op");
+        assert_counters_exact(conn, &choices, today, "after a two-column update and a no-op");
         conn.batch_execute(
             "DELETE FROM tokens WHERE id = 'compteur-t'; \
              DELETE FROM hubee_subscriptions WHERE id = 'compteur-h'; \
@@ -319,7 +338,7 @@ async fn counters_equal_real_counts_after_every_kind_of_change() {
              DELETE FROM collectivites WHERE id = 'compteur-c';",
         )
         .unwrap();
-        assert_counters_exact(conn, today, "after SQL deletes");
+        assert_counters_exact(conn, &choices, today, "after SQL deletes");
         let _ = collectivite;
 
         // A rolled-back change leaves the counters as they were.
@@ -330,7 +349,7 @@ async fn counters_equal_real_counts_after_every_kind_of_change() {
             Err(diesel::result::Error::RollbackTransaction)
         });
         assert!(rolled_back.is_err());
-        assert_counters_exact(conn, today, "after a rollback");
+        assert_counters_exact(conn, &choices, today, "after a rollback");
     })
     .await;
 }

@@ -27,19 +27,21 @@ fn plan(sql: &str) -> Option<Vec<String>> {
     Some(plan.into_iter().map(|p| p.detail).collect())
 }
 
+/// A step that reads a whole table (the JSON array of a search's matches aside).
+fn scans_a_table(step: &str) -> bool {
+    step.starts_with("SCAN") && !step.contains("json_each")
+}
+
 #[test]
 fn the_subscription_search_reads_two_indexes_instead_of_every_subscription() {
     let Some(plan) = plan(
         "SELECT COUNT(*) FROM hubee_subscriptions \
-         WHERE (hubee_subscriptions.collectivite_id IN ('a', 'b', 'c') \
+         WHERE (hubee_subscriptions.collectivite_id IN (SELECT value FROM json_each('[\"a\",\"b\",\"c\"]')) \
              OR hubee_subscriptions.datapass_id = 42)",
     ) else {
         return;
     };
-    assert!(
-        plan.iter().all(|step| !step.starts_with("SCAN")),
-        "{plan:?}"
-    );
+    assert!(plan.iter().all(|step| !scans_a_table(step)), "{plan:?}");
     assert!(
         plan.iter()
             .any(|step| step.contains("hubee_subscriptions_datapass_idx")),
@@ -95,7 +97,7 @@ fn a_searched_subscription_list_is_ordered_from_covering_indexes() {
     let Some(plan) = plan(
         "SELECT hubee_subscriptions.id FROM hubee_subscriptions \
          INNER JOIN collectivites ON collectivites.id = hubee_subscriptions.collectivite_id \
-         WHERE hubee_subscriptions.collectivite_id IN ('a', 'b', 'c') \
+         WHERE hubee_subscriptions.collectivite_id IN (SELECT value FROM json_each('[\"a\",\"b\",\"c\"]')) \
          ORDER BY collectivites.name ASC, hubee_subscriptions.id ASC",
     ) else {
         return;
@@ -107,7 +109,7 @@ fn a_searched_subscription_list_is_ordered_from_covering_indexes() {
     );
     assert!(
         plan.iter()
-            .all(|step| !step.starts_with("SCAN") && !step.contains("MULTI-INDEX OR")),
+            .all(|step| !scans_a_table(step) && !step.contains("MULTI-INDEX OR")),
         "{plan:?}"
     );
     // The names come from `collectivites_id_name_idx` once the planner has statistics (the

@@ -29,10 +29,11 @@ pub async fn queue_page(
         .and_then(|p| p.trim().parse().ok())
         .unwrap_or(1);
     let today = crate::domain::calendar::paris_date(page.now);
+    let choices = state.filter_choices.clone();
     let (list, editeur_choices, departements) = state
         .db(move |conn| {
             let list = queue::list(conn, &filter, today, number)?;
-            let (editeur_choices, departements) = crate::models::filter_choices(conn)?;
+            let (editeur_choices, departements) = crate::models::filter_choices(conn, &choices)?;
             Ok((list, editeur_choices, departements))
         })
         .await?;

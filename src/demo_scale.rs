@@ -483,20 +483,62 @@ pub fn load(
             sqlite.batch_execute("PRAGMA synchronous = OFF; PRAGMA cache_size = -65536;")?;
         }
         DbConnection::Postgresql(pg) => {
-            set_aside = gin_indexes(pg)?;
             pg.batch_execute(
                 "SET synchronous_commit = off; SET plan_cache_mode = force_custom_plan",
             )?;
-            for definition in &set_aside {
-                if let Some(name) = index_name(definition) {
+            // Only the indexes actually dropped are rebuilt, whatever happens next.
+            for definition in gin_indexes(pg)? {
+                if let Some(name) = index_name(&definition) {
                     pg.batch_execute(&format!("DROP INDEX IF EXISTS {name}"))?;
+                    set_aside.push(definition);
                 }
             }
         }
     }
-    let today = now.date();
     let mut summary = ScaleSummary::default();
+    let loaded = insert_all(conn, now.date(), counts, &mut summary, &mut say);
 
+    // The indexes set aside and the session's settings come back on every path: a failed
+    // load leaves no database without its search indexes, nor a pooled connection tuned for
+    // bulk writes.
+    if let DbConnection::Postgresql(pg) = conn {
+        let mut restored = Ok(());
+        for definition in &set_aside {
+            let again = definition.replacen("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1);
+            restored = restored.and(pg.batch_execute(&again));
+        }
+        restored =
+            restored.and(pg.batch_execute("RESET synchronous_commit; RESET plan_cache_mode"));
+        loaded?;
+        restored?;
+        if !set_aside.is_empty() {
+            say(&format!(
+                "{} index trigrammes de recherche reconstruits",
+                set_aside.len()
+            ));
+        }
+    } else {
+        loaded?;
+    }
+
+    match conn {
+        DbConnection::Sqlite(sqlite) => sqlite.batch_execute(
+            "PRAGMA synchronous = NORMAL; ANALYZE; PRAGMA wal_checkpoint(TRUNCATE);",
+        )?,
+        DbConnection::Postgresql(pg) => pg.batch_execute("ANALYZE")?,
+    }
+    say("statistiques du planificateur (ANALYZE) à jour");
+    Ok(summary)
+}
+
+/// Every generated row, in large transactions (see [`load`]).
+fn insert_all(
+    conn: &mut DbConnection,
+    today: NaiveDate,
+    counts: ScaleCounts,
+    summary: &mut ScaleSummary,
+    say: &mut dyn FnMut(&str),
+) -> anyhow::Result<()> {
     crate::db::transaction(conn, |conn| -> QueryResult<()> {
         let mut b = Batch::new(
             conn,
@@ -593,7 +635,7 @@ pub fn load(
     while start < counts.requests {
         let end = (start + CHUNK).min(counts.requests);
         crate::db::transaction(conn, |conn| -> QueryResult<()> {
-            insert_requests(conn, today, counts, &places, start..end, &mut summary)?;
+            insert_requests(conn, today, counts, &places, start..end, summary)?;
             Ok(())
         })?;
         for r in start..end {
@@ -659,26 +701,7 @@ pub fn load(
         Ok(())
     })?;
     say(&format!("{} abonnements HubEE", summary.subscriptions));
-
-    match conn {
-        DbConnection::Sqlite(sqlite) => sqlite.batch_execute(
-            "PRAGMA synchronous = NORMAL; ANALYZE; PRAGMA wal_checkpoint(TRUNCATE);",
-        )?,
-        DbConnection::Postgresql(pg) => {
-            for definition in &set_aside {
-                pg.batch_execute(definition)?;
-            }
-            if !set_aside.is_empty() {
-                say(&format!(
-                    "{} index trigrammes de recherche reconstruits",
-                    set_aside.len()
-                ));
-            }
-            pg.batch_execute("SET synchronous_commit = on; SET plan_cache_mode = auto; ANALYZE")?
-        }
-    }
-    say("statistiques du planificateur (ANALYZE) à jour");
-    Ok(summary)
+    Ok(())
 }
 
 /// The `CREATE INDEX` statements of the search index's GIN indexes (PostgreSQL), as the

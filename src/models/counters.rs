@@ -97,36 +97,78 @@ pub fn token_days(
 }
 
 /// Token totals: (all, revoked, expired before `today`, expiring within
-/// `today..=expiring_end`), revoked ones in neither of the last two. Read from the per-month
-/// counters (a few dozen rows) and the days of the partial months only.
+/// `today..=expiring_end`), revoked ones in neither of the last two. One statement (one
+/// snapshot: `active = all − the others` never goes negative under concurrent writes) over the
+/// per-month counters (a few dozen rows) and the days of the partial months only.
 pub fn token_totals(
     conn: &mut DbConnection,
     today: NaiveDate,
     expiring_end: NaiveDate,
 ) -> QueryResult<(i64, i64, i64, i64)> {
-    let per_flag: Vec<(bool, i64)> = token_expiry_month_counts::table
-        .group_by(token_expiry_month_counts::revoked)
-        .select((
-            token_expiry_month_counts::revoked,
-            diesel::dsl::sql::<diesel::sql_types::BigInt>("CAST(SUM(n) AS BIGINT)"),
-        ))
-        .load(conn)?;
-    let revoked = per_flag
-        .iter()
-        .filter(|(r, _)| *r)
-        .map(|(_, n)| n)
-        .sum::<i64>();
-    let live = per_flag
-        .iter()
-        .filter(|(r, _)| !*r)
-        .map(|(_, n)| n)
-        .sum::<i64>();
+    #[derive(diesel::QueryableByName)]
+    struct Totals {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        live: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        revoked: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        expired: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        expiring: i64,
+    }
     let expired = match today.pred_opt() {
-        Some(yesterday) => token_sum(conn, None, Some(yesterday), Some(false))?,
-        None => 0,
+        Some(yesterday) => range_sum_sql(None, Some(yesterday), Some(false)),
+        None => "CAST(0 AS BIGINT)".to_owned(),
     };
-    let expiring = token_sum(conn, Some(today), Some(expiring_end), Some(false))?;
-    Ok((live + revoked, revoked, expired, expiring))
+    let t: Totals = diesel::sql_query(format!(
+        "SELECT {live} AS live, {revoked} AS revoked, {expired} AS expired, \
+         {expiring} AS expiring",
+        live = range_sum_sql(None, None, Some(false)),
+        revoked = range_sum_sql(None, None, Some(true)),
+        expiring = range_sum_sql(Some(today), Some(expiring_end), Some(false)),
+    ))
+    .get_result(conn)?;
+    Ok((t.live + t.revoked, t.revoked, t.expired, t.expiring))
+}
+
+/// A SQL expression (a `BIGINT`) summing the tokens whose expiry day is within `from..=to`
+/// (either bound open when `None`), revoked or not as `revoked` says (either when `None`):
+/// whole months from the per-month counters, the days of partial months from the per-day
+/// ones. The dates are formatted here (`YYYY-MM-DD`), never user text.
+fn range_sum_sql(from: Option<NaiveDate>, to: Option<NaiveDate>, revoked: Option<bool>) -> String {
+    let split = split_months(from, to);
+    let flag = match revoked {
+        Some(true) => " AND revoked = TRUE",
+        Some(false) => " AND revoked = FALSE",
+        None => "",
+    };
+    let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+    let mut terms = Vec::new();
+    for (start, end) in [split.head, split.tail].into_iter().flatten() {
+        terms.push(format!(
+            "(SELECT COALESCE(SUM(n), 0) FROM token_expiry_counts \
+             WHERE expires_on >= '{}' AND expires_on <= '{}'{flag})",
+            day(start),
+            day(end)
+        ));
+    }
+    if let Some((first, last)) = split.months {
+        let mut condition = String::from("1 = 1");
+        if let Some(first) = first {
+            condition.push_str(&format!(" AND month >= '{}'", day(first)));
+        }
+        if let Some(last) = last {
+            condition.push_str(&format!(" AND month <= '{}'", day(last)));
+        }
+        terms.push(format!(
+            "(SELECT COALESCE(SUM(n), 0) FROM token_expiry_month_counts WHERE {condition}{flag})"
+        ));
+    }
+    if terms.is_empty() {
+        return "CAST(0 AS BIGINT)".to_owned();
+    }
+    // PostgreSQL sums a BIGINT as NUMERIC: cast back once.
+    format!("CAST({} AS BIGINT)", terms.join(" + "))
 }
 
 /// A day range cut at month boundaries: the days before the first whole month, the whole
@@ -205,16 +247,7 @@ pub fn token_months(
         months.push((key(start), day_sum(conn, start, end, Some(false))?));
     }
     if let Some((first, last)) = split.months {
-        let mut q = token_expiry_month_counts::table
-            .filter(token_expiry_month_counts::revoked.eq(false))
-            .into_boxed();
-        if let Some(first) = first {
-            q = q.filter(token_expiry_month_counts::month.ge(first));
-        }
-        if let Some(last) = last {
-            q = q.filter(token_expiry_month_counts::month.le(last));
-        }
-        let rows: Vec<(NaiveDate, i64)> = q
+        let rows: Vec<(NaiveDate, i64)> = months_within(first, last, Some(false))
             .order(token_expiry_month_counts::month.asc())
             .select((
                 token_expiry_month_counts::month,
@@ -231,36 +264,41 @@ pub fn token_months(
 }
 
 /// Tokens whose expiry day is within `from..=to` (any bound open when `None`), revoked or not
-/// as `revoked` says (either when `None`): whole months from the per-month counters, the days
-/// of partial months from the per-day ones.
+/// as `revoked` says (either when `None`), in one statement (see [`range_sum_sql`]).
 pub fn token_sum(
     conn: &mut DbConnection,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     revoked: Option<bool>,
 ) -> QueryResult<i64> {
-    let split = split_months(from, to);
-    let mut total = 0;
-    if let Some((start, end)) = split.head {
-        total += day_sum(conn, start, end, revoked)?;
+    #[derive(diesel::QueryableByName)]
+    struct Sum {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
     }
-    if let Some((first, last)) = split.months {
-        let mut q = token_expiry_month_counts::table.into_boxed();
-        if let Some(first) = first {
-            q = q.filter(token_expiry_month_counts::month.ge(first));
-        }
-        if let Some(last) = last {
-            q = q.filter(token_expiry_month_counts::month.le(last));
-        }
-        if let Some(revoked) = revoked {
-            q = q.filter(token_expiry_month_counts::revoked.eq(revoked));
-        }
-        total += q.select(sum_n()).first::<i64>(conn)?;
+    let sum: Sum = diesel::sql_query(format!("SELECT {} AS n", range_sum_sql(from, to, revoked)))
+        .get_result(conn)?;
+    Ok(sum.n)
+}
+
+/// The per-month counters of the months whose first day is within `first..=last` (either
+/// bound open when `None`), revoked or not as `revoked` says (either when `None`).
+fn months_within(
+    first: Option<NaiveDate>,
+    last: Option<NaiveDate>,
+    revoked: Option<bool>,
+) -> token_expiry_month_counts::BoxedQuery<'static, <DbConnection as diesel::Connection>::Backend> {
+    let mut q = token_expiry_month_counts::table.into_boxed();
+    if let Some(first) = first {
+        q = q.filter(token_expiry_month_counts::month.ge(first));
     }
-    if let Some((start, end)) = split.tail {
-        total += day_sum(conn, start, end, revoked)?;
+    if let Some(last) = last {
+        q = q.filter(token_expiry_month_counts::month.le(last));
     }
-    Ok(total)
+    if let Some(revoked) = revoked {
+        q = q.filter(token_expiry_month_counts::revoked.eq(revoked));
+    }
+    q
 }
 
 /// `SUM(n)` as the same integer type on both backends (PostgreSQL sums a BIGINT as NUMERIC).

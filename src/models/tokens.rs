@@ -230,13 +230,20 @@ type TokenRow = (
 
 /// Applies the window (`fenetre`) and status filters, which only read `tokens`, to a boxed
 /// query over `tokens` (alone or joined).
+/// The last expiry day of a `fenetre` window (days from `today`); `None` without a window or
+/// past the calendar. At most 31/12/9999: SQLite stores later dates as `+10000-…`, text that
+/// sorts before every real date, so the list and its count would disagree.
+fn window_end(fenetre: &str, today: NaiveDate) -> Option<NaiveDate> {
+    let days = fenetre.parse::<u64>().ok()?;
+    let end = today.checked_add_days(chrono::Days::new(days))?;
+    Some(end.min(NaiveDate::from_ymd_opt(9999, 12, 31)?))
+}
+
 macro_rules! token_filters {
     ($q:expr, $filter:expr, $today:expr) => {{
         let mut q = $q;
         let today: NaiveDate = $today;
-        if let Ok(days) = $filter.fenetre.parse::<u64>()
-            && let Some(limit) = today.checked_add_days(chrono::Days::new(days))
-        {
+        if let Some(limit) = window_end(&$filter.fenetre, today) {
             q = q
                 .filter(tokens::revoked_at.is_null())
                 .filter(tokens::expires_on.ge(today))
@@ -454,13 +461,8 @@ fn count(
     // Window and status filters only: summed from the per-day counters (see
     // `models::counters`), with the same rules as `token_filters!`.
     use super::counters::token_sum;
-    let window = match filter.fenetre.parse::<u64>() {
-        Ok(days) => today
-            .checked_add_days(chrono::Days::new(days))
-            .map(|end| (today, end)),
-        // No window (or a window too far to compute, which the list ignores too).
-        Err(_) => None,
-    };
+    // No window (or a window too far to compute, which the list ignores too).
+    let window = window_end(&filter.fenetre, today).map(|end| (today, end));
     let (from, to, revoked) = match window {
         Some((start, end)) => (Some(start), Some(end), Some(false)),
         None => (None, None, None),

@@ -109,8 +109,12 @@ SQL() {
 # The first generated éditeur (see src/demo_scale.rs), its member and its form.
 EDITEUR_ID=5ca1e000-0001-4000-8000-000000000000
 EDITEUR_EMAIL=$(SQL "SELECT email FROM editeur_members WHERE editeur_id = '$EDITEUR_ID'")
-EDITEUR_CONTACT=$(SQL "SELECT contact_technique_email FROM editeurs WHERE id = '$EDITEUR_ID'")
-FORM_UID=$(SQL "SELECT form_uid FROM editeur_forms WHERE editeur_id = '$EDITEUR_ID'")
+# The webhook's new requests go through another éditeur's form (the last generated one): on
+# PostgreSQL the base is not restored between runs, and the measured éditeur's pages must read
+# the same clients every time.
+WEBHOOK_EDITEUR_ID=5ca1e000-0001-4000-8000-000000000099
+EDITEUR_CONTACT=$(SQL "SELECT contact_technique_email FROM editeurs WHERE id = '$WEBHOOK_EDITEUR_ID'")
+FORM_UID=$(SQL "SELECT form_uid FROM editeur_forms WHERE editeur_id = '$WEBHOOK_EDITEUR_ID'")
 STAFF=$(sign_in admin@demo.api.gouv.fr)
 EDITEUR=$(sign_in "$EDITEUR_EMAIL")
 QR_SIRET=$(SQL "SELECT siret FROM collectivites WHERE id = '5ca1e000-0004-4000-8000-000000000100'")

@@ -198,8 +198,9 @@ pub const LIST_CAP: i64 = 1000;
 
 /// A condition for a list query's filter: `<column> IN (the targets of the first
 /// [`LIST_CAP`] documents of `kind` containing the text)`, the targets read once from the
-/// index when the condition is built and bound as one JSON array (a list runs its count and its page with them: one index
-/// search per view). `column` is a fixed SQL column name such as `collectivites.id`.
+/// index when the condition is built and bound as one JSON array (a list runs its count and
+/// its page with them: one index search per view). `column` is a fixed SQL column name such
+/// as `collectivites.id`.
 #[derive(Clone, Debug)]
 pub struct TargetIn {
     sql: Vec<String>,

@@ -102,6 +102,22 @@ fn datapass_number(q: &str) -> i64 {
         .unwrap_or(-1)
 }
 
+/// The queue's order: modifications of validated habilitations first, then the oldest
+/// submission (the order of `habilitation_requests_queue_idx`), the id last for a stable page.
+fn queue_order() -> (
+    diesel::helper_types::Desc<habilitation_requests::reopening>,
+    diesel::helper_types::Asc<habilitation_requests::last_submitted_at>,
+    diesel::helper_types::Asc<habilitation_requests::created_at>,
+    diesel::helper_types::Asc<habilitation_requests::id>,
+) {
+    (
+        habilitation_requests::reopening.desc(),
+        habilitation_requests::last_submitted_at.asc(),
+        habilitation_requests::created_at.asc(),
+        habilitation_requests::id.asc(),
+    )
+}
+
 /// The queue on `today`, filtered, searched and paginated.
 pub fn list(
     conn: &mut DbConnection,
@@ -219,12 +235,7 @@ pub fn list(
                         .or(search.clone()),
                 );
                 let keys: Vec<String> = q
-                    .order((
-                        habilitation_requests::reopening.desc(),
-                        habilitation_requests::last_submitted_at.asc(),
-                        habilitation_requests::created_at.asc(),
-                        habilitation_requests::id.asc(),
-                    ))
+                    .order(queue_order())
                     .select(habilitation_requests::id)
                     .load(conn)?;
                 let total = i64::try_from(keys.len()).unwrap_or(i64::MAX);
@@ -245,12 +256,7 @@ pub fn list(
         None => filtered().limit(PER_PAGE).offset(offset(page, PER_PAGE)),
     };
     let rows: Vec<QueueRow> = rows_query
-        .order((
-            habilitation_requests::reopening.desc(),
-            habilitation_requests::last_submitted_at.asc(),
-            habilitation_requests::created_at.asc(),
-            habilitation_requests::id.asc(),
-        ))
+        .order(queue_order())
         .select((
             habilitation_requests::id,
             habilitation_requests::datapass_id,

@@ -247,7 +247,7 @@ pub fn token_months(
         months.push((key(start), day_sum(conn, start, end, Some(false))?));
     }
     if let Some((first, last)) = split.months {
-        let rows: Vec<(NaiveDate, i64)> = months_within(first, last, Some(false))
+        let rows: Vec<(NaiveDate, i64)> = live_months_within(first, last)
             .order(token_expiry_month_counts::month.asc())
             .select((
                 token_expiry_month_counts::month,
@@ -281,22 +281,20 @@ pub fn token_sum(
     Ok(sum.n)
 }
 
-/// The per-month counters of the months whose first day is within `first..=last` (either
-/// bound open when `None`), revoked or not as `revoked` says (either when `None`).
-fn months_within(
+/// The per-month counters of tokens not revoked, for the months whose first day is within
+/// `first..=last` (either bound open when `None`).
+fn live_months_within(
     first: Option<NaiveDate>,
     last: Option<NaiveDate>,
-    revoked: Option<bool>,
 ) -> token_expiry_month_counts::BoxedQuery<'static, <DbConnection as diesel::Connection>::Backend> {
-    let mut q = token_expiry_month_counts::table.into_boxed();
+    let mut q = token_expiry_month_counts::table
+        .filter(token_expiry_month_counts::revoked.eq(false))
+        .into_boxed();
     if let Some(first) = first {
         q = q.filter(token_expiry_month_counts::month.ge(first));
     }
     if let Some(last) = last {
         q = q.filter(token_expiry_month_counts::month.le(last));
-    }
-    if let Some(revoked) = revoked {
-        q = q.filter(token_expiry_month_counts::revoked.eq(revoked));
     }
     q
 }

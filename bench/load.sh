@@ -188,6 +188,34 @@ function request()
 end
 LUA
 
+# Cold searches: a different text on each request (the first five letters of the
+# collectivités' names, a few thousand), so that results kept between views (see
+# `models::result_cache`) are seldom reused: what a search costs the first time.
+SQL "SELECT DISTINCT lower(substr(name, 1, 5)) FROM collectivites" | python3 -c '
+import sys, urllib.parse
+terms = [t.strip() for t in sys.stdin if len(t.strip()) >= 3]
+for page, out in (("/collectivites", sys.argv[1]), ("/instruction", sys.argv[2])):
+    with open(out, "w") as f:
+        for t in terms:
+            f.write(page + "?q=" + urllib.parse.quote(t) + "\n")
+' "$WORK/cold_collectivites.txt" "$WORK/cold_instruction.txt"
+cat >"$WORK/paths.lua" <<'LUA'
+-- Replays GET paths from a file (one per line), in order, with a session cookie.
+local paths, n = {}, 0
+function init(args)
+  for line in io.lines(args[1]) do
+    n = n + 1
+    paths[n] = line
+  end
+  wrk.headers["Cookie"] = args[2]
+end
+local i = 0
+function request()
+  i = i % n + 1
+  return wrk.format("GET", paths[i])
+end
+LUA
+
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
 HEALTH_RPS=
@@ -201,7 +229,7 @@ run() {
         if [ "$status" != 200 ]; then echo "$label : HTTP $status sur $url" >&2; fi
         out=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --timeout 10s --latency -H "Cookie: $cookie" "$BASE$url")
     else
-        out=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --timeout 10s --latency -s "$script" "$BASE$url" -- "$arg")
+        out=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --timeout 10s --latency -s "$script" "$BASE$url" -- "$arg" "$cookie")
     fi
     local rps p50 p99 errors
     rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
@@ -230,6 +258,8 @@ run "recherche globale /recherche?q=dubois" "$STAFF" "/recherche?q=dubois"
 run "recherche globale /recherche?q=21" "$STAFF" "/recherche?q=21"
 run "recherche globale préfixe SIRET" "$STAFF" "/recherche?q=${QR_SIRET:0:9}"
 run "recherche globale /recherche?q=beaumont" "$STAFF" "/recherche?q=beaumont"
+run "recherche à froid /collectivites" "$STAFF" /collectivites "$WORK/paths.lua" "$WORK/cold_collectivites.txt"
+run "recherche à froid /instruction" "$STAFF" /instruction "$WORK/paths.lua" "$WORK/cold_instruction.txt"
 run "recherche /abonnements?q=beaumont" "$STAFF" "/abonnements?q=beaumont"
 run "recherche /editeurs?q=soft" "$STAFF" "/editeurs?q=soft"
 run "recherche éditeur /editeur?q=beaumont" "$EDITEUR" "/editeur?q=beaumont"

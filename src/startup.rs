@@ -157,6 +157,9 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
         session_key,
         dashboard: Default::default(),
         filter_choices: Default::default(),
+        list_results: Default::default(),
+        search_hits: Default::default(),
+        editeur_clients: Default::default(),
         ingest,
     }))
 }

@@ -42,6 +42,13 @@ pub struct AppState {
     pub dashboard: crate::models::dashboard::Cache,
     /// The list filters' choices last read (see `models::filter_choices`).
     pub filter_choices: crate::models::ChoicesCache,
+    /// Searches' matches last computed (see `models::result_cache`).
+    pub list_results: Arc<crate::models::result_cache::ResultCache>,
+    /// Éditeurs' client collectivités last read (see `models::editeur_clients::page`).
+    pub editeur_clients:
+        Arc<crate::models::result_cache::ResultCache<crate::models::editeur_clients::Candidates>>,
+    /// The staff search's hits last computed (see `models::result_cache`).
+    pub search_hits: Arc<crate::models::result_cache::ResultCache<Vec<crate::models::search::Hit>>>,
     /// The SQLite writer that applies DataPass webhooks in batches (see `instruction::ingest`).
     pub ingest: crate::instruction::ingest::Ingest,
 }

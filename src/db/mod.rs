@@ -1,11 +1,14 @@
 //! Database access: the connection enum over SQLite and PostgreSQL, its pool, and the
 //! embedded migrations of each backend.
 
+pub mod condition;
 pub mod paging;
 pub mod schema;
 pub mod types;
 
-pub use paging::{Page, clamp_page, contains_pattern, new_id, now, offset, page_count, slice};
+pub use paging::{
+    Page, clamp_page, contains_pattern, new_id, now, offset, page_count, page_of, slice,
+};
 
 use std::cell::Cell;
 use std::collections::BTreeMap;

@@ -51,6 +51,16 @@ pub fn slice<T>(items: Vec<T>, page: i64, per_page: i64) -> Vec<T> {
     items.into_iter().skip(skip).take(take).collect()
 }
 
+/// The items of page `page` (1-based) of `items`, borrowed.
+pub fn page_of<T>(items: &[T], page: i64, per_page: i64) -> &[T] {
+    let skip = usize::try_from(page.max(1).saturating_sub(1).saturating_mul(per_page))
+        .unwrap_or(usize::MAX)
+        .min(items.len());
+    let take = usize::try_from(per_page).unwrap_or(0);
+    let rest = &items[skip..];
+    &rest[..take.min(rest.len())]
+}
+
 /// One page of a longer list.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Page<T> {
@@ -99,7 +109,18 @@ mod tests {
         assert_eq!(slice(items.clone(), 1, 3), vec![1, 2, 3]);
         assert_eq!(slice(items.clone(), 3, 3), vec![7]);
         assert_eq!(slice(items.clone(), 4, 3), Vec::<i32>::new());
-        assert_eq!(slice(items, 0, 3), vec![1, 2, 3], "page 0 is the first");
+        assert_eq!(
+            slice(items.clone(), 0, 3),
+            vec![1, 2, 3],
+            "page 0 is the first"
+        );
+        for page in 0..6 {
+            assert_eq!(
+                page_of(&items, page, 3),
+                slice(items.clone(), page, 3).as_slice()
+            );
+        }
+        assert!(page_of(&items, i64::MAX, 3).is_empty());
     }
 
     #[test]

@@ -99,12 +99,32 @@ pub fn public_holidays(year: i32) -> Vec<(NaiveDate, &'static str)> {
     holidays
 }
 
-/// The French name of the public holiday falling on `date`, if any.
+/// The French name of the public holiday falling on `date`, if any (the same days and names
+/// as [`public_holidays`], without building the year's list: every deadline shown walks
+/// several days through it).
 pub fn holiday_name(date: NaiveDate) -> Option<&'static str> {
-    public_holidays(date.year())
-        .into_iter()
-        .find(|(holiday, _)| *holiday == date)
-        .map(|(_, name)| name)
+    // A fixed holiday first: when Ascension falls on 1 or 8 May, the day keeps its fixed name,
+    // as in `public_holidays`' order.
+    let fixed = match (date.month(), date.day()) {
+        (1, 1) => Some("Jour de l'an"),
+        (5, 1) => Some("Fête du Travail"),
+        (5, 8) => Some("Victoire 1945"),
+        (7, 14) => Some("Fête nationale"),
+        (8, 15) => Some("Assomption"),
+        (11, 1) => Some("Toussaint"),
+        (11, 11) => Some("Armistice 1918"),
+        (12, 25) => Some("Noël"),
+        _ => None,
+    };
+    if fixed.is_some() || !(3..=6).contains(&date.month()) {
+        return fixed;
+    }
+    match (date - easter_sunday(date.year())).num_days() {
+        1 => Some("Lundi de Pâques"),
+        39 => Some("Ascension"),
+        50 => Some("Lundi de Pentecôte"),
+        _ => None,
+    }
 }
 
 /// Whether `date` is a public holiday in metropolitan France.
@@ -337,6 +357,25 @@ mod tests {
         ] {
             assert_eq!(add_business_days(start, 0), start);
         }
+    }
+
+    #[test]
+    fn holiday_name_agrees_with_the_year_list_day_by_day() {
+        // Every day of 1900-2200, including the years where Ascension falls on 1 or 8 May
+        // (2008: 1 May; 2036 and 2047: 1 and 8 May).
+        let mut day = d(1900, 1, 1);
+        let mut holidays = 0;
+        while day < d(2201, 1, 1) {
+            let expected = public_holidays(day.year())
+                .into_iter()
+                .find(|(holiday, _)| *holiday == day)
+                .map(|(_, name)| name);
+            assert_eq!(holiday_name(day), expected, "{day}");
+            holidays += usize::from(expected.is_some());
+            day = day.succ_opt().unwrap();
+        }
+        assert!(holidays > 300 * 10, "{holidays}");
+        assert_eq!(holiday_name(d(2008, 5, 1)), Some("Fête du Travail"));
     }
 
     #[test]

@@ -5,10 +5,12 @@ use chrono::{Days, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
+use crate::db::condition::Condition;
 use crate::db::schema::{collectivites, editeurs, habilitation_requests};
 use crate::db::{Page, offset};
 use crate::domain::calendar::{DeadlineStatus, deadline_status, instruction_deadline};
 use crate::domain::request_state::RequestState;
+use crate::models::result_cache;
 
 /// The state asked for by the queue's `etat` filter, when it is one of the pending states.
 fn pending_state(etat: &str) -> Option<RequestState> {
@@ -124,6 +126,7 @@ pub fn list(
     filter: &QueueFilter,
     today: NaiveDate,
     page: i64,
+    results: &result_cache::ResultCache,
 ) -> QueryResult<Page<QueueItem>> {
     // The pending states are written as literal SQL (not bound parameters) so that both
     // backends match the partial index `habilitation_requests_queue_idx`, whose order is the
@@ -139,21 +142,27 @@ pub fn list(
         DbConnection::Sqlite(_) => format!("+{pending_states}"),
         DbConnection::Postgresql(_) => pending_states,
     };
-    let search = crate::search::parse(&filter.q)
-        .map(|text| {
-            crate::search::any_target_in(
-                conn,
-                &[
-                    (
-                        "habilitation_requests.collectivite_id",
-                        crate::search::Kind::Collectivite,
-                    ),
-                    ("habilitation_requests.id", crate::search::Kind::Contact),
-                ],
-                &text,
-            )
-        })
-        .transpose()?;
+    // The search's condition: contact or collectivité documents containing the text.
+    let target = |conn: &mut DbConnection, text: &crate::search::SearchText| {
+        crate::search::any_target_in(
+            conn,
+            &[
+                (
+                    "habilitation_requests.collectivite_id",
+                    crate::search::Kind::Collectivite,
+                ),
+                ("habilitation_requests.id", crate::search::Kind::Contact),
+            ],
+            text,
+        )
+    };
+    let text = crate::search::parse(&filter.q);
+    // Built here only for the joined path (a département filter); a search without one is
+    // read through the result cache below.
+    let search = match &text {
+        Some(text) if !filter.departement.trim().is_empty() => Some(target(conn, text)?),
+        _ => None,
+    };
     let joined = || {
         habilitation_requests::table
             .inner_join(collectivites::table)
@@ -162,7 +171,7 @@ pub fn list(
     };
     let filtered = || {
         let mut q = joined();
-        q = q.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&pending));
+        q = q.filter(Condition::new(pending.clone()));
         if let Some(state) = pending_state(&filter.etat) {
             q = q.filter(habilitation_requests::state.eq(state));
         }
@@ -193,7 +202,8 @@ pub fn list(
         && filter.q.trim().is_empty()
         && filter.editeur.is_empty()
         && filter.en_retard.is_none();
-    let mut matches: Option<Vec<String>> = None;
+    let mut matches: Option<std::sync::Arc<result_cache::Matches>> = None;
+    let mut capped = search.as_ref().is_some_and(|s| s.capped);
     let total: i64 = if only_state {
         // The per-state counters kept by triggers (see `models::counters`).
         let states: Vec<&str> = match pending_state(&filter.etat) {
@@ -210,39 +220,59 @@ pub fn list(
             .sum()
     } else if filter.departement.trim().is_empty() {
         // The search too reads the request's own columns (collectivité id, id, number).
-        let mut q = habilitation_requests::table
-            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&pending))
-            .into_boxed();
-        if let Some(state) = pending_state(&filter.etat) {
-            q = q.filter(habilitation_requests::state.eq(state));
-        }
-        match filter.editeur.as_str() {
-            "" => {}
-            "aucun" => q = q.filter(habilitation_requests::editeur_id.is_null()),
-            id => q = q.filter(habilitation_requests::editeur_id.eq(id.to_owned())),
-        }
-        if filter.en_retard.is_some() {
-            q = q.filter(habilitation_requests::last_submitted_at.lt(overdue_limit(today)));
-        }
-        match &search {
-            Some(search) => {
-                // One read of the matches' ids in the queue's order (at most a few thousand,
-                // see `search::LIST_CAP`) gives the count and the page: the count and the
-                // page no longer read every match twice.
-                q = q.filter(
-                    habilitation_requests::datapass_id
-                        .eq(datapass_number(&filter.q))
-                        .or(search.clone()),
-                );
-                let keys: Vec<String> = q
-                    .order(queue_order())
-                    .select(habilitation_requests::id)
-                    .load(conn)?;
-                let total = i64::try_from(keys.len()).unwrap_or(i64::MAX);
-                matches = Some(keys);
-                total
+        let only_requests = || {
+            let mut q = habilitation_requests::table
+                .filter(Condition::new(pending.clone()))
+                .into_boxed();
+            if let Some(state) = pending_state(&filter.etat) {
+                q = q.filter(habilitation_requests::state.eq(state));
             }
-            None => q.count().get_result(conn)?,
+            match filter.editeur.as_str() {
+                "" => {}
+                "aucun" => q = q.filter(habilitation_requests::editeur_id.is_null()),
+                id => q = q.filter(habilitation_requests::editeur_id.eq(id.to_owned())),
+            }
+            if filter.en_retard.is_some() {
+                q = q.filter(habilitation_requests::last_submitted_at.lt(overdue_limit(today)));
+            }
+            q
+        };
+        match &text {
+            Some(text) => {
+                // One read of the matches' ids in the queue's order (at most a few thousand,
+                // see `search::LIST_CAP`) gives the count and the page, kept until the data
+                // changes (see `models::result_cache`): paging through a search or coming back
+                // to it reads no match again.
+                let overdue = if filter.en_retard.is_some() {
+                    today.to_string()
+                } else {
+                    String::new()
+                };
+                let key = result_cache::key(
+                    "queue",
+                    &[&filter.q, &filter.etat, &filter.editeur, &overdue],
+                );
+                let found = results.get_or_compute(conn, key, |conn| {
+                    let search = target(conn, text)?;
+                    let ids = only_requests()
+                        .filter(
+                            habilitation_requests::datapass_id
+                                .eq(datapass_number(&filter.q))
+                                .or(search.clone()),
+                        )
+                        .order(queue_order())
+                        .select(habilitation_requests::id)
+                        .load(conn)?;
+                    Ok(result_cache::Matches {
+                        ids,
+                        capped: search.capped,
+                    })
+                })?;
+                capped = found.capped;
+                matches = Some(found);
+                matches.as_ref().map_or(0, |m| m.total())
+            }
+            None => only_requests().count().get_result(conn)?,
         }
     } else {
         filtered().count().get_result(conn)?
@@ -250,9 +280,11 @@ pub fn list(
     let page = crate::db::clamp_page(page, total, PER_PAGE);
     let rows_query = match matches {
         // The page's ids already passed every filter: only they are joined.
-        Some(ids) => {
-            joined().filter(habilitation_requests::id.eq_any(crate::db::slice(ids, page, PER_PAGE)))
-        }
+        Some(found) => joined().filter(Condition::one_of(
+            conn,
+            "habilitation_requests.id",
+            crate::db::page_of(&found.ids, page, PER_PAGE),
+        )),
         None => filtered().limit(PER_PAGE).offset(offset(page, PER_PAGE)),
     };
     let rows: Vec<QueueRow> = rows_query
@@ -306,8 +338,7 @@ pub fn list(
             },
         )
         .collect();
-    let truncated = search.as_ref().is_some_and(|s| s.capped);
-    Ok(Page::new(items, page, PER_PAGE, total).truncated(truncated))
+    Ok(Page::new(items, page, PER_PAGE, total).truncated(capped))
 }
 
 #[cfg(test)]

@@ -38,12 +38,17 @@ pub struct Collectivite {
 pub const PER_PAGE: i64 = 20;
 
 /// Collectivités whose name, SIRET, postal code or commune code contains `query`, by name.
-pub fn search(conn: &mut DbConnection, query: &str, page: i64) -> QueryResult<Page<Collectivite>> {
+pub fn search(
+    conn: &mut DbConnection,
+    query: &str,
+    page: i64,
+    results: &crate::models::result_cache::ResultCache,
+) -> QueryResult<Page<Collectivite>> {
     let filters = Filters {
         q: query.to_owned(),
         ..Filters::default()
     };
-    list(conn, &filters, page)
+    list(conn, &filters, page, results)
 }
 
 /// What a collectivité list is narrowed to.
@@ -62,17 +67,8 @@ pub fn list(
     conn: &mut DbConnection,
     filters: &Filters,
     page: i64,
+    results: &crate::models::result_cache::ResultCache,
 ) -> QueryResult<Page<Collectivite>> {
-    let search = crate::search::parse(&filters.q)
-        .map(|text| {
-            crate::search::target_in(
-                conn,
-                "collectivites.id",
-                crate::search::Kind::Collectivite,
-                &text,
-            )
-        })
-        .transpose()?;
     let filtered = || {
         let mut q = collectivites::table.into_boxed();
         if let Some(departement) = &filters.departement {
@@ -81,14 +77,50 @@ pub fn list(
         if let Some(active) = filters.active {
             q = q.filter(collectivites::active.eq(active));
         }
-        if let Some(search) = &search {
-            q = q.filter(search.clone());
-        }
         q
     };
-    let unfiltered =
-        filters.departement.is_none() && filters.active.is_none() && filters.q.trim().is_empty();
-    let total: i64 = if unfiltered {
+    let order = (collectivites::name.asc(), collectivites::siret.asc());
+    if let Some(text) = crate::search::parse(&filters.q) {
+        // A search: the matches' ids by name, read once and kept until the data changes (see
+        // `models::result_cache`), give the count and the page.
+        let active = filters.active.map_or("", |a| if a { "1" } else { "0" });
+        let departement = filters
+            .departement
+            .as_ref()
+            .map_or(String::new(), |d| format!("={d}"));
+        let key =
+            crate::models::result_cache::key("collectivites", &[&filters.q, &departement, active]);
+        let found = results.get_or_compute(conn, key, |conn| {
+            let search = crate::search::target_in(
+                conn,
+                "collectivites.id",
+                crate::search::Kind::Collectivite,
+                &text,
+            )?;
+            let ids = filtered()
+                .filter(search.clone())
+                .order(order)
+                .select(collectivites::id)
+                .load(conn)?;
+            Ok(crate::models::result_cache::Matches {
+                ids,
+                capped: search.capped,
+            })
+        })?;
+        let total = found.total();
+        let page = crate::db::clamp_page(page, total, PER_PAGE);
+        let items = collectivites::table
+            .filter(crate::db::condition::Condition::one_of(
+                conn,
+                "collectivites.id",
+                crate::db::page_of(&found.ids, page, PER_PAGE),
+            ))
+            .order(order)
+            .select(Collectivite::as_select())
+            .load(conn)?;
+        return Ok(Page::new(items, page.max(1), PER_PAGE, total).truncated(found.capped));
+    }
+    let total: i64 = if filters.departement.is_none() && filters.active.is_none() {
         // Kept by triggers (see `models::counters`): no count of every collectivité.
         super::counters::bucket(conn, super::counters::COLLECTIVITES, "")?
     } else {
@@ -97,13 +129,12 @@ pub fn list(
     // A page past the end shows the last page rather than nothing.
     let page = crate::db::clamp_page(page, total, PER_PAGE);
     let items = filtered()
-        .order((collectivites::name.asc(), collectivites::siret.asc()))
+        .order(order)
         .limit(PER_PAGE)
         .offset(offset(page, PER_PAGE))
         .select(Collectivite::as_select())
         .load(conn)?;
-    let truncated = search.as_ref().is_some_and(|s| s.capped);
-    Ok(Page::new(items, page.max(1), PER_PAGE, total).truncated(truncated))
+    Ok(Page::new(items, page.max(1), PER_PAGE, total))
 }
 
 /// Number of collectivités, from the counter kept by triggers.

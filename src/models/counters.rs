@@ -70,6 +70,8 @@ pub const DEPARTEMENTS: &str = "departements";
 pub const VERSIONS: &str = "versions";
 /// The version of the list filters' choices (éditeurs, départements in use).
 pub const FILTER_CHOICES: &str = "filter_choices";
+/// The version of the data cached list results are computed from (see `models::result_cache`).
+pub const LISTS: &str = "lists";
 
 /// Tokens per expiry day within `from..=to` (any bound open when `None`): (day, revoked, n),
 /// by day. At most two rows per day.

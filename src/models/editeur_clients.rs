@@ -19,16 +19,10 @@ use crate::domain::request_state::RequestState;
 use crate::domain::token::{
     EXPIRING_WINDOW_DAYS, TokenStatus, days_left, prolongation_open, token_status,
 };
+use crate::models::result_cache::{ResultCache, key};
 
 /// Collectivités read from the database at a time while filling a page.
 const CHUNK: i64 = 500;
-
-/// From this many client requests, an éditeur's clients are walked in SIRET order (see [`page`]):
-/// about where building the set of its clients (read from covering indexes, 2.5 µs per client)
-/// starts to cost more than the walk (a probe of about 30 µs per collectivité walked, 35 000 /
-/// clients of them per client shown). Measured at national scale on the largest éditeur (2 743
-/// requests, 2 000 collectivités): 5 ms for a page through the set, 16 ms for the walk.
-const LARGE_EDITEUR: i64 = 5_000;
 
 /// One client of an éditeur.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -164,9 +158,49 @@ pub struct ClientPage {
     pub next_cursor: Option<String>,
 }
 
+/// An éditeur's client collectivités containing a search text: (id, SIRET, name), in SIRET
+/// order.
+pub type Candidates = Vec<(String, String, String)>;
+
+/// The client collectivités of `editeur_id` whose documents contain `search` (all of them
+/// when it is empty), in SIRET order: read once from the set of its client collectivités
+/// (covering indexes, about 2.5 µs per client request) and kept until the data changes (see
+/// `models::result_cache`).
+pub(crate) fn candidates(
+    conn: &mut DbConnection,
+    editeur_id: &str,
+    search: &str,
+    cache: &ResultCache<Candidates>,
+) -> QueryResult<std::sync::Arc<Candidates>> {
+    let cache_key = key("editeur_clients", &[editeur_id, search]);
+    cache.get_or_compute(conn, cache_key, |conn| {
+        let mut q = collectivites::table
+            .filter(client_collectivite_set(editeur_id))
+            .into_boxed();
+        // Uncapped: the éditeur's clients narrow the list; a search must never hide one.
+        if let Some(text) = crate::search::parse(search) {
+            q = q.filter(crate::search::target_in_all(
+                conn,
+                "collectivites.id",
+                crate::search::Kind::Collectivite,
+                &text,
+            ));
+        }
+        let mut rows: Candidates = q
+            .order(collectivites::siret.asc())
+            .select((collectivites::id, collectivites::siret, collectivites::name))
+            .load(conn)?;
+        // In Rust's byte order, which `page` seeks the cursor in, whatever the database's
+        // collation.
+        rows.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(rows)
+    })
+}
+
 /// Up to `limit` clients of `editeur_id` kept by `filter`, after the SIRET `after`, in SIRET
-/// order. Walks the collectivités by SIRET in chunks (index on `collectivites.siret`), so the
-/// work is bounded by what the page needs.
+/// order: the éditeur's client collectivités (see [`candidates`]) are read in chunks from the
+/// cursor, each chunk's details at once, so the work is bounded by what the page needs.
+#[allow(clippy::too_many_arguments)]
 pub fn page(
     conn: &mut DbConnection,
     editeur_id: &str,
@@ -175,51 +209,22 @@ pub fn page(
     limit: i64,
     today: NaiveDate,
     form_base_url: &str,
+    cache: &ResultCache<Candidates>,
 ) -> QueryResult<ClientPage> {
     let limit = limit.max(1);
     let mut items: Vec<ClientRow> = Vec::new();
-    let mut cursor = after.unwrap_or_default().to_owned();
+    let all = candidates(conn, editeur_id, filter.search.trim(), cache)?;
+    let after = after.unwrap_or_default();
+    let mut position = all.partition_point(|(_, siret, _)| siret.as_str() <= after);
     // Start with what the page needs (one row per collectivité, plus one to know whether
     // another page follows) and double while a filter drops rows: an unfiltered page reads
-    // `limit + 1` collectivités and their details, not a whole chunk.
-    let mut chunk_size = (limit + 1).min(CHUNK);
-    // Uncapped: the éditeur's clients narrow the list; a search must never hide one.
-    let search = crate::search::parse(&filter.search).map(|text| {
-        crate::search::target_in_all(
-            conn,
-            "collectivites.id",
-            crate::search::Kind::Collectivite,
-            &text,
-        )
-    });
-    // A large éditeur's clients are found by walking the collectivités in SIRET order with a
-    // probe each (a page of 25 reads about 25 × collectivités / clients of them); a small
-    // one's by the set of its client collectivités, cheaper to build than the walk is long.
-    let large = crate::models::counters::client_requests(conn)?
-        .get(editeur_id)
-        .is_some_and(|n| *n >= LARGE_EDITEUR);
-    loop {
-        let mut q = collectivites::table
-            .filter(collectivites::siret.gt(cursor.clone()))
-            .into_boxed();
-        q = if large {
-            q.filter(client_collectivite_filter(editeur_id))
-        } else {
-            q.filter(client_collectivite_set(editeur_id))
-        };
-        if let Some(search) = &search {
-            q = q.filter(search.clone());
-        }
-        let chunk: Vec<(String, String, String)> = q
-            .order(collectivites::siret.asc())
-            .limit(chunk_size)
-            .select((collectivites::id, collectivites::siret, collectivites::name))
-            .load(conn)?;
-        let exhausted = (chunk.len() as i64) < chunk_size;
-        chunk_size = (chunk_size * 2).min(CHUNK);
-        if let Some((_, last, _)) = chunk.last() {
-            cursor = last.clone();
-        }
+    // `limit + 1` collectivités' details, not a whole chunk.
+    let mut chunk_size = usize::try_from((limit + 1).min(CHUNK)).unwrap_or(1);
+    while position < all.len() {
+        let end = (position + chunk_size).min(all.len());
+        let chunk = all[position..end].to_vec();
+        position = end;
+        chunk_size = (chunk_size * 2).min(usize::try_from(CHUNK).unwrap_or(chunk_size));
         for row in details(conn, editeur_id, chunk, today, form_base_url)? {
             if filter.keeps(&row) {
                 items.push(row);
@@ -230,13 +235,11 @@ pub fn page(
                 }
             }
         }
-        if exhausted {
-            return Ok(ClientPage {
-                items,
-                next_cursor: None,
-            });
-        }
     }
+    Ok(ClientPage {
+        items,
+        next_cursor: None,
+    })
 }
 
 /// Every client kept by `filter` (CSV, calendar), in SIRET order.
@@ -246,6 +249,7 @@ pub fn all(
     filter: &ClientFilter,
     today: NaiveDate,
     form_base_url: &str,
+    cache: &ResultCache<Candidates>,
 ) -> QueryResult<Vec<ClientRow>> {
     let mut rows = Vec::new();
     let mut after: Option<String> = None;
@@ -258,6 +262,7 @@ pub fn all(
             CHUNK,
             today,
             form_base_url,
+            cache,
         )?;
         rows.extend(page.items);
         match page.next_cursor {
@@ -305,7 +310,11 @@ fn details(
     }
     let ids: Vec<String> = collectivites.iter().map(|(id, _, _)| id.clone()).collect();
     let requests: Vec<RequestColumns> = habilitation_requests::table
-        .filter(habilitation_requests::collectivite_id.eq_any(&ids))
+        .filter(crate::db::condition::Condition::one_of(
+            conn,
+            "habilitation_requests.collectivite_id",
+            &ids,
+        ))
         .filter(client_row_filter(editeur_id))
         .select((
             habilitation_requests::id,
@@ -325,7 +334,11 @@ fn details(
         }
     }
     let token_rows: Vec<(String, NaiveDate, Option<NaiveDateTime>)> = tokens::table
-        .filter(tokens::collectivite_id.eq_any(&ids))
+        .filter(crate::db::condition::Condition::one_of(
+            conn,
+            "tokens.collectivite_id",
+            &ids,
+        ))
         .select((
             tokens::collectivite_id,
             tokens::expires_on,
@@ -344,7 +357,11 @@ fn details(
         }
     }
     let subscriptions: HashMap<String, (String, String)> = hubee_subscriptions::table
-        .filter(hubee_subscriptions::collectivite_id.eq_any(&ids))
+        .filter(crate::db::condition::Condition::one_of(
+            conn,
+            "hubee_subscriptions.collectivite_id",
+            &ids,
+        ))
         .filter(hubee_subscriptions::process_code.eq(PROCESS_CODE))
         .select((
             hubee_subscriptions::collectivite_id,
@@ -356,7 +373,11 @@ fn details(
         .map(|(id, status, mode)| (id, (status, mode)))
         .collect();
     let activations: HashMap<String, (String, Option<bool>)> = form_activations::table
-        .filter(form_activations::collectivite_id.eq_any(&ids))
+        .filter(crate::db::condition::Condition::one_of(
+            conn,
+            "form_activations.collectivite_id",
+            &ids,
+        ))
         .select((
             form_activations::collectivite_id,
             form_activations::state,

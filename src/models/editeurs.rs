@@ -3,7 +3,6 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::query_builder::AstPass;
 
 use super::accounts::EditeurMember;
 use crate::db::schema::{
@@ -255,6 +254,7 @@ pub fn client_page(
     search: &str,
     after: Option<&str>,
     limit: i64,
+    cache: &crate::models::result_cache::ResultCache<super::editeur_clients::Candidates>,
 ) -> QueryResult<ClientRequestPage> {
     let limit = limit.max(1);
     let search = search.trim();
@@ -281,12 +281,16 @@ pub fn client_page(
             .inner_join(collectivites::table)
             .into_boxed();
         q = if through_forms {
-            q.filter(habilitation_requests::form_uid.eq_any(form_uids.clone()))
-                .filter(
-                    habilitation_requests::editeur_id
-                        .is_null()
-                        .or(habilitation_requests::editeur_id.ne(editeur_id)),
-                )
+            q.filter(crate::db::condition::Condition::one_of(
+                conn,
+                "habilitation_requests.form_uid",
+                &form_uids,
+            ))
+            .filter(
+                habilitation_requests::editeur_id
+                    .is_null()
+                    .or(habilitation_requests::editeur_id.ne(editeur_id)),
+            )
         } else {
             q.filter(habilitation_requests::editeur_id.eq(editeur_id))
         };
@@ -333,9 +337,10 @@ pub fn client_page(
             .get(editeur_id)
             .copied()
             .unwrap_or(0);
-        // The client collectivités counted from the two covering indexes: no row read.
-        let collectivites: i64 =
-            diesel::select(ClientCollectiviteCount(editeur_id.to_owned())).get_result(conn)?;
+        // The client collectivités: the set the éditeur space reads, kept until the data
+        // changes (see `editeur_clients::candidates`).
+        let collectivites =
+            super::editeur_clients::candidates(conn, editeur_id, "", cache)?.len() as i64;
         (requests, collectivites)
     } else {
         let joined = || {
@@ -399,12 +404,12 @@ enum Shape {
     /// The `OR` tested on each row, for an outer set already narrowed by an index (the
     /// requests of a few collectivités): the id set would be built for nothing.
     Row,
-    /// `EXISTS` a client request of the collectivité, for a filter on `collectivites` walked
-    /// in SIRET order: a probe per collectivité read instead of every client request.
+    /// `EXISTS` a client request of the collectivité, for one collectivité (an API lookup by
+    /// SIRET): a probe instead of every client request.
     Collectivite,
     /// `collectivites.id IN (the collectivités of the two index ranges)`: the client
-    /// collectivités of a small éditeur, read from the indexes alone (their count is
-    /// [`ClientCollectiviteCount`]).
+    /// collectivités of an éditeur, read from the indexes alone (see
+    /// `editeur_clients::candidates`).
     CollectiviteIdSet,
 }
 
@@ -546,26 +551,6 @@ where
     out.push_bind_param::<Text, String>(editeur_id)?;
     out.push_sql(")");
     Ok(())
-}
-
-/// The number of an éditeur's client collectivités, a scalar subquery for `diesel::select`:
-/// the two covering index ranges deduplicated by `UNION` (1.9 ms for the largest éditeur at
-/// national scale, against 6.5 ms through its collectivités' rows).
-#[derive(Clone, Debug)]
-pub(crate) struct ClientCollectiviteCount(pub(crate) String);
-
-sql_expression!(ClientCollectiviteCount, diesel::sql_types::BigInt);
-
-/// The backend of the application's connections (SQLite or PostgreSQL).
-type AppBackend = <DbConnection as diesel::Connection>::Backend;
-
-impl diesel::query_builder::QueryFragment<AppBackend> for ClientCollectiviteCount {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, AppBackend>) -> QueryResult<()> {
-        out.push_sql("(SELECT CAST(COUNT(*) AS BIGINT) FROM (");
-        walk_client_union(&mut out, &self.0, "client.collectivite_id", "UNION")?;
-        out.push_sql(") AS clients)");
-        Ok(())
-    }
 }
 
 /// Checks a DataPass form id: 3 to 120 lower-case letters, digits and hyphens.

@@ -14,6 +14,7 @@ pub mod events;
 pub mod hubee;
 pub mod reason_templates;
 pub mod requests;
+pub mod result_cache;
 pub mod search;
 pub mod tokens;
 

@@ -251,7 +251,11 @@ pub fn search(conn: &mut DbConnection, q: &str) -> QueryResult<Vec<Hit>> {
     } else {
         request_contacts::table
             .inner_join(habilitation_requests::table.inner_join(collectivites::table))
-            .filter(request_contacts::id.eq_any(&contact_ids))
+            .filter(crate::db::condition::Condition::one_of(
+                conn,
+                "request_contacts.id",
+                &contact_ids,
+            ))
             .select((
                 request_contacts::email,
                 request_contacts::role,
@@ -350,7 +354,11 @@ pub fn search(conn: &mut DbConnection, q: &str) -> QueryResult<Vec<Hit>> {
             .map(|doc| doc.source_id),
     );
     let by_name: Vec<(String, String, String)> = collectivites::table
-        .filter(collectivites::id.eq_any(&collectivite_ids))
+        .filter(crate::db::condition::Condition::one_of(
+            conn,
+            "collectivites.id",
+            &collectivite_ids,
+        ))
         .select((collectivites::id, collectivites::name, collectivites::siret))
         .load(conn)?;
     let mut by_name: Vec<(i32, String, String, String)> = by_name
@@ -377,7 +385,11 @@ pub fn search(conn: &mut DbConnection, q: &str) -> QueryResult<Vec<Hit>> {
             .map(|doc| doc.source_id)
             .collect();
     let editeur_rows: Vec<(String, String, String)> = editeurs::table
-        .filter(editeurs::id.eq_any(&editeur_ids))
+        .filter(crate::db::condition::Condition::one_of(
+            conn,
+            "editeurs.id",
+            &editeur_ids,
+        ))
         .select((editeurs::id, editeurs::name, editeurs::siret))
         .load(conn)?;
     for (id, name, siret) in editeur_rows {

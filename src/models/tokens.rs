@@ -273,18 +273,28 @@ pub fn list(
     filter: &TokenFilter,
     today: NaiveDate,
     page: i64,
+    results: &crate::models::result_cache::ResultCache,
 ) -> QueryResult<crate::db::Page<TokenLine>> {
     use crate::db::schema::{collectivites, editeurs, habilitation_requests, habilitations};
-    let search = crate::search::parse(&filter.q)
-        .map(|text| {
-            crate::search::target_in(
-                conn,
-                "tokens.collectivite_id",
-                crate::search::Kind::Collectivite,
-                &text,
-            )
-        })
-        .transpose()?;
+    use crate::models::result_cache::{Matches, key};
+    let target = |conn: &mut DbConnection, text: &crate::search::SearchText| {
+        crate::search::target_in(
+            conn,
+            "tokens.collectivite_id",
+            crate::search::Kind::Collectivite,
+            text,
+        )
+    };
+    let text = crate::search::parse(&filter.q);
+    // A search (with or without window and status) reads only the tokens: the ids of every
+    // match in the list's order (a few thousand at most, see `search::LIST_CAP`) give the
+    // count and the page, then only the page is joined; they are kept until the data changes
+    // (see `models::result_cache`). With an éditeur or département filter, the joined list.
+    let tokens_only = filter.editeur.is_empty() && filter.departement.trim().is_empty();
+    let search = match &text {
+        Some(text) if !tokens_only => Some(target(conn, text)?),
+        _ => None,
+    };
     let joined = || {
         tokens::table
             .inner_join(
@@ -310,33 +320,48 @@ pub fn list(
         }
         q
     };
-    // A search (with or without window and status) reads only the tokens, once: the ids of
-    // every match in the list's order (a few thousand at most, see `search::LIST_CAP`) give
-    // the count and the page, then only the page is joined. Counting and paging in two statements
-    // read every match twice and parsed the search's id list twice.
-    let tokens_only =
-        filter.editeur.is_empty() && filter.departement.trim().is_empty() && search.is_some();
-    let (total, page, page_ids) = if tokens_only {
-        let mut q = tokens::table.into_boxed();
-        q = token_filters!(q, filter, today);
-        if let Some(search) = &search {
-            q = q.filter(search.clone().or(tokens::id.eq(filter.q.trim().to_owned())));
+    let mut capped = search.as_ref().is_some_and(|s| s.capped);
+    let (total, page, found) = match &text {
+        Some(text) if tokens_only => {
+            let today_key = today.to_string();
+            let cache_key = key(
+                "tokens",
+                &[&filter.q, &filter.fenetre, &filter.statut, &today_key],
+            );
+            let found = results.get_or_compute(conn, cache_key, |conn| {
+                let search = target(conn, text)?;
+                let mut q = tokens::table.into_boxed();
+                q = token_filters!(q, filter, today);
+                let ids = q
+                    .filter(search.clone().or(tokens::id.eq(filter.q.trim().to_owned())))
+                    .order((tokens::expires_on.asc(), tokens::id.asc()))
+                    .select(tokens::id)
+                    .load(conn)?;
+                Ok(Matches {
+                    ids,
+                    capped: search.capped,
+                })
+            })?;
+            capped = found.capped;
+            let total = found.total();
+            (
+                total,
+                crate::db::clamp_page(page, total, PER_PAGE),
+                Some(found),
+            )
         }
-        let keys: Vec<String> = q
-            .order((tokens::expires_on.asc(), tokens::id.asc()))
-            .select(tokens::id)
-            .load(conn)?;
-        let total = i64::try_from(keys.len()).unwrap_or(i64::MAX);
-        let page = crate::db::clamp_page(page, total, PER_PAGE);
-        let ids = crate::db::slice(keys, page, PER_PAGE);
-        (total, page, Some(ids))
-    } else {
-        let total: i64 = count(conn, filter, search.as_ref(), today)?;
-        (total, crate::db::clamp_page(page, total, PER_PAGE), None)
+        _ => {
+            let total: i64 = count(conn, filter, search.as_ref(), today)?;
+            (total, crate::db::clamp_page(page, total, PER_PAGE), None)
+        }
     };
     // The page's ids already passed every filter: only they are joined.
-    let rows_query = match &page_ids {
-        Some(ids) => joined().filter(tokens::id.eq_any(ids.clone())),
+    let rows_query = match &found {
+        Some(found) => joined().filter(crate::db::condition::Condition::one_of(
+            conn,
+            "tokens.id",
+            crate::db::page_of(&found.ids, page, PER_PAGE),
+        )),
         None => filtered()
             .limit(PER_PAGE)
             .offset(crate::db::offset(page, PER_PAGE)),
@@ -393,8 +418,7 @@ pub fn list(
             },
         )
         .collect();
-    let truncated = search.as_ref().is_some_and(|s| s.capped);
-    Ok(crate::db::Page::new(items, page, PER_PAGE, total).truncated(truncated))
+    Ok(crate::db::Page::new(items, page, PER_PAGE, total).truncated(capped))
 }
 
 /// Expiries of active tokens per month for the 18 months from `today`'s month:

@@ -277,6 +277,7 @@ pub async fn clients(
     let base = state.settings.form_base_url.clone();
     let editeur_id = caller.key.editeur_id.clone();
     let today = today();
+    let cache = state.editeur_clients.clone();
     let page = state
         .db(move |conn| {
             Ok(editeur_clients::page(
@@ -287,6 +288,7 @@ pub async fn clients(
                 limit,
                 today,
                 &base,
+                &cache,
             )?)
         })
         .await?;
@@ -341,6 +343,7 @@ async fn all_clients(
     let base = state.settings.form_base_url.clone();
     let editeur_id = caller.key.editeur_id.clone();
     let today = today();
+    let cache = state.editeur_clients.clone();
     let rows = state
         .db(move |conn| {
             Ok(editeur_clients::all(
@@ -349,6 +352,7 @@ async fn all_clients(
                 &filter,
                 today,
                 &base,
+                &cache,
             )?)
         })
         .await?;

@@ -66,10 +66,11 @@ pub async fn list(
     };
     let page_number = params.page.trim().parse::<i64>().unwrap_or(1).max(1);
     let choices = state.filter_choices.clone();
+    let results = state.list_results.clone();
     let (items, departements) = state
         .db(move |conn| {
             Ok((
-                collectivites::list(conn, &filters, page_number)?,
+                collectivites::list(conn, &filters, page_number, &results)?,
                 crate::models::filter_choices(conn, &choices)?.1,
             ))
         })

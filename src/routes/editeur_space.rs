@@ -103,13 +103,14 @@ async fn render(
     let base = state.settings.form_base_url.clone();
     let today = crate::domain::calendar::paris_date(page.now);
     let id = editeur_id.clone();
+    let cache = state.editeur_clients.clone();
     let (editeur, clients, next, total_pages, forms, keys) = state
         .db(move |conn| {
             let editeur = editeurs::find(conn, &id)?.ok_or(AppError::NotFound)?;
             let (clients, next, pages) = if by_expiry {
                 // Expiry order: the éditeur's filtered clients sorted in memory (bounded by
                 // its own clients), then cut into pages.
-                let mut all = editeur_clients::all(conn, &id, &filter, today, &base)?;
+                let mut all = editeur_clients::all(conn, &id, &filter, today, &base, &cache)?;
                 all.sort_by(|a, b| {
                     (a.token_expires_on.is_none(), a.token_expires_on, &a.siret).cmp(&(
                         b.token_expires_on.is_none(),
@@ -134,6 +135,7 @@ async fn render(
                     PER_PAGE,
                     today,
                     &base,
+                    &cache,
                 )?;
                 (page.items, page.next_cursor, None)
             };
@@ -233,6 +235,7 @@ pub async fn csv_export(
     };
     let base = state.settings.form_base_url.clone();
     let today = crate::domain::calendar::paris_date(page.now);
+    let cache = state.editeur_clients.clone();
     let rows = state
         .db(move |conn| {
             Ok(editeur_clients::all(
@@ -241,6 +244,7 @@ pub async fn csv_export(
                 &filter,
                 today,
                 &base,
+                &cache,
             )?)
         })
         .await?;

@@ -256,6 +256,7 @@ async fn render_show(
     let id = id.to_owned();
     let client_q = forms.client_q.trim().to_owned();
     let client_after = forms.client_after.map(str::to_owned);
+    let cache = state.editeur_clients.clone();
     let (editeur, prefilled, members, clients, keys) = state
         .db(move |conn| {
             let editeur = editeurs::find(conn, &id)?.ok_or(AppError::NotFound)?;
@@ -269,6 +270,7 @@ async fn render_show(
                     &client_q,
                     client_after.as_deref(),
                     editeurs::CLIENTS_PER_PAGE,
+                    &cache,
                 )?,
                 crate::models::api_keys::for_editeur(conn, &id)?,
             ))

@@ -35,12 +35,13 @@ pub async fn home(
     let page_number = query.page();
 
     if user.is_staff {
+        let results = state.list_results.clone();
         let (by_state, by_token_status, by_hubee_status, list) = state
             .db(move |conn| {
                 let by_state = requests::count_by_state(conn)?;
                 let by_token_status = tokens::count_by_status(conn, today)?;
                 let by_hubee_status = hubee::count_by_status(conn)?;
-                let list = collectivites::search(conn, &q, page_number)?;
+                let list = collectivites::search(conn, &q, page_number, &results)?;
                 Ok((by_state, by_token_status, by_hubee_status, list))
             })
             .await?;

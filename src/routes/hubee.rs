@@ -113,18 +113,13 @@ pub async fn list(
         .as_deref()
         .and_then(|p| p.parse().ok())
         .unwrap_or(1);
+    let results = state.list_results.clone();
     let (lines, total, number, pages, truncated) = state
         .db(move |conn| {
-            let search = crate::search::parse(&f.q)
-                .map(|text| {
-                    crate::search::target_in(
-                        conn,
-                        "hubee_subscriptions.collectivite_id",
-                        crate::search::Kind::Collectivite,
-                        &text,
-                    )
-                })
-                .transpose()?;
+            let text = crate::search::parse(&f.q);
+            // A search is read through the result cache below; the other paths filter on
+            // the subscription and its collectivité only.
+            let search = None::<crate::search::TargetIn>;
             let joined = || {
                 hubee_subscriptions::table
                     .inner_join(collectivites::table)
@@ -139,7 +134,7 @@ pub async fn list(
                 subscription_filters!(q, f, search)
             };
             let per_page = 30;
-            let mut matches: Option<Vec<String>> = None;
+            let mut matches: Option<std::sync::Arc<crate::models::result_cache::Matches>> = None;
             // Without a filter on the collectivité, counted on the subscriptions alone (each
             // has its collectivité; the provisioning join is a left join on its key).
             let total: i64 =
@@ -155,34 +150,52 @@ pub async fn list(
                     subscription_filters!(q, f, None::<crate::search::TargetIn>)
                         .count()
                         .get_result(conn)?
-                } else if search.is_none() {
-                    filtered().count().get_result(conn)?
-                } else {
+                } else if let Some(text) = &text {
                     // A search: one read of the matches' ids in the list's order (at most a
-                    // few thousand, see `search::LIST_CAP`) gives the count and the page,
-                    // instead of a count and a page that each read every match.
-                    let mut q = hubee_subscriptions::table
-                        .inner_join(collectivites::table)
-                        .into_boxed();
-                    if !f.departement.is_empty() {
-                        q = q.filter(collectivites::departement.eq(f.departement.clone()));
-                    }
-                    let ids: Vec<String> = subscription_filters!(q, f, search)
-                        .order((collectivites::name.asc(), hubee_subscriptions::id.asc()))
-                        .select(hubee_subscriptions::id)
-                        .load(conn)?;
-                    let total = i64::try_from(ids.len()).unwrap_or(i64::MAX);
-                    matches = Some(ids);
+                    // few thousand, see `search::LIST_CAP`) gives the count and the page, kept
+                    // until the data changes (see `models::result_cache`).
+                    let key = crate::models::result_cache::key(
+                        "abonnements",
+                        &[&f.q, &f.statut, &f.mode, &f.departement],
+                    );
+                    let found = results.get_or_compute(conn, key, |conn| {
+                        let search = Some(crate::search::target_in(
+                            conn,
+                            "hubee_subscriptions.collectivite_id",
+                            crate::search::Kind::Collectivite,
+                            text,
+                        )?);
+                        let mut q = hubee_subscriptions::table
+                            .inner_join(collectivites::table)
+                            .into_boxed();
+                        if !f.departement.is_empty() {
+                            q = q.filter(collectivites::departement.eq(f.departement.clone()));
+                        }
+                        let ids = subscription_filters!(q, f, search)
+                            .order((collectivites::name.asc(), hubee_subscriptions::id.asc()))
+                            .select(hubee_subscriptions::id)
+                            .load(conn)?;
+                        Ok(crate::models::result_cache::Matches {
+                            ids,
+                            capped: search.is_some_and(|s| s.capped),
+                        })
+                    })?;
+                    let total = found.total();
+                    matches = Some(found);
                     total
+                } else {
+                    filtered().count().get_result(conn)?
                 };
-            let truncated = search.as_ref().is_some_and(|s| s.capped);
+            let truncated = matches.as_ref().is_some_and(|m| m.capped);
             let pages = crate::db::page_count(total, per_page);
             let number = number.clamp(1, pages);
             let rows_query = match matches {
                 // The page's ids already passed every filter: only they are joined.
-                Some(ids) => joined().filter(
-                    hubee_subscriptions::id.eq_any(crate::db::slice(ids, number, per_page)),
-                ),
+                Some(found) => joined().filter(crate::db::condition::Condition::one_of(
+                    conn,
+                    "hubee_subscriptions.id",
+                    crate::db::page_of(&found.ids, number, per_page),
+                )),
                 None => filtered().limit(per_page).offset(offset(number, per_page)),
             };
             let rows: Vec<ListRow> = rows_query
@@ -200,7 +213,11 @@ pub async fn list(
                 .filter_map(|r| r.0.delegation_editeur_siret.clone())
                 .collect();
             let names: Vec<(String, String)> = editeurs::table
-                .filter(editeurs::siret.eq_any(&sirets))
+                .filter(crate::db::condition::Condition::one_of(
+                    conn,
+                    "editeurs.siret",
+                    &sirets,
+                ))
                 .select((editeurs::siret, editeurs::name))
                 .load(conn)?;
             let lines: Vec<Line> = rows

@@ -21,11 +21,16 @@ pub async fn page(
 ) -> Result<HttpResponse, AppError> {
     let q: String = query.q.chars().take(200).collect();
     let text = q.clone();
+    let cache = state.search_hits.clone();
+    // Kept until the data changes (see `models::result_cache`).
     let hits = state
-        .db(move |conn| Ok(search::search(conn, &text)?))
+        .db(move |conn| {
+            let key = crate::models::result_cache::key("recherche", &[&text]);
+            Ok(cache.get_or_compute(conn, key, |conn| search::search(conn, &text))?)
+        })
         .await?;
     let mut context = page.context();
     context.insert("q", q.trim());
-    context.insert("hits", &hits);
+    context.insert("hits", hits.as_slice());
     state.render("search.html", context)
 }

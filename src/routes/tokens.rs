@@ -50,9 +50,10 @@ pub async fn list(
         .unwrap_or(1);
     let today = crate::domain::calendar::paris_date(page.now);
     let choices = state.filter_choices.clone();
+    let results = state.list_results.clone();
     let (list, months, editeur_choices, departements) = state
         .db(move |conn| {
-            let list = model::list(conn, &filter, today, number)?;
+            let list = model::list(conn, &filter, today, number, &results)?;
             let months = model::expiries_by_month(conn, today)?;
             let (editeur_choices, departements) = crate::models::filter_choices(conn, &choices)?;
             Ok((list, months, editeur_choices, departements))

@@ -190,9 +190,10 @@ fn assert_counters_exact(
                     in_window && in_status
                 })
                 .count() as i64;
-            let shown = qf_backoffice::models::tokens::list(conn, &filter, today, 1)
-                .unwrap()
-                .total;
+            let shown =
+                qf_backoffice::models::tokens::list(conn, &filter, today, 1, &Default::default())
+                    .unwrap()
+                    .total;
             assert_eq!(
                 shown, real,
                 "/jetons?fenetre={fenetre}&statut={statut}, {when}"

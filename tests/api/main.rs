@@ -38,6 +38,7 @@ mod query_counts;
 mod query_plans;
 mod readme;
 mod reminders;
+mod result_cache;
 mod scale;
 mod search_index;
 mod security;

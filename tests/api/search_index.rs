@@ -259,6 +259,7 @@ async fn the_index_equals_the_straightforward_query_on_the_demo_data() {
                     ..Default::default()
                 },
                 1,
+                &Default::default(),
             )
             .unwrap();
             assert_eq!(page.total, expected.len() as i64, "{q:?}");

@@ -30,9 +30,10 @@ pub async fn queue_page(
         .unwrap_or(1);
     let today = crate::domain::calendar::paris_date(page.now);
     let choices = state.filter_choices.clone();
+    let results = state.list_results.clone();
     let (list, editeur_choices, departements) = state
         .db(move |conn| {
-            let list = queue::list(conn, &filter, today, number)?;
+            let list = queue::list(conn, &filter, today, number, &results)?;
             let (editeur_choices, departements) = crate::models::filter_choices(conn, &choices)?;
             Ok((list, editeur_choices, departements))
         })

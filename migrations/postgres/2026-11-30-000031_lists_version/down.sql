@@ -1,0 +1,18 @@
+DROP TRIGGER lists_version_request_contacts_truncate ON request_contacts;
+DROP TRIGGER lists_version_request_contacts ON request_contacts;
+DROP TRIGGER lists_version_editeur_forms_truncate ON editeur_forms;
+DROP TRIGGER lists_version_editeur_forms ON editeur_forms;
+DROP TRIGGER lists_version_editeurs_truncate ON editeurs;
+DROP TRIGGER lists_version_editeurs ON editeurs;
+DROP TRIGGER lists_version_search_docs_truncate ON search_docs;
+DROP TRIGGER lists_version_search_docs ON search_docs;
+DROP TRIGGER lists_version_hubee_subscriptions_truncate ON hubee_subscriptions;
+DROP TRIGGER lists_version_hubee_subscriptions ON hubee_subscriptions;
+DROP TRIGGER lists_version_tokens_truncate ON tokens;
+DROP TRIGGER lists_version_tokens ON tokens;
+DROP TRIGGER lists_version_habilitation_requests_truncate ON habilitation_requests;
+DROP TRIGGER lists_version_habilitation_requests ON habilitation_requests;
+DROP TRIGGER lists_version_collectivites_truncate ON collectivites;
+DROP TRIGGER lists_version_collectivites ON collectivites;
+DROP FUNCTION lists_version_bump();
+DELETE FROM row_counts WHERE list = 'versions' AND bucket = 'lists';

@@ -284,11 +284,11 @@ pub fn client_page(
             // `= ANY` on PostgreSQL: its planner keeps the `(form_uid, created_at, id)` index
             // order (a JSON list read as a set made it sort every client request).
             q.filter(habilitation_requests::form_uid.eq_any(form_uids.clone()))
-            .filter(
-                habilitation_requests::editeur_id
-                    .is_null()
-                    .or(habilitation_requests::editeur_id.ne(editeur_id)),
-            )
+                .filter(
+                    habilitation_requests::editeur_id
+                        .is_null()
+                        .or(habilitation_requests::editeur_id.ne(editeur_id)),
+                )
         } else {
             q.filter(habilitation_requests::editeur_id.eq(editeur_id))
         };

@@ -159,6 +159,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
         filter_choices: Default::default(),
         list_results: Default::default(),
         search_hits: Default::default(),
+        token_summaries: Default::default(),
         editeur_clients: Default::default(),
         ingest,
     }))

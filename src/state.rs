@@ -47,6 +47,9 @@ pub struct AppState {
     /// Éditeurs' client collectivités last read (see `models::editeur_clients::page`).
     pub editeur_clients:
         Arc<crate::models::result_cache::ResultCache<crate::models::editeur_clients::Candidates>>,
+    /// The token list's month chart and counts last computed (see `models::tokens::summary`).
+    pub token_summaries:
+        Arc<crate::models::result_cache::ResultCache<crate::models::tokens::Summary>>,
     /// The staff search's hits last computed (see `models::result_cache`).
     pub search_hits: Arc<crate::models::result_cache::ResultCache<Vec<crate::models::search::Hit>>>,
     /// The SQLite writer that applies DataPass webhooks in batches (see `instruction::ingest`).
@@ -115,7 +118,6 @@ pub fn load_templates() -> anyhow::Result<tera::Tera> {
     tera.add_raw_templates(sources)
         .map_err(|e| anyhow::anyhow!("gabarits : {}", crate::error::cause_chain(&e)))?;
     tera.register_filter("web_link", web_link_filter);
-    tera.register_filter("options", options_filter);
     // Replaces Tera's `date`, which shows stored (UTC) timestamps as they are.
     tera.register_filter("date", paris_date_filter);
     tera.autoescape_on(vec![".html"]);
@@ -140,42 +142,28 @@ fn web_link_filter(
     ))
 }
 
-/// Tera filter `options(selected=…)`: the escaped `<option>` elements of a `<select>`, from
-/// a list of values or of `[value, label]` pairs, the one equal to `selected` marked. Written
-/// `{{ choices | options(selected=…) | safe }}`: one call instead of a template loop, whose
-/// 200 iterations (éditeurs and départements) were half of a list page's rendering.
-fn options_filter(
-    value: &tera::Value,
-    args: &std::collections::HashMap<String, tera::Value>,
-) -> tera::Result<tera::Value> {
-    fn text(value: &tera::Value) -> std::borrow::Cow<'_, str> {
-        match value {
-            tera::Value::String(s) => std::borrow::Cow::Borrowed(s),
-            tera::Value::Null => std::borrow::Cow::Borrowed(""),
-            other => std::borrow::Cow::Owned(other.to_string()),
-        }
+/// `2026-12-31` as `31/12/2026`, when `text` is exactly a real day in that form.
+fn french_day(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
     }
-    let selected = args.get("selected").map(text).unwrap_or_default();
-    let items = value
-        .as_array()
-        .ok_or_else(|| tera::Error::msg("options : une liste de choix est attendue"))?;
-    let mut html = String::with_capacity(items.len() * 64);
-    for item in items {
-        let (value, label) = match item {
-            tera::Value::Array(pair) if pair.len() == 2 => (text(&pair[0]), text(&pair[1])),
-            other => (text(other), text(other)),
-        };
-        html.push_str("<option value=\"");
-        html.push_str(&tera::escape_html(&value));
-        html.push('"');
-        if value == selected {
-            html.push_str(" selected");
-        }
-        html.push('>');
-        html.push_str(&tera::escape_html(&label));
-        html.push_str("</option>");
+    let (year, month, day) = (
+        text[0..4].parse::<i32>().ok()?,
+        text[5..7].parse::<u32>().ok()?,
+        text[8..10].parse::<u32>().ok()?,
+    );
+    // `parse` accepts a sign: only digits make a day here.
+    if !b
+        .iter()
+        .enumerate()
+        .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+    {
+        return None;
     }
-    Ok(tera::Value::String(html))
+    // An impossible day (2026-02-30) takes the general path and its error.
+    chrono::NaiveDate::from_ymd_opt(year, month, day)?;
+    Some(format!("{}/{}/{}", &text[8..10], &text[5..7], &text[0..4]))
 }
 
 /// Tera filter `date(format=…)`, every time shown in Europe/Paris: a timestamp (stored in UTC,
@@ -193,6 +181,13 @@ fn paris_date_filter(
         Some(_) => return Err(tera::Error::msg("date : `format` doit être une chaîne")),
         None => "%Y-%m-%d",
     };
+    // The lists' usual case, a day shown as « 31/12/2026 », without parsing the format.
+    if format == "%d/%m/%Y"
+        && let tera::Value::String(s) = value
+        && let Some(day) = french_day(s)
+    {
+        return Ok(tera::Value::String(day));
+    }
     let items: Vec<Item> = StrftimeItems::new(format).collect();
     if items.iter().any(|item| matches!(item, Item::Error)) {
         return Err(tera::Error::msg(format!(
@@ -244,27 +239,6 @@ mod tests {
     }
 
     #[test]
-    fn options_are_escaped_and_the_selected_one_is_marked() {
-        let mut args = std::collections::HashMap::new();
-        args.insert("selected".to_owned(), serde_json::json!("b\"&"));
-        let pairs = serde_json::json!([["a", "Éditeur <A>"], ["b\"&", "B"]]);
-        let html = super::options_filter(&pairs, &args).unwrap();
-        assert_eq!(
-            html,
-            "<option value=\"a\">Éditeur &lt;A&gt;</option>\
-             <option value=\"b&quot;&amp;\" selected>B</option>"
-        );
-        args.insert("selected".to_owned(), serde_json::json!(""));
-        let values = serde_json::json!(["2A", "35"]);
-        let html = super::options_filter(&values, &args).unwrap();
-        assert_eq!(
-            html,
-            "<option value=\"2A\">2A</option><option value=\"35\">35</option>"
-        );
-        assert!(super::options_filter(&serde_json::json!("x"), &args).is_err());
-    }
-
-    #[test]
     fn times_are_shown_in_paris_and_dates_as_they_are() {
         let shown = |v: serde_json::Value| date(v, "%d/%m/%Y %H:%M").unwrap();
         // Summer (UTC+2): late evening in UTC is already the next day in Paris.
@@ -284,6 +258,9 @@ mod tests {
         assert_eq!(date("2026-07-14".into(), "%d/%m/%Y").unwrap(), "14/07/2026");
         assert!(date("2026-07-14".into(), "%Q").is_err());
         assert!(date("demain".into(), "%d/%m/%Y").is_err());
+        assert!(date("2026-02-30".into(), "%d/%m/%Y").is_err());
+        assert!(date("2026-+2-03".into(), "%d/%m/%Y").is_err());
+        assert_eq!(date("2024-02-29".into(), "%d/%m/%Y").unwrap(), "29/02/2024");
     }
 
     #[test]

@@ -70,6 +70,27 @@ pub fn load_identity(conn: &mut DbConnection, email: &str) -> QueryResult<Identi
     })
 }
 
+/// The signed-in person's identity and, while a staff member views the back office as
+/// someone, the identity of the person viewed (who must still have a role).
+pub type Identities = (Identity, Option<Identity>);
+
+/// Loads the identity of `email` and, when `view_as` names someone and `email` is staff, the
+/// identity of the person viewed (only while that person still has a role).
+pub fn load_identities(
+    conn: &mut DbConnection,
+    email: &str,
+    view_as: Option<&str>,
+) -> QueryResult<Identities> {
+    let identity = load_identity(conn, email)?;
+    let viewed = match view_as {
+        Some(target) if identity.is_staff => {
+            Some(load_identity(conn, target)?).filter(Identity::has_any_role)
+        }
+        _ => None,
+    };
+    Ok((identity, viewed))
+}
+
 /// Whether a session last seen at `seen` and opened at `signed_in` (Unix seconds) is still
 /// open at `now`: `idle` seconds idle and `max` seconds after sign-in at most
 /// (`SESSION_IDLE_TIMEOUT`, `SESSION_MAX_LIFETIME`; the server-side store enforces the same
@@ -236,21 +257,24 @@ impl FromRequest for PageCtx {
                         .get::<String>(view_as::SESSION_VIEW_AS)
                         .ok()
                         .flatten();
-                    let (identity, viewed) = state
-                        .db(move |conn| {
-                            let identity = load_identity(conn, &email)?;
-                            // Only staff may view as someone; the person viewed must still
-                            // have a role.
-                            let viewed = match view_as {
-                                Some(target) if identity.is_staff => {
-                                    Some(load_identity(conn, &target)?)
-                                        .filter(Identity::has_any_role)
-                                }
-                                _ => None,
-                            };
-                            Ok((identity, viewed))
-                        })
-                        .await?;
+                    // Loaded with the session's row, in the same database call (see
+                    // `session::SESSION_IDENTITIES`); read here when the session was not
+                    // loaded from the store during this request.
+                    let loaded = session
+                        .get::<session::Loaded>(session::SESSION_IDENTITIES)
+                        .ok()
+                        .flatten()
+                        .filter(|loaded| loaded.email == email && loaded.view_as == view_as);
+                    let (identity, viewed) = match loaded {
+                        Some(loaded) => loaded.identities,
+                        None => {
+                            state
+                                .db(move |conn| {
+                                    Ok(load_identities(conn, &email, view_as.as_deref())?)
+                                })
+                                .await?
+                        }
+                    };
                     if now_ts - seen > 60 {
                         let _ = session.insert(SESSION_SEEN, now_ts.to_string());
                     }

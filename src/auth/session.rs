@@ -18,6 +18,55 @@ use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::{SESSION_CSRF, SESSION_EMAIL, SESSION_SEEN, random_hex};
+
+/// Session-state key of the identities loaded with the session's row ([`Loaded`]): the store
+/// adds it on every load and removes it before every write, so it is never stored and never
+/// older than the request.
+pub const SESSION_IDENTITIES: &str = "__identities";
+
+/// The identities the store loaded with a session, for the address and view-as target the
+/// session held then: `PageCtx` uses them instead of a second database call.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Loaded {
+    /// The signed-in address they were loaded for.
+    pub email: String,
+    /// The view-as target they were loaded for.
+    pub view_as: Option<String>,
+    /// The person's identity and the one viewed, if any (see `auth::load_identities`).
+    pub identities: super::Identities,
+}
+
+/// The state as stored: without what the store adds on load.
+fn stored(mut state: HashMap<String, String>) -> HashMap<String, String> {
+    state.remove(SESSION_IDENTITIES);
+    state
+}
+
+/// Adds the identities of the session's signed-in person (see [`Loaded`]) to a state just
+/// read from its row.
+fn add_identities(
+    conn: &mut DbConnection,
+    state: &mut HashMap<String, String>,
+) -> anyhow::Result<()> {
+    state.remove(SESSION_IDENTITIES);
+    let Some(email) = signed_in_email(state) else {
+        return Ok(());
+    };
+    let view_as = state
+        .get(super::view_as::SESSION_VIEW_AS)
+        .and_then(|v| serde_json::from_str::<String>(v).ok());
+    let identities = super::load_identities(conn, &email, view_as.as_deref())?;
+    let loaded = Loaded {
+        email,
+        view_as,
+        identities,
+    };
+    state.insert(
+        SESSION_IDENTITIES.to_owned(),
+        serde_json::to_string(&loaded)?,
+    );
+    Ok(())
+}
 use crate::db::schema::sessions;
 use crate::db::{DbConnection, Pool};
 use crate::error::AppError;
@@ -114,7 +163,9 @@ impl SessionStore for DbSessionStore {
                 diesel::delete(sessions::table.find(&id)).execute(conn)?;
                 return Ok(None);
             }
-            Ok(Some(serde_json::from_str(&state)?))
+            let mut state = serde_json::from_str(&state)?;
+            add_identities(conn, &mut state)?;
+            Ok(Some(state))
         })
         .await
         .map_err(LoadError::Other)
@@ -126,6 +177,7 @@ impl SessionStore for DbSessionStore {
         ttl: &CookieDuration,
     ) -> Result<SessionKey, SaveError> {
         let ttl = ttl_of(ttl);
+        let session_state = stored(session_state);
         let key = self
             .blocking(move |conn| insert_row(conn, &session_state, ttl))
             .await
@@ -140,6 +192,7 @@ impl SessionStore for DbSessionStore {
         ttl: &CookieDuration,
     ) -> Result<SessionKey, UpdateError> {
         let ttl = ttl_of(ttl);
+        let session_state = stored(session_state);
         let key: String = session_key.into();
         let id = row_id(&key);
         let key = self

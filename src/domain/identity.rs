@@ -4,7 +4,7 @@
 use super::roles::StaffRole;
 
 /// A signed-in person and the roles the data gives them.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Identity {
     /// Lower-cased, trimmed.
     pub email: String,

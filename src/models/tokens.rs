@@ -274,6 +274,7 @@ pub fn list(
     today: NaiveDate,
     page: i64,
     results: &crate::models::result_cache::ResultCache,
+    counted: Option<i64>,
 ) -> QueryResult<crate::db::Page<TokenLine>> {
     use crate::db::schema::{collectivites, editeurs, habilitation_requests, habilitations};
     use crate::models::result_cache::{Matches, key};
@@ -351,7 +352,10 @@ pub fn list(
             )
         }
         _ => {
-            let total: i64 = count(conn, filter, search.as_ref(), today)?;
+            let total: i64 = match counted {
+                Some(total) if tokens_only && text.is_none() => total,
+                _ => count(conn, filter, search.as_ref(), today)?,
+            };
             (total, crate::db::clamp_page(page, total, PER_PAGE), None)
         }
     };
@@ -419,6 +423,50 @@ pub fn list(
         )
         .collect();
     Ok(crate::db::Page::new(items, page, PER_PAGE, total).truncated(capped))
+}
+
+/// What the token list shows whatever its page: the month chart and, for a list filtered by
+/// window and status only, its count (summed from the per-day counters). Both change only with
+/// a token's expiry or revocation, which move the data version: kept until then (see
+/// `models::result_cache`).
+#[derive(Debug)]
+pub struct Summary {
+    /// Expiries per month (see [`expiries_by_month`]).
+    pub months: Vec<(String, i64)>,
+    /// The number of tokens `filter` shows, when the counters give it (no search, éditeur or
+    /// département).
+    pub total: Option<i64>,
+}
+
+/// The [`Summary`] of the token list on `today` for `filter`.
+pub fn summary(
+    conn: &mut DbConnection,
+    filter: &TokenFilter,
+    today: NaiveDate,
+    cache: &crate::models::result_cache::ResultCache<Summary>,
+) -> QueryResult<std::sync::Arc<Summary>> {
+    let countable = filter.editeur.is_empty()
+        && filter.departement.trim().is_empty()
+        && crate::search::parse(&filter.q).is_none();
+    let today_key = today.to_string();
+    let key = if countable {
+        crate::models::result_cache::key(
+            "tokens-summary",
+            &[&today_key, &filter.fenetre, &filter.statut],
+        )
+    } else {
+        crate::models::result_cache::key("tokens-months", &[&today_key])
+    };
+    cache.get_or_compute(conn, key, |conn| {
+        Ok(Summary {
+            months: expiries_by_month(conn, today)?,
+            total: if countable {
+                Some(count(conn, filter, None, today)?)
+            } else {
+                None
+            },
+        })
+    })
 }
 
 /// Expiries of active tokens per month for the 18 months from `today`'s month:

@@ -67,11 +67,11 @@ pub async fn list(
     let page_number = params.page.trim().parse::<i64>().unwrap_or(1).max(1);
     let choices = state.filter_choices.clone();
     let results = state.list_results.clone();
-    let (items, departements) = state
+    let (items, choices) = state
         .db(move |conn| {
             Ok((
                 collectivites::list(conn, &filters, page_number, &results)?,
-                crate::models::filter_choices(conn, &choices)?.1,
+                crate::models::filter_choices(conn, &choices)?,
             ))
         })
         .await?;
@@ -88,7 +88,10 @@ pub async fn list(
     );
     let mut context = page.context();
     context.insert("collectivites", &items);
-    context.insert("departements", &departements);
+    context.insert(
+        "departement_options",
+        &choices.departement_options(&departement),
+    );
     context.insert("q", &params.q);
     context.insert("departement", &departement);
     context.insert("statut", statut);

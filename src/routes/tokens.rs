@@ -51,14 +51,16 @@ pub async fn list(
     let today = crate::domain::calendar::paris_date(page.now);
     let choices = state.filter_choices.clone();
     let results = state.list_results.clone();
-    let (list, months, editeur_choices, departements) = state
+    let summaries = state.token_summaries.clone();
+    let (list, summary, choices) = state
         .db(move |conn| {
-            let list = model::list(conn, &filter, today, number, &results)?;
-            let months = model::expiries_by_month(conn, today)?;
-            let (editeur_choices, departements) = crate::models::filter_choices(conn, &choices)?;
-            Ok((list, months, editeur_choices, departements))
+            let summary = model::summary(conn, &filter, today, &summaries)?;
+            let list = model::list(conn, &filter, today, number, &results, summary.total)?;
+            let choices = crate::models::filter_choices(conn, &choices)?;
+            Ok((list, summary, choices))
         })
         .await?;
+    let months = &summary.months;
     let max = months.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
     let base = {
         let mut pairs = url::form_urlencoded::Serializer::new(String::new());
@@ -80,8 +82,14 @@ pub async fn list(
             .collect::<Vec<_>>(),
     );
     context.insert("filter", &params.filter);
-    context.insert("editeurs", &editeur_choices);
-    context.insert("departements", &departements);
+    context.insert(
+        "editeur_options",
+        &choices.editeur_options(&params.filter.editeur),
+    );
+    context.insert(
+        "departement_options",
+        &choices.departement_options(&params.filter.departement),
+    );
     context.insert("base", &base);
     state.render("tokens/list.html", context)
 }

@@ -22,6 +22,9 @@ use crate::helpers::TestApp;
 fn assert_counters_exact(
     conn: &mut DbConnection,
     choices: &qf_backoffice::models::ChoicesCache,
+    summaries: &qf_backoffice::models::result_cache::ResultCache<
+        qf_backoffice::models::tokens::Summary,
+    >,
     today: NaiveDate,
     when: &str,
 ) {
@@ -113,10 +116,9 @@ fn assert_counters_exact(
         .select((editeurs::id, editeurs::name))
         .load(conn)
         .unwrap();
-    let (cached_editeurs, cached_departements) =
-        qf_backoffice::models::filter_choices(conn, choices).unwrap();
-    assert_eq!(cached_editeurs, editeur_names, "éditeur choices, {when}");
-    assert_eq!(cached_departements, real, "département choices, {when}");
+    let cached = qf_backoffice::models::filter_choices(conn, choices).unwrap();
+    assert_eq!(cached.editeurs, editeur_names, "éditeur choices, {when}");
+    assert_eq!(cached.departements, real, "département choices, {when}");
 
     let real: i64 = collectivites::table.count().get_result(conn).unwrap();
     assert_eq!(
@@ -190,18 +192,35 @@ fn assert_counters_exact(
                     in_window && in_status
                 })
                 .count() as i64;
-            let shown =
-                qf_backoffice::models::tokens::list(conn, &filter, today, 1, &Default::default())
-                    .unwrap()
-                    .total;
+            let shown = qf_backoffice::models::tokens::list(
+                conn,
+                &filter,
+                today,
+                1,
+                &Default::default(),
+                None,
+            )
+            .unwrap()
+            .total;
             assert_eq!(
                 shown, real,
                 "/jetons?fenetre={fenetre}&statut={statut}, {when}"
             );
+            let summary =
+                qf_backoffice::models::tokens::summary(conn, &filter, today, summaries).unwrap();
+            assert_eq!(
+                summary.total,
+                Some(real),
+                "kept count of /jetons?fenetre={fenetre}&statut={statut}, {when}"
+            );
         }
     }
     let first = today.with_day(1).unwrap();
-    for (month, n) in qf_backoffice::models::tokens::expiries_by_month(conn, today).unwrap() {
+    let filter = qf_backoffice::models::tokens::TokenFilter::default();
+    let kept = qf_backoffice::models::tokens::summary(conn, &filter, today, summaries).unwrap();
+    let months = qf_backoffice::models::tokens::expiries_by_month(conn, today).unwrap();
+    assert_eq!(kept.months, months, "kept month chart, {when}");
+    for (month, n) in months {
         let real = all
             .iter()
             .filter(|(day, revoked)| {
@@ -222,10 +241,12 @@ async fn counters_equal_real_counts_after_every_kind_of_change() {
     let today = qf_backoffice::domain::calendar::paris_today();
     app.with_conn(move |conn| {
         let choices = qf_backoffice::models::ChoicesCache::default();
+        // Kept across the changes below, as a running server keeps them.
+        let summaries = qf_backoffice::models::result_cache::ResultCache::default();
         // An empty database: every counter is zero.
-        assert_counters_exact(conn, &choices, today, "on an empty database");
+        assert_counters_exact(conn, &choices, &summaries, today, "on an empty database");
         demo_scale::load(conn, now, ScaleCounts::scaled(0.005), &mut |_| {}).unwrap();
-        assert_counters_exact(conn, &choices, today, "after the scale load");
+        assert_counters_exact(conn, &choices, &summaries, today, "after the scale load");
 
         // Through the application's functions: a token prolonged, another revoked.
         let ids: Vec<String> = tokens::table
@@ -246,7 +267,7 @@ async fn counters_equal_real_counts_after_every_kind_of_change() {
             .set(tokens::revoked_at.eq(Some(now)))
             .execute(conn)
             .unwrap();
-        assert_counters_exact(conn, &choices, today, "after a prolongation and a revocation");
+        assert_counters_exact(conn, &choices, &summaries, today, "after a prolongation and a revocation");
         // An update that does not touch the counted columns changes nothing.
         diesel::update(tokens::table.find(&ids[0]))
             .set(tokens::scopes.eq("quotient_familial"))
@@ -256,7 +277,7 @@ async fn counters_equal_real_counts_after_every_kind_of_change() {
             .set(tokens::revoked_at.eq(Some(now + chrono::Duration::hours(1))))
             .execute(conn)
             .unwrap();
-        assert_counters_exact(conn, &choices, today, "after unrelated updates");
+        assert_counters_exact(conn, &choices, &summaries, today, "after unrelated updates");
 
         // Plain SQL: copies inserted, counted columns changed, then deleted.
         let source: (String, String, String) = habilitation_requests::table
@@ -284,7 +305,7 @@ async fn counters_equal_real_counts_after_every_kind_of_change() {
             token = ids[0],
         ))
         .unwrap();
-        assert_counters_exact(conn, &choices, today, "after SQL inserts");
+        assert_counters_exact(conn, &choices, &summaries, today, "after SQL inserts");
         conn.batch_execute(
             "UPDATE habilitation_requests SET state = 'submitted' WHERE id = 'compteur-r'; \
              UPDATE collectivites SET departement = '2A' WHERE id = 'compteur-c'; \
@@ -295,7 +316,7 @@ async fn counters_equal_real_counts_after_every_kind_of_change() {
              UPDATE tokens SET expires_on = '2020-05-06' WHERE id = 'compteur-t';",
         )
         .unwrap();
-        assert_counters_exact(conn, &choices, today, "after SQL updates");
+        assert_counters_exact(conn, &choices, &summaries, today, "after SQL updates");
         // The request moves to an éditeur, then to another éditeur's form, then to none.
         let (form, owner): (String, String) = editeur_forms::table
             .order(editeur_forms::form_uid.asc())
@@ -312,18 +333,18 @@ async fn counters_equal_real_counts_after_every_kind_of_change() {
             "UPDATE habilitation_requests SET editeur_id = '{other}' WHERE id = 'compteur-r';"
         ))
         .unwrap();
-        assert_counters_exact(conn, &choices, today, "after the éditeur of a request is set");
+        assert_counters_exact(conn, &choices, &summaries, today, "after the éditeur of a request is set");
         conn.batch_execute(&format!(
             "UPDATE habilitation_requests SET form_uid = '{form}' WHERE id = 'compteur-r';"
         ))
         .unwrap();
-        assert_counters_exact(conn, &choices, today, "after a request moved to another éditeur's form");
+        assert_counters_exact(conn, &choices, &summaries, today, "after a request moved to another éditeur's form");
         conn.batch_execute(&format!(
             "UPDATE habilitation_requests SET editeur_id = '{owner}' WHERE id = 'compteur-r'; \
              UPDATE habilitation_requests SET editeur_id = NULL WHERE id = 'compteur-r';"
         ))
         .unwrap();
-        assert_counters_exact(conn, &choices, today, "after the éditeur of a request is removed");
+        assert_counters_exact(conn, &choices, &summaries, today, "after the éditeur of a request is removed");
         conn.batch_execute(
             "UPDATE tokens SET revoked_at = '2026-01-01 00:00:00', expires_on = '2032-01-01' WHERE id = 'compteur-t'; \
              UPDATE habilitation_requests SET state = state WHERE id = 'compteur-r'; \
@@ -331,7 +352,7 @@ async fn counters_equal_real_counts_after_every_kind_of_change() {
              UPDATE collectivites SET departement = '2B' WHERE id = 'compteur-c';",
         )
         .unwrap();
-        assert_counters_exact(conn, &choices, today, "after a two-column update and a no-op");
+        assert_counters_exact(conn, &choices, &summaries, today, "after a two-column update and a no-op");
         conn.batch_execute(
             "DELETE FROM tokens WHERE id = 'compteur-t'; \
              DELETE FROM hubee_subscriptions WHERE id = 'compteur-h'; \
@@ -339,7 +360,7 @@ async fn counters_equal_real_counts_after_every_kind_of_change() {
              DELETE FROM collectivites WHERE id = 'compteur-c';",
         )
         .unwrap();
-        assert_counters_exact(conn, &choices, today, "after SQL deletes");
+        assert_counters_exact(conn, &choices, &summaries, today, "after SQL deletes");
         let _ = collectivite;
 
         // A rolled-back change leaves the counters as they were.
@@ -350,7 +371,7 @@ async fn counters_equal_real_counts_after_every_kind_of_change() {
             Err(diesel::result::Error::RollbackTransaction)
         });
         assert!(rolled_back.is_err());
-        assert_counters_exact(conn, &choices, today, "after a rollback");
+        assert_counters_exact(conn, &choices, &summaries, today, "after a rollback");
     })
     .await;
 }

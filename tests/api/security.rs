@@ -806,6 +806,68 @@ async fn a_session_ends_after_its_absolute_lifetime_however_active() {
     assert!(is_sign_in_redirect(&browser.get("/").await));
 }
 
+/// The roles a page sees are read with the session's row on every request, never kept: not
+/// in memory, not in the stored session (where a forged copy is ignored).
+#[tokio::test]
+async fn roles_are_read_with_the_session_on_every_request_and_never_stored() {
+    let app = TestApp::spawn_with_demo().await;
+    let instructeur = Browser::sign_in(&app, DEMO_INSTRUCTEUR).await;
+    assert_eq!(instructeur.get("/instruction").await.status().as_u16(), 200);
+    let states: Vec<String> = app
+        .with_conn(|conn| sessions::table.select(sessions::state).load(conn).unwrap())
+        .await;
+    assert!(!states.is_empty());
+    for state in &states {
+        assert!(!state.contains("__identities"), "stored: {state}");
+    }
+
+    // A forged copy in the stored state, granting the admin's role to the instructeur: the
+    // store replaces it with what the data says.
+    app.with_conn(|conn| {
+        let rows: Vec<(String, String)> = sessions::table
+            .filter(sessions::email.eq(DEMO_INSTRUCTEUR))
+            .select((sessions::id, sessions::state))
+            .load(conn)
+            .unwrap();
+        for (id, state) in rows {
+            let mut state: std::collections::HashMap<String, String> =
+                serde_json::from_str(&state).unwrap();
+            let forged = json!({
+                "email": DEMO_INSTRUCTEUR,
+                "view_as": null,
+                "identities": [{
+                    "email": DEMO_INSTRUCTEUR, "staff_role": "admin", "editeur_ids": [],
+                    "is_contact": false, "is_staff": true, "is_admin": true, "is_editeur": false
+                }, null]
+            });
+            state.insert("__identities".into(), forged.to_string());
+            diesel::update(sessions::table.find(id))
+                .set(sessions::state.eq(serde_json::to_string(&state).unwrap()))
+                .execute(conn)
+                .unwrap();
+        }
+    })
+    .await;
+    assert_eq!(
+        instructeur.get("/admin/comptes").await.status().as_u16(),
+        403,
+        "a stored identity is never trusted"
+    );
+
+    // The role removed in the database: the very next request is refused.
+    app.with_conn(|conn| {
+        diesel::delete(staff_members::table.filter(staff_members::email.eq(DEMO_INSTRUCTEUR)))
+            .execute(conn)
+            .unwrap()
+    })
+    .await;
+    let refused = instructeur.get("/instruction").await.status().as_u16();
+    assert!(
+        refused == 403 || refused == 303,
+        "a removed staff member keeps no access: {refused}"
+    );
+}
+
 #[tokio::test]
 async fn the_database_holds_no_usable_session_key() {
     let app = TestApp::spawn_with_demo().await;

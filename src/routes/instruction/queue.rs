@@ -31,11 +31,11 @@ pub async fn queue_page(
     let today = crate::domain::calendar::paris_date(page.now);
     let choices = state.filter_choices.clone();
     let results = state.list_results.clone();
-    let (list, editeur_choices, departements) = state
+    let (list, choices) = state
         .db(move |conn| {
             let list = queue::list(conn, &filter, today, number, &results)?;
-            let (editeur_choices, departements) = crate::models::filter_choices(conn, &choices)?;
-            Ok((list, editeur_choices, departements))
+            let choices = crate::models::filter_choices(conn, &choices)?;
+            Ok((list, choices))
         })
         .await?;
     let base = {
@@ -54,8 +54,14 @@ pub async fn queue_page(
     context.insert("queue", &list);
     context.insert("filter", &query.filter);
     context.insert("overdue_only", &query.filter.en_retard.is_some());
-    context.insert("editeurs", &editeur_choices);
-    context.insert("departements", &departements);
+    context.insert(
+        "editeur_options",
+        &choices.editeur_options(&query.filter.editeur),
+    );
+    context.insert(
+        "departement_options",
+        &choices.departement_options(&query.filter.departement),
+    );
     context.insert("base", &base);
     state.render("instruction/queue.html", context)
 }

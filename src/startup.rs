@@ -160,6 +160,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<web::Data<AppStat
         list_results: Default::default(),
         search_hits: Default::default(),
         token_summaries: Default::default(),
+        pages: Default::default(),
         editeur_clients: Default::default(),
         ingest,
     }))

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+
+use crate::models::result_cache::ResultCache;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::{HttpResponse, web};
@@ -47,6 +49,8 @@ pub struct AppState {
     /// Éditeurs' client collectivités last read (see `models::editeur_clients::page`).
     pub editeur_clients:
         Arc<crate::models::result_cache::ResultCache<crate::models::editeur_clients::Candidates>>,
+    /// Whole list pages last computed (see [`PageCaches`]).
+    pub pages: Arc<PageCaches>,
     /// The token list's month chart and counts last computed (see `models::tokens::summary`).
     pub token_summaries:
         Arc<crate::models::result_cache::ResultCache<crate::models::tokens::Summary>>,
@@ -54,6 +58,26 @@ pub struct AppState {
     pub search_hits: Arc<crate::models::result_cache::ResultCache<Vec<crate::models::search::Hit>>>,
     /// The SQLite writer that applies DataPass webhooks in batches (see `instruction::ingest`).
     pub ingest: crate::instruction::ingest::Ingest,
+}
+
+/// Whole pages of the busiest lists, kept until the data changes (see
+/// `models::result_cache`): every table they read moves the data version. Keyed by the
+/// list's filters, page and day; a view of the same page at the same version reads nothing
+/// but that version.
+#[derive(Default)]
+pub struct PageCaches {
+    /// The instruction queue (`/instruction`).
+    pub queue: ResultCache<crate::db::Page<crate::instruction::queue::QueueItem>>,
+    /// The token list (`/jetons`).
+    pub tokens: ResultCache<crate::db::Page<crate::models::tokens::TokenLine>>,
+    /// The HubEE subscriptions (`/abonnements`).
+    pub subscriptions: ResultCache<crate::routes::hubee::ListPage>,
+    /// An éditeur's clients in its space (`/editeur`).
+    pub editeur_clients: ResultCache<crate::models::editeur_clients::ClientPage>,
+    /// An éditeur's client requests on its fiche (`/editeurs/{id}`).
+    pub editeur_requests: ResultCache<crate::models::editeurs::ClientRequestPage>,
+    /// An éditeur member's client requests on the home page (`/`).
+    pub client_summaries: ResultCache<crate::db::Page<crate::models::requests::RequestSummary>>,
 }
 
 impl AppState {

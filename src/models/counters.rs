@@ -58,6 +58,32 @@ pub fn client_requests(
     Ok(rows.into_iter().map(|r| (r.editeur_id, r.n)).collect())
 }
 
+/// One éditeur's client requests (see [`client_requests`]), from `request_link_counts`:
+/// (all of them, those made through `form_uids` — its forms — and recorded for no one or
+/// another éditeur).
+pub fn client_requests_of(
+    conn: &mut DbConnection,
+    editeur_id: &str,
+    form_uids: &[String],
+) -> QueryResult<(i64, i64)> {
+    use crate::db::schema::request_link_counts as links;
+    let own: Vec<i64> = links::table
+        .filter(links::editeur_id.eq(editeur_id))
+        .select(links::n)
+        .load(conn)?;
+    let through_forms: Vec<i64> = if form_uids.is_empty() {
+        Vec::new()
+    } else {
+        links::table
+            .filter(links::form_uid.eq_any(form_uids))
+            .filter(links::editeur_id.ne(editeur_id))
+            .select(links::n)
+            .load(conn)?
+    };
+    let through_forms: i64 = through_forms.iter().sum();
+    Ok((own.iter().sum::<i64>() + through_forms, through_forms))
+}
+
 /// Requests per state (`habilitation_requests.state`).
 pub const REQUESTS: &str = "requests";
 /// HubEE subscriptions per status (`hubee_subscriptions.status`).

@@ -270,11 +270,16 @@ pub fn client_page(
             .optional()?,
         _ => None,
     };
+    // From the counters kept by triggers: every client request, and those made through the
+    // éditeur's forms but recorded for no one or someone else.
+    let (all_requests, through_forms_others) =
+        super::counters::client_requests_of(conn, editeur_id, &form_uids)?;
     // Two streams, each in index order: requests recorded for the éditeur, and requests made
-    // through its forms but recorded for no one or someone else. Disjoint, merged here.
+    // through its forms but recorded for no one or someone else (read only when there are
+    // any: it walks every request of the forms). Disjoint, merged here.
     let mut rows: Vec<ClientPageColumns> = Vec::new();
     for through_forms in [false, true] {
-        if through_forms && form_uids.is_empty() {
+        if through_forms && through_forms_others == 0 {
             continue;
         }
         let mut q = habilitation_requests::table
@@ -331,10 +336,7 @@ pub fn client_page(
     };
     let (requests, collectivites) = if search.is_empty() {
         // The request count from the counters kept by triggers (see `models::counters`).
-        let requests = super::counters::client_requests(conn)?
-            .get(editeur_id)
-            .copied()
-            .unwrap_or(0);
+        let requests = all_requests;
         // The client collectivités: the set the éditeur space reads, kept until the data
         // changes (see `editeur_clients::candidates`).
         let collectivites =

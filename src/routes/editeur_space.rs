@@ -104,6 +104,7 @@ async fn render(
     let today = crate::domain::calendar::paris_date(page.now);
     let id = editeur_id.clone();
     let cache = state.editeur_clients.clone();
+    let kept = state.pages.clone();
     let (editeur, clients, next, total_pages, forms, keys) = state
         .db(move |conn| {
             let editeur = editeurs::find(conn, &id)?.ok_or(AppError::NotFound)?;
@@ -127,17 +128,29 @@ async fn render(
                     .collect();
                 (rows, None, Some(pages))
             } else {
-                let page = editeur_clients::page(
-                    conn,
-                    &id,
-                    &filter,
-                    after.as_deref(),
-                    PER_PAGE,
-                    today,
-                    &base,
-                    &cache,
-                )?;
-                (page.items, page.next_cursor, None)
+                let today_key = today.to_string();
+                let key = crate::models::result_cache::key(
+                    "editeur-clients",
+                    &[
+                        &id,
+                        &format!("{filter:?}"),
+                        after.as_deref().unwrap_or_default(),
+                        &today_key,
+                    ],
+                );
+                let page = kept.editeur_clients.get_or_compute(conn, key, |conn| {
+                    editeur_clients::page(
+                        conn,
+                        &id,
+                        &filter,
+                        after.as_deref(),
+                        PER_PAGE,
+                        today,
+                        &base,
+                        &cache,
+                    )
+                })?;
+                (page.items.clone(), page.next_cursor.clone(), None)
             };
             let forms = editeurs::forms(conn, &id)?;
             let keys = api_keys::for_editeur(conn, &id)?;

@@ -257,13 +257,15 @@ async fn render_show(
     let client_q = forms.client_q.trim().to_owned();
     let client_after = forms.client_after.map(str::to_owned);
     let cache = state.editeur_clients.clone();
+    let kept = state.pages.clone();
     let (editeur, prefilled, members, clients, keys) = state
         .db(move |conn| {
             let editeur = editeurs::find(conn, &id)?.ok_or(AppError::NotFound)?;
-            Ok((
-                editeur,
-                editeurs::forms(conn, &id)?,
-                editeurs::members(conn, &id)?,
+            let key = crate::models::result_cache::key(
+                "editeur-requests",
+                &[&id, &client_q, client_after.as_deref().unwrap_or_default()],
+            );
+            let clients = kept.editeur_requests.get_or_compute(conn, key, |conn| {
                 editeurs::client_page(
                     conn,
                     &id,
@@ -271,7 +273,13 @@ async fn render_show(
                     client_after.as_deref(),
                     editeurs::CLIENTS_PER_PAGE,
                     &cache,
-                )?,
+                )
+            })?;
+            Ok((
+                editeur,
+                editeurs::forms(conn, &id)?,
+                editeurs::members(conn, &id)?,
+                clients,
                 crate::models::api_keys::for_editeur(conn, &id)?,
             ))
         })

@@ -84,18 +84,26 @@ pub async fn home(
         let email = user.email.clone();
         let is_contact = user.is_contact;
         let form_api = state.form.can_activate();
+        let kept = state.pages.clone();
         let (clients, mine, form_states) = state
             .db(move |conn| {
                 let clients = if editeur_ids.is_empty() {
                     None
                 } else {
-                    Some(requests::summaries(
-                        conn,
-                        &Scope::Editeurs(editeur_ids),
-                        today,
-                        page_number,
-                        PER_PAGE,
-                    )?)
+                    let page_key = page_number.to_string();
+                    let today_key = today.to_string();
+                    let mut parts: Vec<&str> = vec![&page_key, &today_key];
+                    parts.extend(editeur_ids.iter().map(String::as_str));
+                    let key = crate::models::result_cache::key("client-summaries", &parts);
+                    Some(kept.client_summaries.get_or_compute(conn, key, |conn| {
+                        requests::summaries(
+                            conn,
+                            &Scope::Editeurs(editeur_ids.clone()),
+                            today,
+                            page_number,
+                            PER_PAGE,
+                        )
+                    })?)
                 };
                 let mine = if is_contact {
                     Some(requests::summaries(
@@ -110,6 +118,7 @@ pub async fn home(
                 };
                 let ids: Vec<String> = clients
                     .iter()
+                    .map(|page| &**page)
                     .chain(mine.iter())
                     .flat_map(|page| page.items.iter().map(|r| r.collectivite_id.clone()))
                     .collect();
@@ -126,7 +135,7 @@ pub async fn home(
         if user.is_editeur {
             context.insert("editeur_space", &true);
         }
-        context.insert("clients", &clients);
+        context.insert("clients", &clients.as_deref());
         context.insert("mine", &mine);
         context.insert("form_states", &form_states);
     }

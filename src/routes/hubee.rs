@@ -45,8 +45,9 @@ pub struct Filter {
     page: Option<String>,
 }
 
+/// One row of `/abonnements`.
 #[derive(serde::Serialize)]
-struct Line {
+pub struct Line {
     id: String,
     collectivite: String,
     siret: String,
@@ -60,6 +61,9 @@ struct Line {
     activation_date: Option<NaiveDate>,
     provisioning: &'static str,
 }
+
+/// A page of `/abonnements`.
+pub type ListPage = Page<Line>;
 
 type ListRow = (
     HubeeSubscription,
@@ -114,145 +118,156 @@ pub async fn list(
         .and_then(|p| p.parse().ok())
         .unwrap_or(1);
     let results = state.list_results.clone();
-    let (lines, total, number, pages, truncated) = state
+    let kept = state.pages.clone();
+    let list = state
         .db(move |conn| {
-            let text = crate::search::parse(&f.q);
-            // A search is read through the result cache below; the other paths filter on
-            // the subscription and its collectivité only.
-            let search = None::<crate::search::TargetIn>;
-            let joined = || {
-                hubee_subscriptions::table
-                    .inner_join(collectivites::table)
-                    .left_join(crate::db::schema::hubee_provisioning::table)
-                    .into_boxed()
-            };
-            let filtered = || {
-                let mut q = joined();
-                if !f.departement.is_empty() {
-                    q = q.filter(collectivites::departement.eq(f.departement.clone()));
-                }
-                subscription_filters!(q, f, search)
-            };
-            let per_page = 30;
-            let mut matches: Option<std::sync::Arc<crate::models::result_cache::Matches>> = None;
-            // Without a filter on the collectivité, counted on the subscriptions alone (each
-            // has its collectivité; the provisioning join is a left join on its key).
-            let total: i64 =
-                if f.departement.is_empty() && f.q.trim().is_empty() && f.mode.is_empty() {
-                    // The per-status counters kept by triggers (see `models::counters`).
-                    crate::models::counters::buckets(conn, crate::models::counters::HUBEE)?
-                        .iter()
-                        .filter(|(status, _)| f.statut.is_empty() || *status == f.statut)
-                        .map(|(_, n)| n)
-                        .sum()
-                } else if f.departement.is_empty() && f.q.trim().is_empty() {
-                    let q = hubee_subscriptions::table.into_boxed();
-                    subscription_filters!(q, f, None::<crate::search::TargetIn>)
-                        .count()
-                        .get_result(conn)?
-                } else if let Some(text) = &text {
-                    // A search: one read of the matches' ids in the list's order (at most a
-                    // few thousand, see `search::LIST_CAP`) gives the count and the page, kept
-                    // until the data changes (see `models::result_cache`).
-                    let key = crate::models::result_cache::key(
-                        "abonnements",
-                        &[&f.q, &f.statut, &f.mode, &f.departement],
-                    );
-                    let found = results.get_or_compute(conn, key, |conn| {
-                        let search = Some(crate::search::target_in(
-                            conn,
-                            "hubee_subscriptions.collectivite_id",
-                            crate::search::Kind::Collectivite,
-                            text,
-                        )?);
-                        let mut q = hubee_subscriptions::table
-                            .inner_join(collectivites::table)
-                            .into_boxed();
-                        if !f.departement.is_empty() {
-                            q = q.filter(collectivites::departement.eq(f.departement.clone()));
-                        }
-                        let ids = subscription_filters!(q, f, search)
-                            .order((collectivites::name.asc(), hubee_subscriptions::id.asc()))
-                            .select(hubee_subscriptions::id)
-                            .load(conn)?;
-                        Ok(crate::models::result_cache::Matches {
-                            ids,
-                            capped: search.is_some_and(|s| s.capped),
-                        })
-                    })?;
-                    let total = found.total();
-                    matches = Some(found);
-                    total
-                } else {
-                    filtered().count().get_result(conn)?
+            let number_key = number.to_string();
+            let key = crate::models::result_cache::key(
+                "abonnements",
+                &[&f.q, &f.statut, &f.mode, &f.departement, &number_key],
+            );
+            Ok(kept.subscriptions.get_or_compute(conn, key, |conn| {
+                let text = crate::search::parse(&f.q);
+                // A search is read through the result cache below; the other paths filter on
+                // the subscription and its collectivité only.
+                let search = None::<crate::search::TargetIn>;
+                let joined = || {
+                    hubee_subscriptions::table
+                        .inner_join(collectivites::table)
+                        .left_join(crate::db::schema::hubee_provisioning::table)
+                        .into_boxed()
                 };
-            let truncated = matches.as_ref().is_some_and(|m| m.capped);
-            let pages = crate::db::page_count(total, per_page);
-            let number = number.clamp(1, pages);
-            let rows_query = match matches {
-                // The page's ids already passed every filter: only they are joined.
-                Some(found) => joined().filter(crate::db::condition::Condition::one_of(
-                    conn,
-                    "hubee_subscriptions.id",
-                    crate::db::page_of(&found.ids, number, per_page),
-                )),
-                None => filtered().limit(per_page).offset(offset(number, per_page)),
-            };
-            let rows: Vec<ListRow> = rows_query
-                .order((collectivites::name.asc(), hubee_subscriptions::id.asc()))
-                .select((
-                    HubeeSubscription::as_select(),
-                    collectivites::name,
-                    collectivites::siret,
-                    collectivites::departement,
-                    crate::db::schema::hubee_provisioning::state.nullable(),
-                ))
-                .load(conn)?;
-            let sirets: Vec<String> = rows
-                .iter()
-                .filter_map(|r| r.0.delegation_editeur_siret.clone())
-                .collect();
-            let names: Vec<(String, String)> = editeurs::table
-                .filter(crate::db::condition::Condition::one_of(
-                    conn,
-                    "editeurs.siret",
-                    &sirets,
-                ))
-                .select((editeurs::siret, editeurs::name))
-                .load(conn)?;
-            let lines: Vec<Line> = rows
-                .into_iter()
-                .map(|(s, name, siret, departement, provisioning)| Line {
-                    delegation: s.delegation_editeur_siret.as_ref().map(|d| {
-                        names
+                let filtered = || {
+                    let mut q = joined();
+                    if !f.departement.is_empty() {
+                        q = q.filter(collectivites::departement.eq(f.departement.clone()));
+                    }
+                    subscription_filters!(q, f, search)
+                };
+                let per_page = 30;
+                let mut matches: Option<std::sync::Arc<crate::models::result_cache::Matches>> =
+                    None;
+                // Without a filter on the collectivité, counted on the subscriptions alone (each
+                // has its collectivité; the provisioning join is a left join on its key).
+                let total: i64 =
+                    if f.departement.is_empty() && f.q.trim().is_empty() && f.mode.is_empty() {
+                        // The per-status counters kept by triggers (see `models::counters`).
+                        crate::models::counters::buckets(conn, crate::models::counters::HUBEE)?
                             .iter()
-                            .find(|(siret, _)| siret == d)
-                            .map_or_else(|| d.clone(), |(_, n)| n.clone())
-                    }),
-                    id: s.id,
-                    collectivite: name,
-                    siret,
-                    departement,
-                    status_label: s.status.label_fr(),
-                    status: s.status,
-                    access_mode: s.access_mode,
-                    notification_frequency: s.notification_frequency,
-                    datapass_id: s.datapass_id,
-                    activation_date: s.activation_date,
-                    provisioning: crate::hubee::state_label(provisioning.as_deref(), configured),
+                            .filter(|(status, _)| f.statut.is_empty() || *status == f.statut)
+                            .map(|(_, n)| n)
+                            .sum()
+                    } else if f.departement.is_empty() && f.q.trim().is_empty() {
+                        let q = hubee_subscriptions::table.into_boxed();
+                        subscription_filters!(q, f, None::<crate::search::TargetIn>)
+                            .count()
+                            .get_result(conn)?
+                    } else if let Some(text) = &text {
+                        // A search: one read of the matches' ids in the list's order (at most a
+                        // few thousand, see `search::LIST_CAP`) gives the count and the page, kept
+                        // until the data changes (see `models::result_cache`).
+                        let key = crate::models::result_cache::key(
+                            "abonnements",
+                            &[&f.q, &f.statut, &f.mode, &f.departement],
+                        );
+                        let found = results.get_or_compute(conn, key, |conn| {
+                            let search = Some(crate::search::target_in(
+                                conn,
+                                "hubee_subscriptions.collectivite_id",
+                                crate::search::Kind::Collectivite,
+                                text,
+                            )?);
+                            let mut q = hubee_subscriptions::table
+                                .inner_join(collectivites::table)
+                                .into_boxed();
+                            if !f.departement.is_empty() {
+                                q = q.filter(collectivites::departement.eq(f.departement.clone()));
+                            }
+                            let ids = subscription_filters!(q, f, search)
+                                .order((collectivites::name.asc(), hubee_subscriptions::id.asc()))
+                                .select(hubee_subscriptions::id)
+                                .load(conn)?;
+                            Ok(crate::models::result_cache::Matches {
+                                ids,
+                                capped: search.is_some_and(|s| s.capped),
+                            })
+                        })?;
+                        let total = found.total();
+                        matches = Some(found);
+                        total
+                    } else {
+                        filtered().count().get_result(conn)?
+                    };
+                let truncated = matches.as_ref().is_some_and(|m| m.capped);
+                let pages = crate::db::page_count(total, per_page);
+                let number = number.clamp(1, pages);
+                let rows_query = match matches {
+                    // The page's ids already passed every filter: only they are joined.
+                    Some(found) => joined().filter(crate::db::condition::Condition::one_of(
+                        conn,
+                        "hubee_subscriptions.id",
+                        crate::db::page_of(&found.ids, number, per_page),
+                    )),
+                    None => filtered().limit(per_page).offset(offset(number, per_page)),
+                };
+                let rows: Vec<ListRow> = rows_query
+                    .order((collectivites::name.asc(), hubee_subscriptions::id.asc()))
+                    .select((
+                        HubeeSubscription::as_select(),
+                        collectivites::name,
+                        collectivites::siret,
+                        collectivites::departement,
+                        crate::db::schema::hubee_provisioning::state.nullable(),
+                    ))
+                    .load(conn)?;
+                let sirets: Vec<String> = rows
+                    .iter()
+                    .filter_map(|r| r.0.delegation_editeur_siret.clone())
+                    .collect();
+                let names: Vec<(String, String)> = editeurs::table
+                    .filter(crate::db::condition::Condition::one_of(
+                        conn,
+                        "editeurs.siret",
+                        &sirets,
+                    ))
+                    .select((editeurs::siret, editeurs::name))
+                    .load(conn)?;
+                let lines: Vec<Line> = rows
+                    .into_iter()
+                    .map(|(s, name, siret, departement, provisioning)| Line {
+                        delegation: s.delegation_editeur_siret.as_ref().map(|d| {
+                            names
+                                .iter()
+                                .find(|(siret, _)| siret == d)
+                                .map_or_else(|| d.clone(), |(_, n)| n.clone())
+                        }),
+                        id: s.id,
+                        collectivite: name,
+                        siret,
+                        departement,
+                        status_label: s.status.label_fr(),
+                        status: s.status,
+                        access_mode: s.access_mode,
+                        notification_frequency: s.notification_frequency,
+                        datapass_id: s.datapass_id,
+                        activation_date: s.activation_date,
+                        provisioning: crate::hubee::state_label(
+                            provisioning.as_deref(),
+                            configured,
+                        ),
+                    })
+                    .collect();
+                Ok(Page {
+                    items: lines,
+                    page: number,
+                    per_page,
+                    total,
+                    pages,
+                    truncated,
                 })
-                .collect();
-            Ok((lines, total, number, pages, truncated))
+            })?)
         })
         .await?;
-    let list = Page {
-        items: lines,
-        page: number,
-        per_page: 30,
-        total,
-        pages,
-        truncated,
-    };
     let base = {
         let mut pairs = url::form_urlencoded::Serializer::new(String::new());
         pairs
@@ -263,7 +278,7 @@ pub async fn list(
         format!("/abonnements?{}&amp;", pairs.finish().replace('&', "&amp;"))
     };
     let mut context = page.context();
-    context.insert("subscriptions", &list);
+    context.insert("subscriptions", &*list);
     context.insert("filter", &filter);
     context.insert("configured", &configured);
     context.insert(

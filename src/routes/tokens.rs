@@ -52,10 +52,27 @@ pub async fn list(
     let choices = state.filter_choices.clone();
     let results = state.list_results.clone();
     let summaries = state.token_summaries.clone();
+    let pages = state.pages.clone();
     let (list, summary, choices) = state
         .db(move |conn| {
             let summary = model::summary(conn, &filter, today, &summaries)?;
-            let list = model::list(conn, &filter, today, number, &results, summary.total)?;
+            let number_key = number.to_string();
+            let today_key = today.to_string();
+            let key = crate::models::result_cache::key(
+                "tokens",
+                &[
+                    &filter.q,
+                    &filter.fenetre,
+                    &filter.statut,
+                    &filter.editeur,
+                    &filter.departement,
+                    &number_key,
+                    &today_key,
+                ],
+            );
+            let list = pages.tokens.get_or_compute(conn, key, |conn| {
+                model::list(conn, &filter, today, number, &results, summary.total)
+            })?;
             let choices = crate::models::filter_choices(conn, &choices)?;
             Ok((list, summary, choices))
         })
@@ -73,7 +90,7 @@ pub async fn list(
         format!("/jetons?{}&amp;", pairs.finish().replace('&', "&amp;"))
     };
     let mut context = page.context();
-    context.insert("tokens", &list);
+    context.insert("tokens", &*list);
     context.insert(
         "months",
         &months

@@ -96,6 +96,29 @@ fn assert_counters_exact(
         .filter(|(_, n)| *n != 0)
         .collect();
     assert_eq!(kept, real, "client requests per éditeur, {when}");
+    // One éditeur's counts, as its fiche reads them.
+    for editeur in editeurs::table
+        .select(editeurs::id)
+        .load::<String>(conn)
+        .unwrap()
+    {
+        let own_forms: Vec<String> = forms
+            .iter()
+            .filter(|(_, e)| *e == editeur)
+            .map(|(f, _)| f.clone())
+            .collect();
+        let others = links
+            .iter()
+            .filter(|(form, recorded)| {
+                recorded.as_deref() != Some(editeur.as_str()) && own_forms.contains(form)
+            })
+            .count() as i64;
+        assert_eq!(
+            counters::client_requests_of(conn, &editeur, &own_forms).unwrap(),
+            (real.get(&editeur).copied().unwrap_or(0), others),
+            "client requests of {editeur}, {when}"
+        );
+    }
 
     let mut real: Vec<String> = collectivites::table
         .filter(collectivites::departement.is_not_null())

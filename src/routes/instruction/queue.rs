@@ -31,9 +31,26 @@ pub async fn queue_page(
     let today = crate::domain::calendar::paris_date(page.now);
     let choices = state.filter_choices.clone();
     let results = state.list_results.clone();
+    let pages = state.pages.clone();
     let (list, choices) = state
         .db(move |conn| {
-            let list = queue::list(conn, &filter, today, number, &results)?;
+            let today_key = today.to_string();
+            let number_key = number.to_string();
+            let key = crate::models::result_cache::key(
+                "queue",
+                &[
+                    &filter.etat,
+                    &filter.editeur,
+                    &filter.departement,
+                    if filter.en_retard.is_some() { "1" } else { "" },
+                    &filter.q,
+                    &number_key,
+                    &today_key,
+                ],
+            );
+            let list = pages.queue.get_or_compute(conn, key, |conn| {
+                queue::list(conn, &filter, today, number, &results)
+            })?;
             let choices = crate::models::filter_choices(conn, &choices)?;
             Ok((list, choices))
         })
@@ -51,7 +68,7 @@ pub async fn queue_page(
         format!("/instruction?{}&amp;", pairs.finish().replace('&', "&amp;"))
     };
     let mut context = page.context();
-    context.insert("queue", &list);
+    context.insert("queue", &*list);
     context.insert("filter", &query.filter);
     context.insert("overdue_only", &query.filter.en_retard.is_some());
     context.insert(

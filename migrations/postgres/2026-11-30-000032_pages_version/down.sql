@@ -1,0 +1,6 @@
+DROP TRIGGER lists_version_form_activations_truncate ON form_activations;
+DROP TRIGGER lists_version_form_activations ON form_activations;
+DROP TRIGGER lists_version_hubee_provisioning_truncate ON hubee_provisioning;
+DROP TRIGGER lists_version_hubee_provisioning ON hubee_provisioning;
+DROP TRIGGER lists_version_habilitations_truncate ON habilitations;
+DROP TRIGGER lists_version_habilitations ON habilitations;

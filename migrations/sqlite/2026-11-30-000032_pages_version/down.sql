@@ -1,0 +1,9 @@
+DROP TRIGGER lists_version_form_activations_delete;
+DROP TRIGGER lists_version_form_activations_update;
+DROP TRIGGER lists_version_form_activations_insert;
+DROP TRIGGER lists_version_hubee_provisioning_delete;
+DROP TRIGGER lists_version_hubee_provisioning_update;
+DROP TRIGGER lists_version_hubee_provisioning_insert;
+DROP TRIGGER lists_version_habilitations_delete;
+DROP TRIGGER lists_version_habilitations_update;
+DROP TRIGGER lists_version_habilitations_insert;

@@ -199,6 +199,19 @@ for page, out in (("/collectivites", sys.argv[1]), ("/instruction", sys.argv[2])
         for t in terms:
             f.write(page + "?q=" + urllib.parse.quote(t) + "\n")
 ' "$WORK/cold_collectivites.txt" "$WORK/cold_instruction.txt"
+# Cold pages: a different page of a plain list on each request (shuffled; the national queue
+# has about 580 pages), so that whole pages kept between views (see `state::PageCaches`) are
+# seldom reused: what a page costs the first time.
+python3 - "$WORK" <<'PY'
+import random, sys
+random.seed(14)
+for name, path, last in (("cold_jetons", "/jetons", 1000), ("cold_queue", "/instruction", 550)):
+    pages = list(range(1, last + 1))
+    random.shuffle(pages)
+    with open(f"{sys.argv[1]}/{name}.txt", "w") as f:
+        for n in pages:
+            f.write(f"{path}?page={n}\n")
+PY
 cat >"$WORK/paths.lua" <<'LUA'
 -- Replays GET paths from a file (one per line), in order, with a session cookie.
 local paths, n = {}, 0
@@ -260,6 +273,8 @@ run "recherche globale préfixe SIRET" "$STAFF" "/recherche?q=${QR_SIRET:0:9}"
 run "recherche globale /recherche?q=beaumont" "$STAFF" "/recherche?q=beaumont"
 run "recherche à froid /collectivites" "$STAFF" /collectivites "$WORK/paths.lua" "$WORK/cold_collectivites.txt"
 run "recherche à froid /instruction" "$STAFF" /instruction "$WORK/paths.lua" "$WORK/cold_instruction.txt"
+run "page à froid /jetons?page=N" "$STAFF" /jetons "$WORK/paths.lua" "$WORK/cold_jetons.txt"
+run "page à froid /instruction?page=N" "$STAFF" /instruction "$WORK/paths.lua" "$WORK/cold_queue.txt"
 run "recherche /abonnements?q=beaumont" "$STAFF" "/abonnements?q=beaumont"
 run "recherche /editeurs?q=soft" "$STAFF" "/editeurs?q=soft"
 run "recherche éditeur /editeur?q=beaumont" "$EDITEUR" "/editeur?q=beaumont"

@@ -60,6 +60,24 @@ pub struct AppState {
     pub ingest: crate::instruction::ingest::Ingest,
 }
 
+/// A kept list page and its rows' HTML, rendered by the first view that needs it: later views
+/// of the same page at the same data version render only what surrounds the rows.
+pub struct Kept<T> {
+    /// The page's data.
+    pub page: T,
+    rows: std::sync::OnceLock<String>,
+}
+
+impl<T> Kept<T> {
+    /// A page whose rows are not rendered yet.
+    pub fn new(page: T) -> Kept<T> {
+        Kept {
+            page,
+            rows: std::sync::OnceLock::new(),
+        }
+    }
+}
+
 /// Whole pages of the busiest lists, kept until the data changes (see
 /// `models::result_cache`): every table they read moves the data version. Keyed by the
 /// list's filters, page and day; a view of the same page at the same version reads nothing
@@ -67,11 +85,11 @@ pub struct AppState {
 #[derive(Default)]
 pub struct PageCaches {
     /// The instruction queue (`/instruction`).
-    pub queue: ResultCache<crate::db::Page<crate::instruction::queue::QueueItem>>,
+    pub queue: ResultCache<Kept<crate::db::Page<crate::instruction::queue::QueueItem>>>,
     /// The token list (`/jetons`).
-    pub tokens: ResultCache<crate::db::Page<crate::models::tokens::TokenLine>>,
+    pub tokens: ResultCache<Kept<crate::db::Page<crate::models::tokens::TokenLine>>>,
     /// The HubEE subscriptions (`/abonnements`).
-    pub subscriptions: ResultCache<crate::routes::hubee::ListPage>,
+    pub subscriptions: ResultCache<Kept<crate::routes::hubee::ListPage>>,
     /// An éditeur's clients in its space (`/editeur`).
     pub editeur_clients: ResultCache<crate::models::editeur_clients::ClientPage>,
     /// An éditeur's client requests on its fiche (`/editeurs/{id}`).
@@ -93,6 +111,23 @@ impl AppState {
             work(&mut conn)
         })
         .await?
+    }
+
+    /// The rows of a kept page, rendered by `template` with the page as `name` (once per kept
+    /// page: see [`Kept`]). The rows depend on the page's data only, never on who views it.
+    pub fn kept_rows<'a, T: serde::Serialize>(
+        &self,
+        kept: &'a Kept<T>,
+        template: &str,
+        name: &str,
+    ) -> Result<&'a str, AppError> {
+        if let Some(rows) = kept.rows.get() {
+            return Ok(rows);
+        }
+        let mut context = tera::Context::new();
+        context.insert(name, &kept.page);
+        let rows = self.tera.render(template, &context)?;
+        Ok(kept.rows.get_or_init(|| rows))
     }
 
     /// Renders a page template with the layout's common variables.

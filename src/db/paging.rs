@@ -79,7 +79,31 @@ pub struct Page<T> {
     pub truncated: bool,
 }
 
+/// What a list page shows around its rows: counts, position, whether it has rows.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PageInfo {
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
+    pub pages: i64,
+    pub truncated: bool,
+    /// No row on this page.
+    pub empty: bool,
+}
+
 impl<T> Page<T> {
+    /// The page without its rows (see [`PageInfo`]).
+    pub fn info(&self) -> PageInfo {
+        PageInfo {
+            page: self.page,
+            per_page: self.per_page,
+            total: self.total,
+            pages: self.pages,
+            truncated: self.truncated,
+            empty: self.items.is_empty(),
+        }
+    }
+
     /// Builds a page; `page` is clamped to at least 1.
     pub fn new(items: Vec<T>, page: i64, per_page: i64, total: i64) -> Page<T> {
         Page {

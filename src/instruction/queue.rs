@@ -198,6 +198,24 @@ pub fn list(
     // Counted on the requests alone unless a filter reads the collectivité: every request
     // has its collectivité and the éditeur join is a left join, so the count is the same
     // without visiting one collectivité per pending request.
+    // The filters on the request's own columns (every filter but the département's).
+    let only_requests = || {
+        let mut q = habilitation_requests::table
+            .filter(Condition::new(pending.clone()))
+            .into_boxed();
+        if let Some(state) = pending_state(&filter.etat) {
+            q = q.filter(habilitation_requests::state.eq(state));
+        }
+        match filter.editeur.as_str() {
+            "" => {}
+            "aucun" => q = q.filter(habilitation_requests::editeur_id.is_null()),
+            id => q = q.filter(habilitation_requests::editeur_id.eq(id.to_owned())),
+        }
+        if filter.en_retard.is_some() {
+            q = q.filter(habilitation_requests::last_submitted_at.lt(overdue_limit(today)));
+        }
+        q
+    };
     let only_state = filter.departement.trim().is_empty()
         && filter.q.trim().is_empty()
         && filter.editeur.is_empty()
@@ -220,23 +238,6 @@ pub fn list(
             .sum()
     } else if filter.departement.trim().is_empty() {
         // The search too reads the request's own columns (collectivité id, id, number).
-        let only_requests = || {
-            let mut q = habilitation_requests::table
-                .filter(Condition::new(pending.clone()))
-                .into_boxed();
-            if let Some(state) = pending_state(&filter.etat) {
-                q = q.filter(habilitation_requests::state.eq(state));
-            }
-            match filter.editeur.as_str() {
-                "" => {}
-                "aucun" => q = q.filter(habilitation_requests::editeur_id.is_null()),
-                id => q = q.filter(habilitation_requests::editeur_id.eq(id.to_owned())),
-            }
-            if filter.en_retard.is_some() {
-                q = q.filter(habilitation_requests::last_submitted_at.lt(overdue_limit(today)));
-            }
-            q
-        };
         match &text {
             Some(text) => {
                 // One read of the matches' ids in the queue's order (at most a few thousand,
@@ -285,6 +286,18 @@ pub fn list(
             "habilitation_requests.id",
             crate::db::page_of(&found.ids, page, PER_PAGE),
         )),
+        // Without a département or a search, the page's ids are read from the requests alone
+        // (index entries skipped, not joined rows: the last page reads as fast as the first),
+        // then only they are joined.
+        None if filter.departement.trim().is_empty() && text.is_none() => {
+            let ids: Vec<String> = only_requests()
+                .order(queue_order())
+                .select(habilitation_requests::id)
+                .limit(PER_PAGE)
+                .offset(offset(page, PER_PAGE))
+                .load(conn)?;
+            joined().filter(Condition::one_of(conn, "habilitation_requests.id", &ids))
+        }
         None => filtered().limit(PER_PAGE).offset(offset(page, PER_PAGE)),
     };
     let rows: Vec<QueueRow> = rows_query

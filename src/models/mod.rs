@@ -18,49 +18,67 @@ pub mod result_cache;
 pub mod search;
 pub mod tokens;
 
-/// The choices of list filters: (id, name) of every éditeur by name, and département codes.
-#[derive(Debug, Default, PartialEq, Eq)]
+/// The choices of list filters: (id, name) of every éditeur by name, and département codes,
+/// with their HTML-escaped forms (escaped once, not on every view).
+#[derive(Debug, Default)]
 pub struct Choices {
     /// (id, name) of every éditeur, by name.
     pub editeurs: Vec<(String, String)>,
     /// Every département code in use, sorted.
     pub departements: Vec<String>,
+    escaped_editeurs: Vec<(String, String)>,
+    escaped_departements: Vec<String>,
 }
 
 impl Choices {
+    /// The choices, escaped for HTML once.
+    pub fn new(editeurs: Vec<(String, String)>, departements: Vec<String>) -> Choices {
+        Choices {
+            escaped_editeurs: editeurs
+                .iter()
+                .map(|(id, name)| (tera::escape_html(id), tera::escape_html(name)))
+                .collect(),
+            escaped_departements: departements.iter().map(|d| tera::escape_html(d)).collect(),
+            editeurs,
+            departements,
+        }
+    }
+
     /// The éditeur filter's `<option>` elements, `selected` marked.
     pub fn editeur_options(&self, selected: &str) -> String {
         options_html(
             self.editeurs
                 .iter()
-                .map(|(id, name)| (id.as_str(), name.as_str())),
-            selected,
+                .zip(&self.escaped_editeurs)
+                .map(|((id, _), (value, label))| (id == selected, value.as_str(), label.as_str())),
         )
     }
 
     /// The département filter's `<option>` elements, `selected` marked.
     pub fn departement_options(&self, selected: &str) -> String {
         options_html(
-            self.departements.iter().map(|d| (d.as_str(), d.as_str())),
-            selected,
+            self.departements
+                .iter()
+                .zip(&self.escaped_departements)
+                .map(|(d, escaped)| (d == selected, escaped.as_str(), escaped.as_str())),
         )
     }
 }
 
-/// The escaped `<option>` elements of a `<select>` from (value, label) pairs, the one whose
-/// value is `selected` marked. Built here rather than by a template loop: the two filters'
-/// 200 choices were half of a list page's rendering.
-pub fn options_html<'a>(items: impl Iterator<Item = (&'a str, &'a str)>, selected: &str) -> String {
+/// The `<option>` elements of a `<select>` from (selected, escaped value, escaped label).
+/// Built here rather than by a template loop: the two filters' 200 choices were half of a list
+/// page's rendering.
+fn options_html<'a>(items: impl Iterator<Item = (bool, &'a str, &'a str)>) -> String {
     let mut html = String::with_capacity(8 * 1024);
-    for (value, label) in items {
+    for (selected, value, label) in items {
         html.push_str("<option value=\"");
-        html.push_str(&tera::escape_html(value));
+        html.push_str(value);
         html.push('"');
-        if value == selected {
+        if selected {
             html.push_str(" selected");
         }
         html.push('>');
-        html.push_str(&tera::escape_html(label));
+        html.push_str(label);
         html.push_str("</option>");
     }
     html
@@ -97,10 +115,7 @@ pub fn filter_choices(
         .select((editeurs::id, editeurs::name))
         .load(conn)?;
     let departements = crate::models::collectivites::departements(conn)?;
-    let choices = std::sync::Arc::new(Choices {
-        editeurs,
-        departements,
-    });
+    let choices = std::sync::Arc::new(Choices::new(editeurs, departements));
     if let Ok(mut cached) = cache.lock() {
         *cached = Some((version, choices.clone()));
     }
@@ -111,13 +126,13 @@ pub fn filter_choices(
 mod tests {
     #[test]
     fn options_are_escaped_and_the_selected_one_is_marked() {
-        let choices = super::Choices {
-            editeurs: vec![
+        let choices = super::Choices::new(
+            vec![
                 ("a".into(), "Éditeur <A>".into()),
                 ("b\"&".into(), "B".into()),
             ],
-            departements: vec!["2A".into(), "35".into()],
-        };
+            vec!["2A".into(), "35".into()],
+        );
         assert_eq!(
             choices.editeur_options("b\"&"),
             "<option value=\"a\">Éditeur &lt;A&gt;</option>\

@@ -257,14 +257,14 @@ pub async fn list(
                         ),
                     })
                     .collect();
-                Ok(Page {
+                Ok(crate::state::Kept::new(Page {
                     items: lines,
                     page: number,
                     per_page,
                     total,
                     pages,
                     truncated,
-                })
+                }))
             })?)
         })
         .await?;
@@ -278,7 +278,11 @@ pub async fn list(
         format!("/abonnements?{}&amp;", pairs.finish().replace('&', "&amp;"))
     };
     let mut context = page.context();
-    context.insert("subscriptions", &*list);
+    context.insert("subscriptions", &list.page.info());
+    context.insert(
+        "rows",
+        state.kept_rows(&list, "hubee/list_rows.html", "subscriptions")?,
+    );
     context.insert("filter", &filter);
     context.insert("configured", &configured);
     context.insert(

@@ -72,6 +72,7 @@ pub async fn list(
             );
             let list = pages.tokens.get_or_compute(conn, key, |conn| {
                 model::list(conn, &filter, today, number, &results, summary.total)
+                    .map(crate::state::Kept::new)
             })?;
             let choices = crate::models::filter_choices(conn, &choices)?;
             Ok((list, summary, choices))
@@ -90,7 +91,11 @@ pub async fn list(
         format!("/jetons?{}&amp;", pairs.finish().replace('&', "&amp;"))
     };
     let mut context = page.context();
-    context.insert("tokens", &*list);
+    context.insert("tokens", &list.page.info());
+    context.insert(
+        "rows",
+        state.kept_rows(&list, "tokens/list_rows.html", "tokens")?,
+    );
     context.insert(
         "months",
         &months

@@ -283,3 +283,63 @@ async fn searched_lists_count_and_page_every_match_once_in_order() {
         .await;
     assert_eq!(ids, ordered, "the queue's order across pages");
 }
+
+/// Unsearched lists read a page's ids from one table before joining them (so the last page is
+/// as fast as the first): every row still shows once, in the list's order.
+#[tokio::test]
+async fn plain_lists_page_every_row_once_in_order() {
+    let app = TestApp::spawn().await;
+    let now = qf_backoffice::db::now();
+    app.with_conn(move |conn| {
+        demo_scale::load(conn, now, ScaleCounts::scaled(0.02), &mut |_| {}).map(|_| ())
+    })
+    .await
+    .expect("scale data loads");
+    let staff = app.signed_in(qf_backoffice::demo::DEMO_ADMIN).await;
+
+    let (total, ids, last) = walk(&staff, "/jetons?fenetre=", "tokens-total", "data-token").await;
+    let ordered: Vec<String> = app
+        .with_conn(|conn| {
+            tokens::table
+                .order((tokens::expires_on.asc(), tokens::id.asc()))
+                .select(tokens::id)
+                .load(conn)
+                .unwrap()
+        })
+        .await;
+    assert!(total > 100, "many pages of tokens: {total}");
+    assert_eq!(total, ordered.len());
+    assert_eq!(ids, ordered, "every token once, in expiry order");
+    assert!(
+        ids.ends_with(&last),
+        "a page past the end shows the last one"
+    );
+
+    let (total, ids, last) =
+        walk(&staff, "/instruction?etat=", "queue-total", "data-request").await;
+    let ordered: Vec<String> = app
+        .with_conn(|conn| {
+            habilitation_requests::table
+                .filter(habilitation_requests::state.eq_any(["submitted", "changes_requested"]))
+                .order((
+                    habilitation_requests::reopening.desc(),
+                    habilitation_requests::last_submitted_at.asc(),
+                    habilitation_requests::created_at.asc(),
+                    habilitation_requests::id.asc(),
+                ))
+                .select(habilitation_requests::id)
+                .load(conn)
+                .unwrap()
+        })
+        .await;
+    assert!(total > 50, "several pages of requests: {total}");
+    assert_eq!(total, ordered.len());
+    assert_eq!(
+        ids, ordered,
+        "every pending request once, in the queue's order"
+    );
+    assert!(
+        ids.ends_with(&last),
+        "a page past the end shows the last one"
+    );
+}

@@ -49,7 +49,7 @@ pub async fn queue_page(
                 ],
             );
             let list = pages.queue.get_or_compute(conn, key, |conn| {
-                queue::list(conn, &filter, today, number, &results)
+                queue::list(conn, &filter, today, number, &results).map(crate::state::Kept::new)
             })?;
             let choices = crate::models::filter_choices(conn, &choices)?;
             Ok((list, choices))
@@ -68,7 +68,11 @@ pub async fn queue_page(
         format!("/instruction?{}&amp;", pairs.finish().replace('&', "&amp;"))
     };
     let mut context = page.context();
-    context.insert("queue", &*list);
+    context.insert("queue", &list.page.info());
+    context.insert(
+        "rows",
+        state.kept_rows(&list, "instruction/queue_rows.html", "queue")?,
+    );
     context.insert("filter", &query.filter);
     context.insert("overdue_only", &query.filter.en_retard.is_some());
     context.insert(

@@ -71,7 +71,10 @@ pub async fn list(
                 ],
             );
             let list = pages.tokens.get_or_compute(conn, key, |conn| {
-                model::list(conn, &filter, today, number, &results, summary.total)
+                // The count read again here, at a version no older than the page's tag: a
+                // total read before it could predate a change the page is kept for.
+                let counted = model::summary(conn, &filter, today, &summaries)?.total;
+                model::list(conn, &filter, today, number, &results, counted)
                     .map(crate::state::Kept::new)
             })?;
             let choices = crate::models::filter_choices(conn, &choices)?;

@@ -190,6 +190,52 @@ fn targets_sql(conn: &DbConnection, kind: Kind, text: &SearchText) -> (String, V
     }
 }
 
+/// Defers the trigram indexing of the documents the current transaction touches until
+/// [`index_deferred`] (SQLite; nothing to do on PostgreSQL, whose indexes live on the documents'
+/// table). Inside a SQLite write transaction, each statement that may need undoing on its own
+/// makes FTS5 write what it holds into a new index segment (to be merged later): a batch of
+/// many small writes then pays for one segment per write. Deferred, the batch lists the
+/// documents it touches (`search_pending`, migration `…000034`) and indexes them in one
+/// segment. Call both inside the same transaction: the switch is a row of that transaction,
+/// so a rollback turns it off again and no reader ever sees an unindexed document.
+pub fn defer_indexing(conn: &mut DbConnection) -> QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    match conn {
+        DbConnection::Sqlite(_) => conn.batch_execute("UPDATE search_deferral SET deferred = 1"),
+        DbConnection::Postgresql(_) => Ok(()),
+    }
+}
+
+/// Indexes the documents touched since [`defer_indexing`] (deleted ones leave the index,
+/// changed ones are indexed with their current text) and turns deferral off.
+pub fn index_deferred(conn: &mut DbConnection) -> QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    if matches!(conn, DbConnection::Postgresql(_)) {
+        return Ok(());
+    }
+    // CROSS JOIN: the few pending documents first, each read by its id (never a scan of the
+    // documents looking each one up in the list).
+    let mut sql = String::from("UPDATE search_deferral SET deferred = 0;");
+    for (table, kinds) in [
+        ("search_fts_collectivite", "kind = 'collectivite'"),
+        ("search_fts_contact", "kind = 'contact'"),
+        (
+            "search_fts_other",
+            "kind NOT IN ('collectivite', 'contact')",
+        ),
+    ] {
+        sql.push_str(&format!(
+            "DELETE FROM {table} WHERE rowid IN \
+               (SELECT doc_id FROM search_pending WHERE indexed = 1 AND {kinds}); \
+             INSERT INTO {table} (rowid, body) SELECT d.id, d.body \
+               FROM search_pending p CROSS JOIN search_docs d ON d.id = p.doc_id \
+               WHERE d.{kinds};"
+        ));
+    }
+    sql.push_str("DELETE FROM search_pending;");
+    conn.batch_execute(&sql)
+}
+
 /// At most this many documents of one kind answer a list's search: a text found in more (a
 /// common name, « saint ») gives a list drawn from the first ones, and [`TargetIn::capped`]
 /// tells the page to say so. Keeps a list search's work bounded at national scale (« dubois »

@@ -3,8 +3,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-
-use crate::models::result_cache::ResultCache;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::{HttpResponse, web};
@@ -12,6 +10,7 @@ use actix_web::{HttpResponse, web};
 use crate::config::Settings;
 use crate::db::{DbConnection, Pool};
 use crate::error::AppError;
+use crate::models::result_cache::ResultCache;
 
 /// Everything a handler needs.
 pub struct AppState {

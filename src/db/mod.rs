@@ -160,7 +160,7 @@ pub fn establish(location: &DatabaseLocation) -> Result<DbConnection, diesel::Co
                 u64::from(SQLITE_CACHE_MIB.load(std::sync::atomic::Ordering::Relaxed)) * 1024;
             // `busy_timeout` first: the other settings may wait for a lock.
             conn.batch_execute(&format!(
-                "PRAGMA busy_timeout = 5000; \
+                "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; \
                  PRAGMA cache_size = -{cache_kib}; \
                  PRAGMA journal_mode = WAL; \
                  PRAGMA synchronous = NORMAL; \
@@ -174,6 +174,9 @@ pub fn establish(location: &DatabaseLocation) -> Result<DbConnection, diesel::Co
         }
     }
 }
+
+/// How long a SQLite connection waits for a lock before giving up.
+const BUSY_TIMEOUT_MS: u32 = 5000;
 
 /// The r2d2 manager: builds connections for one location.
 #[derive(Debug)]
@@ -458,7 +461,7 @@ pub fn spawn_checkpointer(pool: Pool, location: &DatabaseLocation) {
             let pool = pool.clone();
             let done = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
                 let mut conn = pool.get()?;
-                conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")?;
+                checkpoint_passive(&mut conn)?;
                 Ok(())
             })
             .await;
@@ -469,6 +472,32 @@ pub fn spawn_checkpointer(pool: Pool, location: &DatabaseLocation) {
             }
         }
     });
+}
+
+/// A passive checkpoint (never waits), then, when the WAL has grown long, a restarting one
+/// that waits at most [`RESTART_WAIT_MS`] for the writer and the readers: under a steady
+/// stream of commits the frames committed while a passive checkpoint copies are always left
+/// behind, the WAL never starts again from its beginning, and it grows until the commit-time
+/// checkpoint makes the writer itself copy it. The restarting checkpoint copies the few
+/// frames left and lets the next writer start the WAL again.
+fn checkpoint_passive(conn: &mut DbConnection) -> QueryResult<()> {
+    /// Frames (4 KiB pages) in the WAL above which the WAL is started again.
+    const LONG_WAL_FRAMES: i64 = 1024;
+    /// How long the restarting checkpoint may hold back the writer.
+    const RESTART_WAIT_MS: u32 = 20;
+    #[derive(diesel::QueryableByName)]
+    struct Checkpoint {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        log: i64,
+    }
+    let done: Checkpoint = diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result(conn)?;
+    if done.log < LONG_WAL_FRAMES {
+        return Ok(());
+    }
+    conn.batch_execute(&format!("PRAGMA busy_timeout = {RESTART_WAIT_MS}"))?;
+    let restarted = diesel::sql_query("PRAGMA wal_checkpoint(RESTART)").execute(conn);
+    conn.batch_execute(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"))?;
+    restarted.map(|_| ())
 }
 
 /// A cheap round trip that reads the schema, for the health check: it fails when the

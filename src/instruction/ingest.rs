@@ -23,6 +23,11 @@ pub const MAX_BATCH: usize = 64;
 /// The writer connection's page cache, in KiB (SQLite's default is 2 MiB).
 const WRITER_CACHE_KIB: u32 = 16 * 1024;
 
+/// The writer's commit-time checkpoint threshold, in WAL frames (4 KiB pages): twice the
+/// pool's, so that the background checkpointer (`db::spawn_checkpointer`, on another core)
+/// copies the WAL back and the writer seldom has to.
+const WRITER_AUTOCHECKPOINT_FRAMES: u32 = 16_384;
+
 /// Why a delivery got no answer from the writer.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -157,11 +162,15 @@ fn write_loop(location: &DatabaseLocation, receiver: &mpsc::Receiver<Job>) {
     }
 }
 
-/// The writer's own connection, with a larger page cache than the pool's.
+/// The writer's own connection, with a larger page cache and a later commit-time checkpoint
+/// than the pool's.
 fn open_writer(location: &DatabaseLocation) -> Result<DbConnection, IngestError> {
     let mut conn =
         crate::db::establish(location).map_err(|e| IngestError::Connection(e.to_string()))?;
-    conn.batch_execute(&format!("PRAGMA cache_size = -{WRITER_CACHE_KIB}"))?;
+    conn.batch_execute(&format!(
+        "PRAGMA cache_size = -{WRITER_CACHE_KIB}; \
+         PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_FRAMES}"
+    ))?;
     Ok(conn)
 }
 
@@ -174,17 +183,21 @@ fn clone_error(e: &diesel::result::Error) -> diesel::result::Error {
 /// later duplicate of an earlier body of the same batch is answered as a duplicate). First all
 /// in one transaction without savepoints ([`crate::db::batch`]); when one of them fails inside
 /// the database (rolled back, or kept as failed), everything is rolled back and each delivery
-/// gets a transaction of its own. The outer error is the shared commit's.
+/// gets a transaction of its own. The outer error is the shared commit's. The batch indexes
+/// the search documents it touches once, before its commit ([`crate::search::defer_indexing`]).
 pub fn receive_batch(
     conn: &mut DbConnection,
     deliveries: &[(&[u8], NaiveDateTime)],
 ) -> diesel::QueryResult<Vec<diesel::QueryResult<Processed>>> {
     if deliveries.len() > 1 {
         let together = crate::db::batch(conn, |conn| {
-            deliveries
+            crate::search::defer_indexing(conn)?;
+            let processed = deliveries
                 .iter()
                 .map(|(body, received_at)| receive(conn, body, *received_at))
-                .collect::<diesel::QueryResult<Vec<Processed>>>()
+                .collect::<diesel::QueryResult<Vec<Processed>>>()?;
+            crate::search::index_deferred(conn)?;
+            Ok::<_, diesel::result::Error>(processed)
         });
         match together {
             Ok(processed) => return Ok(processed.into_iter().map(Ok).collect()),

@@ -751,13 +751,55 @@ fn sync_contacts(
     }
     diesel::delete(request_contacts::table.filter(request_contacts::request_id.eq(request_id)))
         .execute(conn)?;
-    // One row at a time: batch inserts are not portable through the multi-backend connection.
-    for contact in &wanted {
-        diesel::insert_into(request_contacts::table)
-            .values(contact)
-            .execute(conn)?;
-    }
+    insert_contacts(conn, &wanted)?;
     Ok(true)
+}
+
+/// Inserts `contacts` in one statement. On SQLite, each statement of a write transaction that
+/// may need rolling back on its own first flushes the search index's pending documents into a
+/// new segment (FTS5's savepoint): one row per statement wrote one segment per contact, and
+/// as many merges. (Diesel's batch insert is not available through the multi-backend
+/// connection, hence the SQL text.)
+fn insert_contacts(conn: &mut DbConnection, contacts: &[RequestContact]) -> QueryResult<()> {
+    use diesel::sql_types::{Nullable, Text};
+    type Backend = <DbConnection as diesel::Connection>::Backend;
+    if contacts.is_empty() {
+        return Ok(());
+    }
+    const COLUMNS: usize = 8;
+    let postgres = matches!(conn, DbConnection::Postgresql(_));
+    let mut sql = String::from(
+        "INSERT INTO request_contacts \
+         (id, request_id, role, email, given_name, family_name, phone_number, job_title) VALUES ",
+    );
+    for row in 0..contacts.len() {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..COLUMNS {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            if postgres {
+                sql.push_str(&format!("${}", row * COLUMNS + column + 1));
+            } else {
+                sql.push('?');
+            }
+        }
+        sql.push(')');
+    }
+    let mut query = diesel::sql_query(sql).into_boxed::<Backend>();
+    for c in contacts {
+        query = query
+            .bind::<Text, _>(c.id.clone())
+            .bind::<Text, _>(c.request_id.clone())
+            .bind::<Text, _>(c.role.clone())
+            .bind::<Text, _>(c.email.clone())
+            .bind::<Nullable<Text>, _>(c.given_name.clone())
+            .bind::<Nullable<Text>, _>(c.family_name.clone())
+            .bind::<Nullable<Text>, _>(c.phone_number.clone())
+            .bind::<Nullable<Text>, _>(c.job_title.clone());
+    }
+    query.execute(conn)?;
+    Ok(())
 }
 
 #[cfg(test)]

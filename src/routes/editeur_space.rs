@@ -126,7 +126,7 @@ async fn render(
                     .skip(start)
                     .take(PER_PAGE as usize)
                     .collect();
-                (rows, None, Some(pages))
+                (ClientRows::Sorted(rows), None, Some(pages))
             } else {
                 let today_key = today.to_string();
                 let key = crate::models::result_cache::key(
@@ -150,7 +150,8 @@ async fn render(
                         &cache,
                     )
                 })?;
-                (page.items.clone(), page.next_cursor.clone(), None)
+                let next = page.next_cursor.clone();
+                (ClientRows::Kept(page), next, None)
             };
             let forms = editeurs::forms(conn, &id)?;
             let keys = api_keys::for_editeur(conn, &id)?;
@@ -177,7 +178,7 @@ async fn render(
     let mut context = page.context();
     context.insert("editeur", &editeur);
     context.insert("editeur_choices", &choices);
-    context.insert("clients", &clients);
+    context.insert("clients", clients.rows());
     context.insert("next_cursor", &next);
     context.insert("total_pages", &total_pages);
     context.insert("page_number", &page_number);
@@ -386,4 +387,20 @@ pub async fn revoke_key(
     Ok(see_other(&format!(
         "/editeur?editeur={editeur_id}&succes=cle-revoquee"
     )))
+}
+
+/// The client rows a view shows: a kept page's, shared with the cache (never copied), or
+/// those sorted for this view.
+enum ClientRows {
+    Kept(std::sync::Arc<editeur_clients::ClientPage>),
+    Sorted(Vec<editeur_clients::ClientRow>),
+}
+
+impl ClientRows {
+    fn rows(&self) -> &[editeur_clients::ClientRow] {
+        match self {
+            ClientRows::Kept(page) => &page.items,
+            ClientRows::Sorted(rows) => rows,
+        }
+    }
 }

@@ -121,7 +121,7 @@ pub async fn list(
     let kept = state.pages.clone();
     let list = state
         .db(move |conn| {
-            let number_key = number.to_string();
+            let number_key = number.max(1).to_string();
             let key = crate::models::result_cache::key(
                 "abonnements",
                 &[&f.q, &f.statut, &f.mode, &f.departement, &number_key],

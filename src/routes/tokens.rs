@@ -56,7 +56,12 @@ pub async fn list(
     let (list, summary, choices) = state
         .db(move |conn| {
             let summary = model::summary(conn, &filter, today, &summaries)?;
-            let number_key = number.to_string();
+            // Keyed by the page shown: `?page=0` and `?page=99999` are the first and last.
+            let number_key = match summary.total {
+                Some(total) => crate::db::clamp_page(number, total, model::PER_PAGE),
+                None => number.max(1),
+            }
+            .to_string();
             let today_key = today.to_string();
             let key = crate::models::result_cache::key(
                 "tokens",

@@ -462,3 +462,125 @@ async fn an_editeur_search_is_never_capped_its_own_clients_all_show() {
     );
     assert!(!html.contains("Capvillars 00001"), "only its own clients");
 }
+
+#[tokio::test]
+async fn a_batch_indexes_what_it_touched_once_before_its_commit() {
+    let app = TestApp::spawn_with_demo().await;
+    let sqlite = !app.db.is_postgres();
+    app.with_conn(move |conn| {
+        let one = |ids: &[&str]| ids.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>();
+        let none = BTreeSet::new();
+        // A collectivité indexed before the batch, renamed inside it.
+        let (old_id, old_name): (String, String) = collectivites::table
+            .order(collectivites::id)
+            .select((collectivites::id, collectivites::name))
+            .first(conn)
+            .unwrap();
+        let old_text = fold(&old_name);
+        assert!(found(conn, Kind::Collectivite, &old_text).contains(&old_id));
+        let pending = |conn: &mut DbConnection| -> i64 {
+            diesel::sql_query("SELECT count(*) AS n FROM search_pending")
+                .get_result::<Count>(conn)
+                .unwrap()
+                .n
+        };
+        conn.transaction(|conn| {
+            search::defer_indexing(conn)?;
+            // New, then renamed; new, then deleted; indexed before, then renamed; a contact
+            // indexed before, deleted; a new contact.
+            insert_collectivite(conn, "search-d1", "99999999900011", "Pézenas-Quenouille");
+            diesel::update(collectivites::table.find("search-d1"))
+                .set(collectivites::name.eq("Pézenas-Rouet"))
+                .execute(conn)?;
+            insert_collectivite(conn, "search-d2", "99999999900029", "Agde-Quenouille");
+            diesel::delete(collectivites::table.find("search-d2")).execute(conn)?;
+            diesel::update(collectivites::table.find(&old_id))
+                .set(collectivites::name.eq("Marseillan-Fuseau"))
+                .execute(conn)?;
+            let gone: Vec<String> = request_contacts::table
+                .filter(request_contacts::request_id.eq("demo-request-001"))
+                .filter(request_contacts::role.eq("contact_metier"))
+                .select(request_contacts::email)
+                .load(conn)?;
+            diesel::delete(
+                request_contacts::table
+                    .filter(request_contacts::request_id.eq("demo-request-001"))
+                    .filter(request_contacts::role.eq("contact_metier")),
+            )
+            .execute(conn)?;
+            insert_contact(conn, "search-k2", "zoe.rouet@exemple.fr", "Rouetière");
+            if sqlite {
+                // Not indexed yet: the documents wait in the list.
+                assert_eq!(found(conn, Kind::Collectivite, "pezenas-rou"), none);
+                assert_eq!(found(conn, Kind::Contact, "rouetiere"), none);
+                assert!(pending(conn) >= 4);
+            }
+            search::index_deferred(conn)?;
+            for email in gone {
+                assert!(
+                    !found(conn, Kind::Contact, &email).contains("demo-request-001"),
+                    "{email}"
+                );
+            }
+            Ok::<_, diesel::result::Error>(())
+        })
+        .unwrap();
+        assert_eq!(
+            found(conn, Kind::Collectivite, "pezenas-rouet"),
+            one(&["search-d1"])
+        );
+        assert_eq!(found(conn, Kind::Collectivite, "pezenas-quen"), none);
+        assert_eq!(found(conn, Kind::Collectivite, "agde-quen"), none);
+        assert_eq!(
+            found(conn, Kind::Collectivite, "marseillan-fus"),
+            one(&[old_id.as_str()])
+        );
+        assert!(!found(conn, Kind::Collectivite, &old_text).contains(&old_id));
+        assert_eq!(
+            found(conn, Kind::Contact, "rouetiere"),
+            one(&["demo-request-001"])
+        );
+        if sqlite {
+            assert_eq!(pending(conn), 0);
+            // Indexing is direct again after the batch.
+            insert_collectivite(conn, "search-d3", "99999999900037", "Sète-Quenouille");
+            assert_eq!(
+                found(conn, Kind::Collectivite, "sete-quen"),
+                one(&["search-d3"])
+            );
+            assert_eq!(pending(conn), 0);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_rolled_back_batch_leaves_indexing_direct_and_nothing_pending() {
+    let app = TestApp::spawn_with_demo().await;
+    app.with_conn(|conn| {
+        let failed = conn.transaction(|conn| {
+            search::defer_indexing(conn)?;
+            insert_collectivite(conn, "search-r1", "99999999900011", "Florensac-Quenouille");
+            Err::<(), _>(diesel::result::Error::RollbackTransaction)
+        });
+        assert!(failed.is_err());
+        assert_eq!(
+            found(conn, Kind::Collectivite, "florensac"),
+            BTreeSet::new()
+        );
+        insert_collectivite(conn, "search-r2", "99999999900029", "Florensac-Rouet");
+        assert_eq!(
+            found(conn, Kind::Collectivite, "florensac"),
+            ["search-r2".to_owned()]
+                .into_iter()
+                .collect::<BTreeSet<_>>()
+        );
+    })
+    .await;
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}

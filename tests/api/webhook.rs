@@ -698,6 +698,23 @@ async fn a_burst_of_concurrent_deliveries_applies_each_event_once() {
         .with_conn(|conn| request_contacts::table.count().get_result(conn).unwrap())
         .await;
     assert_eq!(contacts, 20 * 4, "one set of contacts per request");
+    // The batches indexed their contacts before committing (`search::index_deferred`).
+    let found: std::collections::BTreeSet<String> = app
+        .with_conn(|conn| {
+            let text = qf_backoffice::search::parse("paul.durand@saint-exemple").unwrap();
+            qf_backoffice::search::documents(
+                conn,
+                qf_backoffice::search::Kind::Contact,
+                &text,
+                1000,
+            )
+            .unwrap()
+            .into_iter()
+            .map(|doc| doc.target_id)
+            .collect()
+        })
+        .await;
+    assert_eq!(found.len(), 20, "every new request is found by its contact");
 }
 
 #[tokio::test]

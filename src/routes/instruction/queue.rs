@@ -35,7 +35,7 @@ pub async fn queue_page(
     let (list, choices) = state
         .db(move |conn| {
             let today_key = today.to_string();
-            let number_key = number.to_string();
+            let number_key = number.max(1).to_string();
             let key = crate::models::result_cache::key(
                 "queue",
                 &[

@@ -5,7 +5,7 @@
 # starts the server on it, signs in a staff member and an éditeur member through a real sign-in
 # link (GET the link page, POST the confirmation with its CSRF token), then runs wrk (1 thread,
 # 16 connections, a few seconds each) on every page the issue names and prints req/s, p50, p99
-# and the ratio to /health, then the server's peak RSS.
+# and the ratio to /health, with the server's RSS after each page, then its peak RSS.
 #
 #   bench/load.sh                                  # SQLite (target/bench/national.db)
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/qf_bench bench/load.sh   # PostgreSQL
@@ -251,8 +251,9 @@ run() {
     errors=$(awk '/Non-2xx or 3xx responses:/ { print $5 }' <<<"$out")
     [ -n "$HEALTH_RPS" ] || HEALTH_RPS=$rps
     printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$rps" "$p50" "$p99" "${errors:-0}" >>"$RESULTS"
-    printf '%-34s %10s req/s  p50 %9s  p99 %9s  %5.1f %% de /health%s\n' "$label" "$rps" "$p50" "$p99" \
-        "$(echo "100 * $rps / $HEALTH_RPS" | bc -l)" "$([ -n "$errors" ] && echo "  ($errors réponses non 2xx/3xx)")"
+    printf '%-34s %10s req/s  p50 %9s  p99 %9s  %5.1f %% de /health  RSS %4d Mo%s\n' "$label" "$rps" "$p50" "$p99" \
+        "$(echo "100 * $rps / $HEALTH_RPS" | bc -l)" "$(($(awk '/VmRSS/ { print $2 }' "/proc/$SERVER/status") / 1024))" \
+        "$([ -n "$errors" ] && echo "  ($errors réponses non 2xx/3xx)")"
 }
 
 echo

@@ -21,7 +21,7 @@ use crate::db::{DatabaseLocation, DbConnection};
 pub const MAX_BATCH: usize = 64;
 
 /// The writer connection's page cache, in KiB (SQLite's default is 2 MiB).
-const WRITER_CACHE_KIB: u32 = 16 * 1024;
+const WRITER_CACHE_KIB: u32 = 8 * 1024;
 
 /// The writer's commit-time checkpoint threshold, in WAL frames (4 KiB pages): twice the
 /// pool's, so that the background checkpointer (`db::spawn_checkpointer`, on another core)
@@ -162,7 +162,7 @@ fn write_loop(location: &DatabaseLocation, receiver: &mpsc::Receiver<Job>) {
     }
 }
 
-/// The writer's own connection, with a larger page cache and a later commit-time checkpoint
+/// The writer's own connection, with its own page cache and a later commit-time checkpoint
 /// than the pool's.
 fn open_writer(location: &DatabaseLocation) -> Result<DbConnection, IngestError> {
     let mut conn =

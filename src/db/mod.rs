@@ -479,7 +479,8 @@ pub fn spawn_checkpointer(pool: Pool, location: &DatabaseLocation) {
 /// stream of commits the frames committed while a passive checkpoint copies are always left
 /// behind, the WAL never starts again from its beginning, and it grows until the commit-time
 /// checkpoint makes the writer itself copy it. The restarting checkpoint copies the few
-/// frames left and lets the next writer start the WAL again.
+/// frames left and lets the next writer start the WAL again; once it has the lock, it holds
+/// the writer back while it copies them and syncs the database.
 fn checkpoint_passive(conn: &mut DbConnection) -> QueryResult<()> {
     /// Frames (4 KiB pages) in the WAL above which the WAL is started again.
     const LONG_WAL_FRAMES: i64 = 1024;

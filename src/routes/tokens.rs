@@ -57,11 +57,11 @@ pub async fn list(
         .db(move |conn| {
             let summary = model::summary(conn, &filter, today, &summaries)?;
             // Keyed by the page shown: `?page=0` and `?page=99999` are the first and last.
-            let number_key = match summary.total {
+            let shown = match summary.total {
                 Some(total) => crate::db::clamp_page(number, total, model::PER_PAGE),
                 None => number.max(1),
-            }
-            .to_string();
+            };
+            let number_key = shown.to_string();
             let today_key = today.to_string();
             let key = crate::models::result_cache::key(
                 "tokens",
@@ -79,7 +79,9 @@ pub async fn list(
                 // The count read again here, at a version no older than the page's tag: a
                 // total read before it could predate a change the page is kept for.
                 let counted = model::summary(conn, &filter, today, &summaries)?.total;
-                model::list(conn, &filter, today, number, &results, counted)
+                // The page of the key, not the one asked: what is kept under a page number
+                // is that page, even when the count moved between the two reads.
+                model::list(conn, &filter, today, shown, &results, counted)
                     .map(crate::state::Kept::new)
             })?;
             let choices = crate::models::filter_choices(conn, &choices)?;

@@ -461,7 +461,7 @@ pub fn spawn_checkpointer(pool: Pool, location: &DatabaseLocation) {
             let pool = pool.clone();
             let done = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
                 let mut conn = pool.get()?;
-                checkpoint_passive(&mut conn)?;
+                checkpoint(&mut conn)?;
                 Ok(())
             })
             .await;
@@ -481,7 +481,7 @@ pub fn spawn_checkpointer(pool: Pool, location: &DatabaseLocation) {
 /// checkpoint makes the writer itself copy it. The restarting checkpoint copies the few
 /// frames left and lets the next writer start the WAL again; once it has the lock, it holds
 /// the writer back while it copies them and syncs the database.
-fn checkpoint_passive(conn: &mut DbConnection) -> QueryResult<()> {
+pub fn checkpoint(conn: &mut DbConnection) -> QueryResult<()> {
     /// Frames (4 KiB pages) in the WAL above which the WAL is started again.
     const LONG_WAL_FRAMES: i64 = 1024;
     /// How long the restarting checkpoint may hold back the writer.

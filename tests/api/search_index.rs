@@ -557,7 +557,8 @@ async fn a_batch_indexes_what_it_touched_once_before_its_commit() {
 #[tokio::test]
 async fn a_rolled_back_batch_leaves_indexing_direct_and_nothing_pending() {
     let app = TestApp::spawn_with_demo().await;
-    app.with_conn(|conn| {
+    let postgres = app.db.is_postgres();
+    app.with_conn(move |conn| {
         let failed = conn.transaction(|conn| {
             search::defer_indexing(conn)?;
             insert_collectivite(conn, "search-r1", "99999999900011", "Florensac-Quenouille");
@@ -575,6 +576,13 @@ async fn a_rolled_back_batch_leaves_indexing_direct_and_nothing_pending() {
                 .into_iter()
                 .collect::<BTreeSet<_>>()
         );
+        // Without the switch's row (SQLite), indexing stays direct.
+        if !postgres {
+            use diesel::connection::SimpleConnection;
+            conn.batch_execute("DELETE FROM search_deferral").unwrap();
+            insert_collectivite(conn, "search-r3", "99999999900037", "Florensac-Fuseau");
+            assert!(found(conn, Kind::Collectivite, "florensac-fus").contains("search-r3"));
+        }
     })
     .await;
 }

@@ -267,17 +267,12 @@ async fn searched_lists_count_and_page_every_match_once_in_order() {
         .with_conn({
             let ids = ids.clone();
             move |conn| {
-                habilitation_requests::table
-                    .filter(habilitation_requests::id.eq_any(&ids))
-                    .order((
-                        habilitation_requests::reopening.desc(),
-                        habilitation_requests::last_submitted_at.asc(),
-                        habilitation_requests::created_at.asc(),
-                        habilitation_requests::id.asc(),
-                    ))
-                    .select(habilitation_requests::id)
-                    .load(conn)
-                    .unwrap()
+                in_queue_order(
+                    conn,
+                    habilitation_requests::table
+                        .filter(habilitation_requests::id.eq_any(ids))
+                        .into_boxed(),
+                )
             }
         })
         .await;
@@ -319,17 +314,12 @@ async fn plain_lists_page_every_row_once_in_order() {
         walk(&staff, "/instruction?etat=", "queue-total", "data-request").await;
     let ordered: Vec<String> = app
         .with_conn(|conn| {
-            habilitation_requests::table
-                .filter(habilitation_requests::state.eq_any(["submitted", "changes_requested"]))
-                .order((
-                    habilitation_requests::reopening.desc(),
-                    habilitation_requests::last_submitted_at.asc(),
-                    habilitation_requests::created_at.asc(),
-                    habilitation_requests::id.asc(),
-                ))
-                .select(habilitation_requests::id)
-                .load(conn)
-                .unwrap()
+            in_queue_order(
+                conn,
+                habilitation_requests::table
+                    .filter(habilitation_requests::state.eq_any(["submitted", "changes_requested"]))
+                    .into_boxed(),
+            )
         })
         .await;
     assert!(total > 50, "several pages of requests: {total}");
@@ -342,4 +332,24 @@ async fn plain_lists_page_every_row_once_in_order() {
         ids.ends_with(&last),
         "a page past the end shows the last one"
     );
+}
+
+/// The ids of `requests` in the queue's order (reopenings first, then the oldest submission).
+fn in_queue_order(
+    conn: &mut qf_backoffice::db::DbConnection,
+    requests: habilitation_requests::BoxedQuery<
+        'static,
+        <qf_backoffice::db::DbConnection as diesel::Connection>::Backend,
+    >,
+) -> Vec<String> {
+    requests
+        .order((
+            habilitation_requests::reopening.desc(),
+            habilitation_requests::last_submitted_at.asc(),
+            habilitation_requests::created_at.asc(),
+            habilitation_requests::id.asc(),
+        ))
+        .select(habilitation_requests::id)
+        .load(conn)
+        .unwrap()
 }

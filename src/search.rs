@@ -292,34 +292,52 @@ pub fn target_in_all(
     }
 }
 
+/// The targets of the first [`LIST_CAP`] documents of one kind containing a text.
+#[derive(Clone, Debug, Default)]
+pub struct Targets {
+    /// Sorted, each once.
+    pub ids: Vec<String>,
+    /// More than [`LIST_CAP`] documents contain the text: the ids are drawn from the first.
+    pub capped: bool,
+}
+
+/// The targets of the first [`LIST_CAP`] documents of `kind` containing `text`, read from the
+/// index.
+pub fn targets(conn: &mut DbConnection, kind: Kind, text: &SearchText) -> QueryResult<Targets> {
+    #[derive(QueryableByName)]
+    struct Target {
+        #[diesel(sql_type = Text)]
+        target_id: String,
+    }
+    let (subquery, values) = targets_sql(conn, kind, text);
+    let found: Vec<Target> =
+        bound(conn, &format!("{subquery} LIMIT {}", LIST_CAP + 1), values).load(conn)?;
+    let capped = found.len() as i64 > LIST_CAP;
+    let mut ids: Vec<String> = found
+        .into_iter()
+        .take(LIST_CAP as usize)
+        .map(|t| t.target_id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(Targets { ids, capped })
+}
+
 /// `(c1 IN (…kind 1…) OR c2 IN (…kind 2…))` for the same text.
 pub fn any_target_in(
     conn: &mut DbConnection,
     parts: &[(&'static str, Kind)],
     text: &SearchText,
 ) -> QueryResult<TargetIn> {
-    #[derive(QueryableByName)]
-    struct Target {
-        #[diesel(sql_type = Text)]
-        target_id: String,
-    }
     let mut sql = Vec::new();
     let mut params = Vec::new();
     let mut capped = false;
     let mut head = String::from("(");
     let mut first = true;
     for (column, kind) in parts {
-        let (subquery, values) = targets_sql(conn, *kind, text);
-        let found: Vec<Target> =
-            bound(conn, &format!("{subquery} LIMIT {}", LIST_CAP + 1), values).load(conn)?;
-        capped |= found.len() as i64 > LIST_CAP;
-        let mut ids: Vec<String> = found
-            .into_iter()
-            .take(LIST_CAP as usize)
-            .map(|t| t.target_id)
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
+        let found = targets(conn, *kind, text)?;
+        capped |= found.capped;
+        let ids = found.ids;
         // A kind without a match adds no term: a constant `OR` term would keep SQLite from
         // reading the matches through the index (a scan of the list instead).
         if ids.is_empty() {

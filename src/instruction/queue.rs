@@ -254,19 +254,58 @@ pub fn list(
                     &[&filter.q, &filter.etat, &filter.editeur, &overdue],
                 );
                 let found = results.get_or_compute(conn, key, |conn| {
-                    let search = target(conn, text)?;
-                    let ids = only_requests()
-                        .filter(
-                            habilitation_requests::datapass_id
-                                .eq(datapass_number(&filter.q))
-                                .or(search.clone()),
-                        )
-                        .order(queue_order())
-                        .select(habilitation_requests::id)
-                        .load(conn)?;
+                    // Each kind of match is read on its own, then the candidates once in the
+                    // queue's order: every read goes through a partial index of the pending
+                    // requests (migration `…000035`). One query OR-ing the kinds read the row
+                    // of every request of every matching collectivité, pending or not: 9 ms
+                    // for a name in 600 collectivités, 1 ms this way.
+                    let collectivites =
+                        crate::search::targets(conn, crate::search::Kind::Collectivite, text)?;
+                    let contacts =
+                        crate::search::targets(conn, crate::search::Kind::Contact, text)?;
+                    // A contact's document points to its request.
+                    let mut candidates = contacts.ids;
+                    if !collectivites.ids.is_empty() {
+                        candidates.extend(
+                            only_requests()
+                                .filter(Condition::one_of(
+                                    conn,
+                                    "habilitation_requests.collectivite_id",
+                                    &collectivites.ids,
+                                ))
+                                .select(habilitation_requests::id)
+                                .load::<String>(conn)?,
+                        );
+                    }
+                    let number = datapass_number(&filter.q);
+                    if number >= 0 {
+                        candidates.extend(
+                            only_requests()
+                                .filter(habilitation_requests::datapass_id.eq(number))
+                                .select(habilitation_requests::id)
+                                .load::<String>(conn)?,
+                        );
+                    }
+                    candidates.sort_unstable();
+                    candidates.dedup();
+                    // Every filter again (the contacts' requests have not been through them),
+                    // and the queue's order.
+                    let ids = if candidates.is_empty() {
+                        Vec::new()
+                    } else {
+                        only_requests()
+                            .filter(Condition::one_of(
+                                conn,
+                                "habilitation_requests.id",
+                                &candidates,
+                            ))
+                            .order(queue_order())
+                            .select(habilitation_requests::id)
+                            .load(conn)?
+                    };
                     Ok(result_cache::Matches {
                         ids,
-                        capped: search.capped,
+                        capped: collectivites.capped || contacts.capped,
                     })
                 })?;
                 capped = found.capped;

@@ -137,6 +137,63 @@ async fn the_queue_puts_reopenings_first_then_by_deadline_and_filters() {
     assert_eq!(ids_in(&html), ["demo-request-030"]);
 }
 
+/// The queue's search reads what each kind finds apart (contacts, collectivités, D-numbers),
+/// then applies every filter to it: a contact of requests out of the queue finds nothing, and
+/// the state filter narrows a search whatever found the request.
+#[tokio::test]
+async fn the_queue_search_applies_every_filter_to_what_each_kind_finds() {
+    let app = TestApp::spawn_with_demo().await;
+    let staff = app.signed_in(DEMO_INSTRUCTEUR).await;
+    let (outside, state_030): (String, String) = app
+        .with_conn(|conn| {
+            use qf_backoffice::db::schema::request_contacts;
+            let pending = ["submitted", "changes_requested"];
+            let in_queue: Vec<String> = request_contacts::table
+                .inner_join(habilitation_requests::table)
+                .filter(habilitation_requests::state.eq_any(pending))
+                .select(request_contacts::email)
+                .load(conn)
+                .unwrap();
+            // An address of a request out of the queue that no queued contact contains.
+            let outside = request_contacts::table
+                .inner_join(habilitation_requests::table)
+                .filter(habilitation_requests::state.ne_all(pending))
+                .select(request_contacts::email)
+                .load::<String>(conn)
+                .unwrap()
+                .into_iter()
+                .find(|e| !in_queue.iter().any(|q| q.contains(e.as_str())))
+                .unwrap();
+            let state = habilitation_requests::table
+                .find("demo-request-030")
+                .select(habilitation_requests::state)
+                .first(conn)
+                .unwrap();
+            (outside, state)
+        })
+        .await;
+    let encoded: String = url::form_urlencoded::byte_serialize(outside.as_bytes()).collect();
+    let (status, html) = staff.get_text(&format!("/instruction?q={encoded}")).await;
+    assert_eq!(status, 200);
+    assert!(ids_in(&html).is_empty(), "{outside}: {:?}", ids_in(&html));
+    let other = if state_030 == "submitted" {
+        "changes_requested"
+    } else {
+        "submitted"
+    };
+    // By contact, by collectivité name, by D-number: found in its own state only.
+    for q in ["dpd%40lannion.fr", "lannion", "D12210"] {
+        let (_, html) = staff
+            .get_text(&format!("/instruction?q={q}&etat={state_030}"))
+            .await;
+        assert_eq!(ids_in(&html), ["demo-request-030"], "{q}");
+        let (_, html) = staff
+            .get_text(&format!("/instruction?q={q}&etat={other}"))
+            .await;
+        assert!(ids_in(&html).is_empty(), "{q} in {other}");
+    }
+}
+
 #[tokio::test]
 async fn staff_decisions_need_a_reason_and_email_the_demandeur_with_the_editeur_in_copy() {
     let app = spawn().await;

@@ -1,0 +1,2 @@
+DROP INDEX habilitation_requests_pending_id_idx;
+DROP INDEX habilitation_requests_pending_collectivite_idx;

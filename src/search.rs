@@ -132,6 +132,14 @@ fn like_pattern(text: &str) -> String {
 /// Marks a parameter's place in [`targets_sql`]'s text (a control character, never in SQL).
 const PARAM: char = '\u{1}';
 
+/// What a space is written as in the text PostgreSQL's trigram indexes read (see
+/// [`PG_JOINED`]): a character pg_trgm keeps inside a word, seldom next to a letter otherwise.
+const PG_SPACE: &str = "0";
+
+/// The indexed expression of PostgreSQL's trigram indexes (migration `…000036`): the
+/// document with its spaces written [`PG_SPACE`].
+const PG_JOINED: &str = "translate(d.body, ' ', '0')";
+
 /// Which SQL answers a search on this connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Engine {
@@ -174,17 +182,30 @@ fn targets_sql(conn: &DbConnection, kind: Kind, text: &SearchText) -> (String, V
         }
         Engine::Like => {
             let patterns: Vec<String> = text.variants().map(like_pattern).collect();
-            let conditions = patterns
-                .iter()
-                .map(|_| "d.body LIKE \u{1} ESCAPE '\\'")
-                .collect::<Vec<_>>()
-                .join(" OR ");
+            let variants = patterns.len();
+            let (condition, params) = match conn {
+                // The trigram index holds each document with its spaces written `0` (migration
+                // `…000036`): asked for the text written the same way, its trigrams span the
+                // spaces (« les f » is not just the trigrams of « les »). Joining words can only
+                // find more documents, never fewer: each is then checked as it is.
+                DbConnection::Postgresql(_) => (
+                    format!(
+                        "({PG_JOINED} LIKE \u{1} ESCAPE '\\' AND d.body LIKE \u{1} ESCAPE '\\')"
+                    ),
+                    patterns
+                        .into_iter()
+                        .flat_map(|p| [p.replace(' ', PG_SPACE), p])
+                        .collect::<Vec<_>>(),
+                ),
+                DbConnection::Sqlite(_) => ("d.body LIKE \u{1} ESCAPE '\\'".to_owned(), patterns),
+            };
+            let conditions = vec![condition.as_str(); variants].join(" OR ");
             (
                 format!(
                     "SELECT d.target_id FROM search_docs d \
                      WHERE d.kind = '{kind_name}' AND ({conditions})"
                 ),
-                patterns,
+                params,
             )
         }
     }

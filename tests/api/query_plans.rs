@@ -15,12 +15,19 @@ struct Plan {
 /// SQLite's plan of `sql` on the migrated schema, one line per step; `None` on PostgreSQL,
 /// whose plans depend on table statistics (the benchmark shows how it scales there).
 fn plan(sql: &str) -> Option<Vec<String>> {
+    plan_after("", sql)
+}
+
+/// [`plan`] after `setup` (SQL run on the migrated schema, such as planner statistics).
+fn plan_after(setup: &str, sql: &str) -> Option<Vec<String>> {
+    use diesel::connection::SimpleConnection;
     let test_db = TestDb::new();
     if test_db.is_postgres() {
         return None;
     }
     let mut conn = test_db.connect();
     db::run_migrations(&mut conn).unwrap();
+    conn.batch_execute(setup).unwrap();
     let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
         .load(&mut conn)
         .unwrap();
@@ -119,4 +126,56 @@ fn a_searched_subscription_list_is_ordered_from_covering_indexes() {
             .any(|step| step.starts_with("SEARCH collectivites USING")),
         "{plan:?}"
     );
+}
+
+#[test]
+fn the_queue_search_reads_pending_requests_from_covering_partial_indexes() {
+    // The requests of the matching collectivités, then the candidates in the queue's order
+    // (`instruction::queue::list`): entries of the pending requests only, never their rows.
+    let pending = "+habilitation_requests.state IN ('submitted', 'changes_requested')";
+    // The planner's statistics of the national data set (`PRAGMA optimize` refreshes them when
+    // the server starts): 132 000 requests, 14 600 of them pending.
+    let national = "ANALYZE; DELETE FROM sqlite_stat1; \
+        INSERT INTO sqlite_stat1 VALUES \
+        ('habilitation_requests', NULL, '132000'), \
+        ('habilitation_requests', 'sqlite_autoindex_habilitation_requests_1', '132000 1'), \
+        ('habilitation_requests', 'habilitation_requests_state_idx', '132000 22000'), \
+        ('habilitation_requests', 'habilitation_requests_collectivite_idx', '132000 4 2 2'), \
+        ('habilitation_requests', 'habilitation_requests_queue_idx', '14600 7300 2 1 1'), \
+        ('habilitation_requests', 'habilitation_requests_pending_collectivite_idx', \
+         '14600 2 2 1 1 1 1 1'), \
+        ('habilitation_requests', 'habilitation_requests_pending_id_idx', '14600 1 1 1 1 1 1'); \
+        ANALYZE sqlite_schema;";
+    for (sql, index) in [
+        (
+            format!(
+                "SELECT habilitation_requests.id FROM habilitation_requests WHERE {pending} \
+                 AND habilitation_requests.collectivite_id IN \
+                 (SELECT value FROM json_each('[\"a\",\"b\"]'))"
+            ),
+            "habilitation_requests_pending_collectivite_idx",
+        ),
+        (
+            format!(
+                "SELECT habilitation_requests.id FROM habilitation_requests WHERE {pending} \
+                 AND habilitation_requests.state = 'submitted' \
+                 AND habilitation_requests.last_submitted_at < '2026-11-20' \
+                 AND habilitation_requests.id IN (SELECT value FROM json_each('[\"a\",\"b\"]')) \
+                 ORDER BY habilitation_requests.reopening DESC, \
+                 habilitation_requests.last_submitted_at ASC, \
+                 habilitation_requests.created_at ASC, habilitation_requests.id ASC"
+            ),
+            "habilitation_requests_pending_id_idx",
+        ),
+    ] {
+        let Some(plan) = plan_after(national, &sql) else {
+            return;
+        };
+        assert!(plan.iter().all(|step| !scans_a_table(step)), "{plan:?}");
+        assert!(
+            plan.iter()
+                .any(|step| step.contains(&format!("COVERING INDEX {index}"))),
+            "{plan:?}"
+        );
+    }
 }

@@ -592,3 +592,54 @@ struct Count {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     n: i64,
 }
+
+/// A text with spaces finds the documents holding it with its spaces. On PostgreSQL the
+/// trigram index reads each space as `0` to pick documents out (its trigrams then span the
+/// space); a document holding that `0` itself is not taken for one holding the space.
+#[tokio::test]
+async fn a_text_with_spaces_finds_it_with_its_spaces_only() {
+    let app = TestApp::spawn_with_demo().await;
+    app.with_conn(|conn| {
+        insert_collectivite(conn, "space-1", "99999999900011", "Val Zébrure-Haute");
+        insert_collectivite(conn, "space-2", "99999999900029", "Val0zébrure");
+        // Two contacts renamed (one contact per request and role).
+        let mut rename = |request: &str, family: &str| -> String {
+            let contact = request_contacts::table
+                .filter(request_contacts::request_id.eq(request))
+                .filter(request_contacts::role.eq("contact_metier"))
+                .select(request_contacts::id)
+                .first::<String>(conn)
+                .unwrap();
+            diesel::update(request_contacts::table.find(&contact))
+                .set(request_contacts::family_name.eq(Some(family)))
+                .execute(conn)
+                .unwrap();
+            contact
+        };
+        let with_space = rename("demo-request-002", "Lou Zébrure");
+        let with_zero = rename("demo-request-003", "Lou0zébrure");
+        let sources = |conn: &mut DbConnection, kind: Kind, q: &str| -> BTreeSet<String> {
+            search::documents(conn, kind, &search::parse(q).unwrap(), 1000)
+                .unwrap()
+                .into_iter()
+                .map(|doc| doc.source_id)
+                .collect()
+        };
+        let set = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        for q in ["val zebrure", "Val Zébrure-H", "al zeb"] {
+            assert_eq!(found(conn, Kind::Collectivite, q), set(&["space-1"]), "{q}");
+        }
+        for q in ["val0zebrure", "l0z"] {
+            assert_eq!(found(conn, Kind::Collectivite, q), set(&["space-2"]), "{q}");
+        }
+        assert_eq!(found(conn, Kind::Collectivite, "zebrure").len(), 2);
+        for q in ["lou zebrure", "u zeb"] {
+            assert_eq!(sources(conn, Kind::Contact, q), set(&[&with_space]), "{q}");
+        }
+        assert_eq!(
+            sources(conn, Kind::Contact, "lou0zebrure"),
+            set(&[&with_zero])
+        );
+    })
+    .await;
+}

@@ -471,6 +471,11 @@ fn bound(
     sql: &str,
     values: Vec<String>,
 ) -> diesel::query_builder::BoxedSqlQuery<'static, Backend, diesel::query_builder::SqlQuery> {
+    debug_assert_eq!(
+        values.len(),
+        sql.matches(PARAM).count(),
+        "one value per mark"
+    );
     let mut text = String::with_capacity(sql.len() + 8);
     let mut n = 0;
     for c in sql.chars() {
@@ -513,6 +518,11 @@ mod tests {
     #[test]
     fn fts_phrase_quotes_syntax_characters() {
         assert_eq!(fts_phrase("a\"b* OR NEAR("), "\"a\"\"b* OR NEAR(\"");
+    }
+
+    #[test]
+    fn the_indexed_expression_writes_spaces_as_the_pattern_does() {
+        assert_eq!(PG_JOINED, format!("translate(d.body, ' ', '{PG_SPACE}')"));
     }
 
     #[test]

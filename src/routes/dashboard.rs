@@ -112,44 +112,8 @@ pub fn bar_chart(
     svg
 }
 
-/// `GET /tableau-de-bord`.
-pub async fn page(
-    state: web::Data<AppState>,
-    Staff { page, .. }: Staff,
-) -> Result<HttpResponse, AppError> {
-    let today = crate::domain::calendar::paris_date(page.now);
-    let snapshot = {
-        let mut cached = state.dashboard.lock().await;
-        match cached.as_ref() {
-            Some(s)
-                if s.today == today
-                    && s.computed.elapsed().as_secs() < dashboard::CACHE_SECONDS =>
-            {
-                s.clone()
-            }
-            _ => {
-                let computed_at = page.now;
-                let (expiries, figures) = state
-                    .db(move |conn| {
-                        Ok((
-                            tokens::expiries_by_month(conn, today)?,
-                            dashboard::figures(conn, today)?,
-                        ))
-                    })
-                    .await?;
-                let fresh = std::sync::Arc::new(dashboard::Snapshot {
-                    today,
-                    computed_at,
-                    computed: std::time::Instant::now(),
-                    expiries,
-                    figures,
-                });
-                *cached = Some(fresh.clone());
-                fresh
-            }
-        }
-    };
-    let (expiries, figures) = (&snapshot.expiries, &snapshot.figures);
+/// Draws the dashboard's charts from its figures.
+fn charts(expiries: &[(String, i64)], figures: &dashboard::Figures) -> dashboard::Charts {
     let expiry_chart = bar_chart(
         "Expirations de jetons par mois (18 mois)",
         &expiries.iter().map(|(m, _)| m.clone()).collect::<Vec<_>>(),
@@ -215,12 +179,59 @@ pub async fn page(
         ],
         None,
     );
+    dashboard::Charts {
+        expiry: expiry_chart,
+        week: week_chart,
+        delay: delay_chart,
+        editeur: editeur_chart,
+    }
+}
+
+/// `GET /tableau-de-bord`.
+pub async fn page(
+    state: web::Data<AppState>,
+    Staff { page, .. }: Staff,
+) -> Result<HttpResponse, AppError> {
+    let today = crate::domain::calendar::paris_date(page.now);
+    let snapshot = {
+        let mut cached = state.dashboard.lock().await;
+        match cached.as_ref() {
+            Some(s)
+                if s.today == today
+                    && s.computed.elapsed().as_secs() < dashboard::CACHE_SECONDS =>
+            {
+                s.clone()
+            }
+            _ => {
+                let computed_at = page.now;
+                let (expiries, figures) = state
+                    .db(move |conn| {
+                        Ok((
+                            tokens::expiries_by_month(conn, today)?,
+                            dashboard::figures(conn, today)?,
+                        ))
+                    })
+                    .await?;
+                let charts = charts(&expiries, &figures);
+                let fresh = std::sync::Arc::new(dashboard::Snapshot {
+                    today,
+                    computed_at,
+                    computed: std::time::Instant::now(),
+                    expiries,
+                    figures,
+                    charts,
+                });
+                *cached = Some(fresh.clone());
+                fresh
+            }
+        }
+    };
     let mut context = page.context();
-    context.insert("expiry_chart", &expiry_chart);
-    context.insert("week_chart", &week_chart);
-    context.insert("delay_chart", &delay_chart);
-    context.insert("editeur_chart", &editeur_chart);
-    context.insert("figures", &figures);
+    context.insert("expiry_chart", &snapshot.charts.expiry);
+    context.insert("week_chart", &snapshot.charts.week);
+    context.insert("delay_chart", &snapshot.charts.delay);
+    context.insert("editeur_chart", &snapshot.charts.editeur);
+    context.insert("figures", &snapshot.figures);
     context.insert("computed_at", &snapshot.computed_at);
     context.insert("target", &TARGET_BUSINESS_DAYS);
     state.render("dashboard.html", context)

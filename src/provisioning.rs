@@ -74,13 +74,16 @@ pub fn record_payload_facts(
 ) -> QueryResult<()> {
     let modalities = modalities_of(data).join(",");
     let provider = service_provider_id(service_provider);
-    let updated = diesel::update(request_provisioning_facts::table.find(request_id))
-        .set((
+    let updated = crate::db::cached::update(
+        request_provisioning_facts::table,
+        request_provisioning_facts::request_id.eq(request_id),
+        (
             request_provisioning_facts::modalities.eq(&modalities),
             request_provisioning_facts::service_provider_id.eq(&provider),
             request_provisioning_facts::recorded_at.eq(now),
-        ))
-        .execute(conn)?;
+        ),
+    )
+    .execute(conn)?;
     if updated == 0 {
         diesel::insert_into(request_provisioning_facts::table)
             .values((
@@ -149,8 +152,10 @@ pub fn request_form_activation(
     match existing.as_deref() {
         Some(DONE) => Ok(false),
         Some(_) => {
-            diesel::update(form_activations::table.find(collectivite_id))
-                .set((
+            crate::db::cached::update(
+                form_activations::table,
+                form_activations::collectivite_id.eq(collectivite_id),
+                (
                     form_activations::state.eq(PENDING),
                     form_activations::attempts.eq(0),
                     form_activations::next_attempt_at.eq(now),
@@ -158,8 +163,9 @@ pub fn request_form_activation(
                     form_activations::editor.eq(&editor),
                     form_activations::requested_at.eq(now),
                     form_activations::updated_at.eq(now),
-                ))
-                .execute(conn)?;
+                ),
+            )
+            .execute(conn)?;
             Ok(true)
         }
         None => {

@@ -1,6 +1,7 @@
 //! Database access: the connection enum over SQLite and PostgreSQL, its pool, and the
 //! embedded migrations of each backend.
 
+pub mod cached;
 pub mod condition;
 pub mod paging;
 pub mod schema;
@@ -329,8 +330,8 @@ thread_local! {
 }
 
 /// The writer lock of the SQLite file `conn` is open on (none for an in-memory database).
-fn sqlite_writer(conn: &mut SqliteConnection) -> QueryResult<Option<Arc<Mutex<()>>>> {
-    let path: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+fn sqlite_writer(conn: &mut DbConnection) -> QueryResult<Option<Arc<Mutex<()>>>> {
+    let path: String = diesel::select(cached::fixed::<diesel::sql_types::Text>(
         "(SELECT file FROM pragma_database_list WHERE name = 'main')",
     ))
     .get_result(conn)?;
@@ -370,7 +371,7 @@ where
         return result;
     }
     let writer = match conn {
-        DbConnection::Sqlite(sqlite) if !HOLDS_WRITER.with(Cell::get) => sqlite_writer(sqlite)?,
+        DbConnection::Sqlite(_) if !HOLDS_WRITER.with(Cell::get) => sqlite_writer(conn)?,
         _ => None,
     };
     let _turn = writer.as_ref().map(|lock| {
@@ -381,10 +382,12 @@ where
         (guard, WriterHeld)
     });
     conn.transaction(|conn| {
-        if let DbConnection::Sqlite(sqlite) = conn {
-            sqlite.batch_execute(
+        if let DbConnection::Sqlite(_) = conn {
+            cached::TextStatement::new(
                 "UPDATE __diesel_schema_migrations SET version = version WHERE 1 = 0",
-            )?;
+                Vec::new(),
+            )
+            .execute(conn)?;
         }
         work(conn)
     })

@@ -62,14 +62,17 @@ pub fn request_provisioning(
     subscription_id: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    let updated = diesel::update(hubee_provisioning::table.find(subscription_id))
-        .set((
+    let updated = crate::db::cached::update(
+        hubee_provisioning::table,
+        hubee_provisioning::subscription_id.eq(subscription_id),
+        (
             hubee_provisioning::state.eq(PENDING),
             hubee_provisioning::attempts.eq(0),
             hubee_provisioning::next_attempt_at.eq(now),
             hubee_provisioning::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+        ),
+    )
+    .execute(conn)?;
     if updated == 0 {
         diesel::insert_into(hubee_provisioning::table)
             .values((

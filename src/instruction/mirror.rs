@@ -198,10 +198,11 @@ pub fn mirror(
     // transactions already hold the database lock (`db::transaction`), and a no-op UPDATE
     // there would still rewrite the page into the WAL on every event and every synced row.
     if matches!(conn, DbConnection::Postgresql(_)) {
-        diesel::update(
-            habilitation_requests::table.filter(habilitation_requests::datapass_id.eq(datapass_id)),
+        crate::db::cached::update(
+            habilitation_requests::table,
+            habilitation_requests::datapass_id.eq(datapass_id),
+            habilitation_requests::updated_at.eq(habilitation_requests::updated_at),
         )
-        .set(habilitation_requests::updated_at.eq(habilitation_requests::updated_at))
         .execute(conn)?;
     }
     let existing: Option<HabilitationRequest> = habilitation_requests::table
@@ -378,8 +379,10 @@ pub fn mirror(
                 || old.last_validated_at != last_validated_at
                 || old.last_event_at != last_event_at;
             if differs {
-                diesel::update(habilitation_requests::table.find(&old.id))
-                    .set((
+                crate::db::cached::update(
+                    habilitation_requests::table,
+                    habilitation_requests::id.eq(&old.id),
+                    (
                         habilitation_requests::collectivite_id.eq(&collectivite_id),
                         habilitation_requests::form_uid.eq(&form_uid),
                         habilitation_requests::editeur_id.eq(&editeur_id),
@@ -392,8 +395,9 @@ pub fn mirror(
                         habilitation_requests::last_validated_at.eq(last_validated_at),
                         habilitation_requests::last_event_at.eq(last_event_at),
                         habilitation_requests::updated_at.eq(now),
-                    ))
-                    .execute(conn)?;
+                    ),
+                )
+                .execute(conn)?;
                 changed = true;
             }
             let mut request = old.clone();
@@ -490,22 +494,28 @@ pub fn mirror(
         Some((stored_state, intent)) => {
             let state_changed = stored_state != target.state.as_str();
             if changed || state_changed || (event_name.is_some() && source_is_webhook(source)) {
-                diesel::update(datapass_mirror::table.find(&request.id))
-                    .set((
+                crate::db::cached::update(
+                    datapass_mirror::table,
+                    datapass_mirror::request_id.eq(&request.id),
+                    (
                         datapass_mirror::datapass_state.eq(target.state.as_str()),
                         datapass_mirror::last_event.eq(&event_name),
                         datapass_mirror::last_event_at.eq(event_at),
                         datapass_mirror::updated_at.eq(now),
-                    ))
-                    .execute(conn)?;
+                    ),
+                )
+                .execute(conn)?;
             }
             if intent.is_some() && clear_intent {
-                diesel::update(datapass_mirror::table.find(&request.id))
-                    .set((
+                crate::db::cached::update(
+                    datapass_mirror::table,
+                    datapass_mirror::request_id.eq(&request.id),
+                    (
                         datapass_mirror::modification_expected_at.eq(None::<NaiveDateTime>),
                         datapass_mirror::modification_expected_by.eq(None::<String>),
-                    ))
-                    .execute(conn)?;
+                    ),
+                )
+                .execute(conn)?;
             }
         }
     }
@@ -622,12 +632,15 @@ fn align_habilitation(
     if known_id == Some(datapass_habilitation) && known_slug == slug {
         return Ok(false);
     }
-    diesel::update(habilitations::table.find(&id))
-        .set((
+    crate::db::cached::update(
+        habilitations::table,
+        habilitations::id.eq(&id),
+        (
             habilitations::datapass_authorization_id.eq(Some(datapass_habilitation)),
             habilitations::slug.eq(slug),
-        ))
-        .execute(conn)?;
+        ),
+    )
+    .execute(conn)?;
     Ok(true)
 }
 
@@ -761,44 +774,32 @@ fn sync_contacts(
 /// as many merges. (Diesel's batch insert is not available through the multi-backend
 /// connection, hence the SQL text.)
 fn insert_contacts(conn: &mut DbConnection, contacts: &[RequestContact]) -> QueryResult<()> {
-    use diesel::sql_types::{Nullable, Text};
-    type Backend = <DbConnection as diesel::Connection>::Backend;
     if contacts.is_empty() {
         return Ok(());
     }
-    const COLUMNS: usize = 8;
-    let postgres = matches!(conn, DbConnection::Postgresql(_));
-    let mut sql = String::from(
+    let row = "(?, ?, ?, ?, ?, ?, ?, ?)";
+    let sql = format!(
         "INSERT INTO request_contacts \
-         (id, request_id, role, email, given_name, family_name, phone_number, job_title) VALUES ",
+         (id, request_id, role, email, given_name, family_name, phone_number, job_title) VALUES {}",
+        vec![row; contacts.len()].join(", ")
     );
-    for row in 0..contacts.len() {
-        sql.push_str(if row == 0 { "(" } else { ", (" });
-        for column in 0..COLUMNS {
-            if column > 0 {
-                sql.push_str(", ");
-            }
-            if postgres {
-                sql.push_str(&format!("${}", row * COLUMNS + column + 1));
-            } else {
-                sql.push('?');
-            }
-        }
-        sql.push(')');
-    }
-    let mut query = diesel::sql_query(sql).into_boxed::<Backend>();
-    for c in contacts {
-        query = query
-            .bind::<Text, _>(c.id.clone())
-            .bind::<Text, _>(c.request_id.clone())
-            .bind::<Text, _>(c.role.clone())
-            .bind::<Text, _>(c.email.clone())
-            .bind::<Nullable<Text>, _>(c.given_name.clone())
-            .bind::<Nullable<Text>, _>(c.family_name.clone())
-            .bind::<Nullable<Text>, _>(c.phone_number.clone())
-            .bind::<Nullable<Text>, _>(c.job_title.clone());
-    }
-    query.execute(conn)?;
+    let values = contacts
+        .iter()
+        .flat_map(|c| {
+            [
+                Some(c.id.clone()),
+                Some(c.request_id.clone()),
+                Some(c.role.clone()),
+                Some(c.email.clone()),
+                c.given_name.clone(),
+                c.family_name.clone(),
+                c.phone_number.clone(),
+                c.job_title.clone(),
+            ]
+        })
+        .collect();
+    // One text per number of contacts (a few roles), each kept by the connection.
+    crate::db::cached::TextStatement::new(&sql, values).execute(conn)?;
     Ok(())
 }
 

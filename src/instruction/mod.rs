@@ -112,28 +112,40 @@ pub fn apply_event(
 
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     let keeps_reason = matches!(event, RequestEvent::Refuse | RequestEvent::RequestChanges);
-    diesel::update(habilitation_requests::table.find(request_id))
-        .set((
+    crate::db::cached::update(
+        habilitation_requests::table,
+        habilitation_requests::id.eq(request_id),
+        (
             habilitation_requests::state.eq(to.state.as_str()),
             habilitation_requests::reopening.eq(to.reopening),
             habilitation_requests::last_event_at.eq(Some(at)),
             habilitation_requests::updated_at.eq(at),
-        ))
-        .execute(conn)?;
+        ),
+    )
+    .execute(conn)?;
     if keeps_reason {
-        diesel::update(habilitation_requests::table.find(request_id))
-            .set(habilitation_requests::last_reason.eq(reason))
-            .execute(conn)?;
+        crate::db::cached::update(
+            habilitation_requests::table,
+            habilitation_requests::id.eq(request_id),
+            habilitation_requests::last_reason.eq(reason),
+        )
+        .execute(conn)?;
     }
     if event == RequestEvent::Submit {
-        diesel::update(habilitation_requests::table.find(request_id))
-            .set(habilitation_requests::last_submitted_at.eq(Some(at)))
-            .execute(conn)?;
+        crate::db::cached::update(
+            habilitation_requests::table,
+            habilitation_requests::id.eq(request_id),
+            habilitation_requests::last_submitted_at.eq(Some(at)),
+        )
+        .execute(conn)?;
     }
     if event == RequestEvent::Approve {
-        diesel::update(habilitation_requests::table.find(request_id))
-            .set(habilitation_requests::last_validated_at.eq(Some(at)))
-            .execute(conn)?;
+        crate::db::cached::update(
+            habilitation_requests::table,
+            habilitation_requests::id.eq(request_id),
+            habilitation_requests::last_validated_at.eq(Some(at)),
+        )
+        .execute(conn)?;
     }
     let mut details = Vec::new();
     if from != to {
@@ -233,9 +245,12 @@ pub(crate) fn issue_or_prolong(
         Some((_, token)) if token.expires_on >= expires_on => (token.id, TokenAction::Kept),
         Some((habilitation, token)) => {
             crate::models::tokens::set_expiry(conn, &token.id, expires_on, validated_at)?;
-            diesel::update(habilitations::table.find(&habilitation.id))
-                .set(habilitations::validated_at.eq(validated_at))
-                .execute(conn)?;
+            crate::db::cached::update(
+                habilitations::table,
+                habilitations::id.eq(&habilitation.id),
+                habilitations::validated_at.eq(validated_at),
+            )
+            .execute(conn)?;
             events::record(
                 conn,
                 validated_at,

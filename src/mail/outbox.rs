@@ -34,7 +34,7 @@ pub fn status_label(status: &str) -> &'static str {
 
 /// One e-mail of the outbox.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, Identifiable, serde::Serialize)]
-#[diesel(table_name = outbox)]
+#[diesel(table_name = outbox, treat_none_as_default_value = false)]
 pub struct OutboxEmail {
     pub id: String,
     pub template: String,
@@ -148,12 +148,15 @@ fn claim_due_in(
         .load(conn)?;
     let mut claimed = Vec::with_capacity(candidates.len());
     for id in candidates {
-        let won = diesel::update(outbox::table.filter(outbox::id.eq(&id)).filter(due()))
-            .set((
+        let won = crate::db::cached::update(
+            outbox::table,
+            outbox::id.eq(&id).and(due()),
+            (
                 outbox::status.eq(SENDING),
                 outbox::locked_until.eq(now + lock_for),
-            ))
-            .execute(conn)?;
+            ),
+        )
+        .execute(conn)?;
         if won == 1 {
             claimed.push(
                 outbox::table
@@ -178,24 +181,28 @@ pub fn mark_sent(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Query
 }
 
 fn mark_sent_in(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(outbox::table.find(id))
-        .set((
+    crate::db::cached::update(
+        outbox::table,
+        outbox::id.eq(id),
+        (
             outbox::status.eq(SENT),
             outbox::sent_at.eq(Some(now)),
             outbox::locked_until.eq(None::<NaiveDateTime>),
             outbox::last_error.eq(None::<String>),
             outbox::attempts.eq(outbox::attempts + 1),
-        ))
-        .execute(conn)?;
-    diesel::update(
-        outbox::table
-            .find(id)
-            .filter(outbox::template.eq_any(SECRET_TEMPLATES)),
+        ),
     )
-    .set((
-        outbox::text_body.eq(REDACTED_BODY),
-        outbox::html_body.eq(REDACTED_BODY),
-    ))
+    .execute(conn)?;
+    crate::db::cached::update(
+        outbox::table,
+        outbox::id
+            .eq(id)
+            .and(outbox::template.eq_any(SECRET_TEMPLATES)),
+        (
+            outbox::text_body.eq(REDACTED_BODY),
+            outbox::html_body.eq(REDACTED_BODY),
+        ),
+    )
     .execute(conn)?;
     Ok(())
 }
@@ -230,15 +237,18 @@ pub fn mark_attempt_failed(
         QUEUED
     };
     let error: String = error.chars().take(500).collect();
-    diesel::update(outbox::table.find(id))
-        .set((
+    crate::db::cached::update(
+        outbox::table,
+        outbox::id.eq(id),
+        (
             outbox::status.eq(status),
             outbox::attempts.eq(attempts),
             outbox::next_attempt_at.eq(now + backoff(base, attempts)),
             outbox::locked_until.eq(None::<NaiveDateTime>),
             outbox::last_error.eq(Some(error)),
-        ))
-        .execute(conn)?;
+        ),
+    )
+    .execute(conn)?;
     Ok(status)
 }
 

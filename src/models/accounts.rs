@@ -12,7 +12,7 @@ pub use crate::domain::roles::staff::{ADMIN, INSTRUCTEUR};
 
 /// A member of the API Particulier team.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, Identifiable, serde::Serialize)]
-#[diesel(table_name = staff_members)]
+#[diesel(table_name = staff_members, treat_none_as_default_value = false)]
 pub struct StaffMember {
     pub id: String,
     pub email: String,
@@ -23,7 +23,7 @@ pub struct StaffMember {
 
 /// A person working for an éditeur.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, Identifiable, serde::Serialize)]
-#[diesel(table_name = editeur_members)]
+#[diesel(table_name = editeur_members, treat_none_as_default_value = false)]
 pub struct EditeurMember {
     pub id: String,
     pub editeur_id: String,

@@ -15,7 +15,7 @@ pub const MAX_NAME_CHARS: usize = 100;
 
 /// A key as stored (never the key itself).
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, Identifiable, serde::Serialize)]
-#[diesel(table_name = api_keys)]
+#[diesel(table_name = api_keys, treat_none_as_default_value = false)]
 pub struct ApiKey {
     pub id: String,
     pub editeur_id: String,

@@ -19,7 +19,7 @@ pub use crate::domain::collectivite::{
 
 /// A collectivité (commune, CCAS, EPCI…), identified by its SIRET.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, Identifiable, serde::Serialize)]
-#[diesel(table_name = collectivites)]
+#[diesel(table_name = collectivites, treat_none_as_default_value = false)]
 pub struct Collectivite {
     pub id: String,
     pub siret: String,

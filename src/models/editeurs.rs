@@ -13,7 +13,7 @@ use crate::domain::request_state::RequestState;
 
 /// A software vendor whose clients are collectivités.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, Identifiable, serde::Serialize)]
-#[diesel(table_name = editeurs)]
+#[diesel(table_name = editeurs, treat_none_as_default_value = false)]
 pub struct Editeur {
     pub id: String,
     pub name: String,
@@ -27,7 +27,7 @@ pub struct Editeur {
 
 /// A pre-filled DataPass form handed by an éditeur to its clients.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, Identifiable, serde::Serialize)]
-#[diesel(table_name = editeur_forms)]
+#[diesel(table_name = editeur_forms, treat_none_as_default_value = false)]
 pub struct EditeurForm {
     pub id: String,
     pub editeur_id: String,

@@ -10,7 +10,7 @@ use crate::db::schema::events;
 
 /// One entry of the event log.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, Identifiable, serde::Serialize)]
-#[diesel(table_name = events)]
+#[diesel(table_name = events, treat_none_as_default_value = false)]
 pub struct Event {
     pub id: String,
     pub occurred_at: NaiveDateTime,

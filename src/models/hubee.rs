@@ -12,7 +12,7 @@ pub const PROCESS_CODE: &str = "FormulaireQF";
 
 /// A HubEE subscription as recorded by the back office.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, Identifiable, serde::Serialize)]
-#[diesel(table_name = hubee_subscriptions)]
+#[diesel(table_name = hubee_subscriptions, treat_none_as_default_value = false)]
 pub struct HubeeSubscription {
     pub id: String,
     pub collectivite_id: String,

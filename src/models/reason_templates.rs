@@ -6,7 +6,7 @@ use crate::db::schema::reason_templates;
 
 /// A reusable reason.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, serde::Serialize)]
-#[diesel(table_name = reason_templates)]
+#[diesel(table_name = reason_templates, treat_none_as_default_value = false)]
 pub struct ReasonTemplate {
     pub id: String,
     /// `refuse` or `request_changes`.

@@ -9,7 +9,7 @@ use crate::domain::request_state::RequestState;
 
 /// A habilitation request as DataPass numbers it (`D<datapass_id>`).
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, Identifiable, serde::Serialize)]
-#[diesel(table_name = habilitation_requests)]
+#[diesel(table_name = habilitation_requests, treat_none_as_default_value = false)]
 pub struct HabilitationRequest {
     pub id: String,
     pub datapass_id: Option<i64>,
@@ -36,7 +36,7 @@ pub use crate::domain::roles::contact as roles;
 
 /// One contact of a request (e-mail stored lower-cased and trimmed).
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, Identifiable, serde::Serialize)]
-#[diesel(table_name = request_contacts)]
+#[diesel(table_name = request_contacts, treat_none_as_default_value = false)]
 pub struct RequestContact {
     pub id: String,
     pub request_id: String,
@@ -50,7 +50,7 @@ pub struct RequestContact {
 
 /// A validated habilitation (`state`: `active`, `revoked` or `replaced`).
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, Identifiable, serde::Serialize)]
-#[diesel(table_name = habilitations)]
+#[diesel(table_name = habilitations, treat_none_as_default_value = false)]
 pub struct Habilitation {
     pub id: String,
     pub request_id: String,

@@ -9,7 +9,7 @@ use crate::domain::token::{REVOKED, TokenStatus, token_status};
 
 /// A token tied to a habilitation; a prolonged token keeps its id.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable, Identifiable, serde::Serialize)]
-#[diesel(table_name = tokens)]
+#[diesel(table_name = tokens, treat_none_as_default_value = false)]
 pub struct Token {
     pub id: String,
     pub habilitation_id: String,

@@ -787,3 +787,78 @@ async fn a_delivery_failing_inside_a_batch_is_rolled_back_alone() {
         .await;
     assert_eq!(logged, 6, "every delivery of the batch is logged");
 }
+
+#[tokio::test]
+async fn the_webhook_writer_prepares_each_statement_once_per_connection() {
+    use diesel::connection::InstrumentationEvent;
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+    let app = spawn().await;
+    // Statements started, and texts prepared for the cache, since the last clear.
+    let started = Arc::new(Mutex::new(Vec::<String>::new()));
+    let cached = Arc::new(Mutex::new(HashSet::<String>::new()));
+    let (seen, kept) = (started.clone(), cached.clone());
+    // A connection of its own: every statement is first prepared under the instrumentation.
+    let (first_run, second_run) = {
+        let conn = &mut app.db.connect();
+        {
+            conn.set_instrumentation(move |event: InstrumentationEvent<'_>| match event {
+                InstrumentationEvent::StartQuery { query, .. } => {
+                    let text = query.to_string();
+                    let sql = text.split(" -- binds: ").next().unwrap_or_default();
+                    seen.lock().unwrap().push(sql.trim().to_owned());
+                }
+                InstrumentationEvent::CacheQuery { sql, .. } => {
+                    kept.lock().unwrap().insert(sql.trim().to_owned());
+                }
+                _ => {}
+            });
+            let now = qf_backoffice::db::now();
+            let mut life = |model_id: i64, siret: &str, public_id: &str| {
+                for (i, event) in ["create", "submit", "approve"].into_iter().enumerate() {
+                    let mut body = payload(event, model_id, T0 + i as i64 * 60, siret);
+                    body["data"]["public_id"] = json!(public_id);
+                    let processed = qf_backoffice::instruction::datapass::receive(
+                        conn,
+                        body.to_string().as_bytes(),
+                        now,
+                    )
+                    .unwrap();
+                    assert_eq!(processed.outcome.as_str(), "applied", "{event}");
+                }
+            };
+            life(701, SIRET, "6b9e2c43-2f1c-4c39-9a0e-000000000701");
+            let first_run = std::mem::take(&mut *started.lock().unwrap());
+            life(
+                702,
+                "21690124000012",
+                "6b9e2c43-2f1c-4c39-9a0e-000000000702",
+            );
+            let second_run = std::mem::take(&mut *started.lock().unwrap());
+            (first_run, second_run)
+        }
+    };
+    let cached = cached.lock().unwrap().clone();
+    let is_statement = |sql: &&String| {
+        ["SELECT", "INSERT", "UPDATE", "DELETE"]
+            .iter()
+            .any(|verb| sql.to_uppercase().starts_with(verb))
+    };
+    let writes = |run: &[String]| {
+        run.iter()
+            .filter(is_statement)
+            .filter(|sql| !sql.to_uppercase().starts_with("SELECT"))
+            .count()
+    };
+    assert!(writes(&first_run) >= 10, "{first_run:#?}");
+    assert_eq!(writes(&first_run), writes(&second_run), "same path twice");
+    // The second request's life prepares nothing: every statement it runs was kept by the
+    // connection's cache (diesel prepares an UPDATE, or an INSERT of a struct with optional
+    // fields, again on every call unless told it may keep it).
+    let prepared_again: Vec<&String> = second_run
+        .iter()
+        .filter(is_statement)
+        .filter(|sql| !cached.contains(*sql))
+        .collect();
+    assert!(prepared_again.is_empty(), "{prepared_again:#?}");
+}

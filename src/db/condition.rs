@@ -31,6 +31,15 @@ impl Condition {
         }
     }
 
+    /// `head ? tail` with `value` bound as text at the mark. `head` and `tail` must come from
+    /// the code, never from user input (they are not escaped).
+    pub fn with_value(head: &str, value: String, tail: &str) -> Condition {
+        Condition {
+            head: head.to_owned(),
+            bound: Some((value, tail.to_owned())),
+        }
+    }
+
     /// `column IN (ids)`, the ids bound as one JSON array: the statement's text does not
     /// depend on how many there are (diesel's `eq_any` with a list is prepared again on every
     /// call on SQLite). `column` is a fixed column name such as `tokens.id`.

@@ -142,27 +142,8 @@ pub fn list(
         DbConnection::Sqlite(_) => format!("+{pending_states}"),
         DbConnection::Postgresql(_) => pending_states,
     };
-    // The search's condition: contact or collectivité documents containing the text.
-    let target = |conn: &mut DbConnection, text: &crate::search::SearchText| {
-        crate::search::any_target_in(
-            conn,
-            &[
-                (
-                    "habilitation_requests.collectivite_id",
-                    crate::search::Kind::Collectivite,
-                ),
-                ("habilitation_requests.id", crate::search::Kind::Contact),
-            ],
-            text,
-        )
-    };
     let text = crate::search::parse(&filter.q);
-    // Built here only for the joined path (a département filter); a search without one is
-    // read through the result cache below.
-    let search = match &text {
-        Some(text) if !filter.departement.trim().is_empty() => Some(target(conn, text)?),
-        _ => None,
-    };
+    let departement = filter.departement.trim();
     let joined = || {
         habilitation_requests::table
             .inner_join(collectivites::table)
@@ -185,13 +166,6 @@ pub fn list(
         }
         if filter.en_retard.is_some() {
             q = q.filter(habilitation_requests::last_submitted_at.lt(overdue_limit(today)));
-        }
-        if let Some(search) = &search {
-            q = q.filter(
-                habilitation_requests::datapass_id
-                    .eq(datapass_number(&filter.q))
-                    .or(search.clone()),
-            );
         }
         q
     };
@@ -221,7 +195,7 @@ pub fn list(
         && filter.editeur.is_empty()
         && filter.en_retard.is_none();
     let mut matches: Option<std::sync::Arc<result_cache::Matches>> = None;
-    let mut capped = search.as_ref().is_some_and(|s| s.capped);
+    let mut capped = false;
     let total: i64 = if only_state {
         // The per-state counters kept by triggers (see `models::counters`).
         let states: Vec<&str> = match pending_state(&filter.etat) {
@@ -236,8 +210,9 @@ pub fn list(
             .filter(|(state, _)| states.contains(&state.as_str()))
             .map(|(_, n)| n)
             .sum()
-    } else if filter.departement.trim().is_empty() {
-        // The search too reads the request's own columns (collectivité id, id, number).
+    } else {
+        // The search too reads the request's own columns (collectivité id, id, number); a
+        // département is one more condition on the collectivité id.
         match &text {
             Some(text) => {
                 // One read of the matches' ids in the queue's order (at most a few thousand,
@@ -251,7 +226,13 @@ pub fn list(
                 };
                 let key = result_cache::key(
                     "queue",
-                    &[&filter.q, &filter.etat, &filter.editeur, &overdue],
+                    &[
+                        &filter.q,
+                        &filter.etat,
+                        &filter.editeur,
+                        &overdue,
+                        departement,
+                    ],
                 );
                 let found = results.get_or_compute(conn, key, |conn| {
                     // Each kind of match is read on its own, then the candidates once in the
@@ -293,13 +274,20 @@ pub fn list(
                     let ids = if candidates.is_empty() {
                         Vec::new()
                     } else {
-                        only_requests()
-                            .filter(Condition::one_of(
-                                conn,
-                                "habilitation_requests.id",
-                                &candidates,
-                            ))
-                            .order(queue_order())
+                        let mut q = only_requests().filter(Condition::one_of(
+                            conn,
+                            "habilitation_requests.id",
+                            &candidates,
+                        ));
+                        if !departement.is_empty() {
+                            q = q.filter(Condition::with_value(
+                                "habilitation_requests.collectivite_id IN \
+                                 (SELECT id FROM collectivites WHERE departement = ",
+                                departement.to_owned(),
+                                ")",
+                            ));
+                        }
+                        q.order(queue_order())
                             .select(habilitation_requests::id)
                             .load(conn)?
                     };
@@ -312,10 +300,9 @@ pub fn list(
                 matches = Some(found);
                 matches.as_ref().map_or(0, |m| m.total())
             }
-            None => only_requests().count().get_result(conn)?,
+            None if departement.is_empty() => only_requests().count().get_result(conn)?,
+            None => filtered().count().get_result(conn)?,
         }
-    } else {
-        filtered().count().get_result(conn)?
     };
     let page = crate::db::clamp_page(page, total, PER_PAGE);
     let rows_query = match matches {

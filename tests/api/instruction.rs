@@ -144,7 +144,7 @@ async fn the_queue_puts_reopenings_first_then_by_deadline_and_filters() {
 async fn the_queue_search_applies_every_filter_to_what_each_kind_finds() {
     let app = TestApp::spawn_with_demo().await;
     let staff = app.signed_in(DEMO_INSTRUCTEUR).await;
-    let (outside, state_030): (String, String) = app
+    let (outside, state_030, departement_030): (String, String, String) = app
         .with_conn(|conn| {
             use qf_backoffice::db::schema::request_contacts;
             let pending = ["submitted", "changes_requested"];
@@ -164,12 +164,16 @@ async fn the_queue_search_applies_every_filter_to_what_each_kind_finds() {
                 .into_iter()
                 .find(|e| !in_queue.iter().any(|q| q.contains(e.as_str())))
                 .unwrap();
-            let state = habilitation_requests::table
-                .find("demo-request-030")
-                .select(habilitation_requests::state)
-                .first(conn)
+            let (state, departement) = habilitation_requests::table
+                .inner_join(qf_backoffice::db::schema::collectivites::table)
+                .filter(habilitation_requests::id.eq("demo-request-030"))
+                .select((
+                    habilitation_requests::state,
+                    qf_backoffice::db::schema::collectivites::departement,
+                ))
+                .first::<(String, Option<String>)>(conn)
                 .unwrap();
-            (outside, state)
+            (outside, state, departement.expect("a département"))
         })
         .await;
     let encoded: String = url::form_urlencoded::byte_serialize(outside.as_bytes()).collect();
@@ -191,6 +195,18 @@ async fn the_queue_search_applies_every_filter_to_what_each_kind_finds() {
             .get_text(&format!("/instruction?q={q}&etat={other}"))
             .await;
         assert!(ids_in(&html).is_empty(), "{q} in {other}");
+        // The département narrows it too, whichever was asked first (each is its own search).
+        let elsewhere = if departement_030 == "29" { "75" } else { "29" };
+        for (departement, found) in [(elsewhere, false), (departement_030.as_str(), true)] {
+            let (_, html) = staff
+                .get_text(&format!("/instruction?q={q}&departement={departement}"))
+                .await;
+            assert_eq!(
+                ids_in(&html).contains(&"demo-request-030".to_owned()),
+                found,
+                "{q} in {departement}"
+            );
+        }
     }
 }
 

@@ -90,7 +90,7 @@ pub struct PageCaches {
     /// The HubEE subscriptions (`/abonnements`).
     pub subscriptions: ResultCache<Kept<crate::routes::hubee::ListPage>>,
     /// An éditeur's clients in its space (`/editeur`).
-    pub editeur_clients: ResultCache<crate::models::editeur_clients::ClientPage>,
+    pub editeur_clients: ResultCache<Kept<crate::models::editeur_clients::ClientPage>>,
     /// An éditeur's client requests on its fiche (`/editeurs/{id}`).
     pub editeur_requests: ResultCache<crate::models::editeurs::ClientRequestPage>,
     /// An éditeur member's client requests on the home page (`/`).

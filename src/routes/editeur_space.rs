@@ -149,8 +149,9 @@ async fn render(
                         &base,
                         &cache,
                     )
+                    .map(crate::state::Kept::new)
                 })?;
-                let next = page.next_cursor.clone();
+                let next = page.page.next_cursor.clone();
                 (ClientRows::Kept(page), next, None)
             };
             let forms = editeurs::forms(conn, &id)?;
@@ -178,7 +179,8 @@ async fn render(
     let mut context = page.context();
     context.insert("editeur", &editeur);
     context.insert("editeur_choices", &choices);
-    context.insert("clients", clients.rows());
+    context.insert("has_clients", &!clients.is_empty());
+    context.insert("client_rows", &clients.html(state)?);
     context.insert("next_cursor", &next);
     context.insert("total_pages", &total_pages);
     context.insert("page_number", &page_number);
@@ -392,15 +394,29 @@ pub async fn revoke_key(
 /// The client rows a view shows: a kept page's, shared with the cache (never copied), or
 /// those sorted for this view.
 enum ClientRows {
-    Kept(std::sync::Arc<editeur_clients::ClientPage>),
+    Kept(std::sync::Arc<crate::state::Kept<editeur_clients::ClientPage>>),
     Sorted(Vec<editeur_clients::ClientRow>),
 }
 
 impl ClientRows {
-    fn rows(&self) -> &[editeur_clients::ClientRow] {
+    fn is_empty(&self) -> bool {
         match self {
-            ClientRows::Kept(page) => &page.items,
-            ClientRows::Sorted(rows) => rows,
+            ClientRows::Kept(kept) => kept.page.items.is_empty(),
+            ClientRows::Sorted(rows) => rows.is_empty(),
+        }
+    }
+
+    /// The table's rows: rendered once per kept page (see `state::Kept`), or now for a page
+    /// sorted by expiry.
+    fn html(&self, state: &AppState) -> Result<String, AppError> {
+        const TEMPLATE: &str = "editeur/space_rows.html";
+        match self {
+            ClientRows::Kept(kept) => Ok(state.kept_rows(kept, TEMPLATE, "clients")?.to_owned()),
+            ClientRows::Sorted(rows) => {
+                let mut context = tera::Context::new();
+                context.insert("clients", &serde_json::json!({ "items": rows }));
+                Ok(state.tera.render(TEMPLATE, &context)?)
+            }
         }
     }
 }

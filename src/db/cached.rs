@@ -34,7 +34,8 @@ pub struct Update<F, W, C> {
 
 /// `UPDATE table SET values WHERE filter`, prepared once per connection: for statements whose
 /// text is fixed by the call site (a changeset with optional fields has one text per set of
-/// fields present, each kept).
+/// fields present, each kept). The changeset must set at least one column: unlike diesel's,
+/// an empty one is not caught before the database refuses it.
 pub fn update<T, W, V>(table: T, filter: W, values: V) -> Update<T::FromClause, W, V::Changeset>
 where
     T: Table,
@@ -82,22 +83,29 @@ pub struct TextStatement {
 }
 
 impl TextStatement {
-    /// `sql` comes from the code, never from user input, and holds no `?` but its marks.
+    /// `sql` comes from the code, never from user input, and holds no `?` but its marks; a
+    /// statement with more or fewer values than marks fails when run, binding nothing.
     pub fn new(sql: &str, values: Vec<Option<String>>) -> TextStatement {
         let pieces: Vec<String> = sql.split('?').map(str::to_owned).collect();
-        debug_assert_eq!(pieces.len(), values.len() + 1, "one value per mark: {sql}");
         TextStatement { pieces, values }
     }
 }
 
 impl QueryFragment<Backend> for TextStatement {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Backend>) -> QueryResult<()> {
+        if self.pieces.len() != self.values.len() + 1 {
+            return Err(diesel::result::Error::QueryBuilderError(
+                format!(
+                    "{} valeurs pour {} marques",
+                    self.values.len(),
+                    self.pieces.len() - 1
+                )
+                .into(),
+            ));
+        }
         for (i, piece) in self.pieces.iter().enumerate() {
             if i > 0 {
-                match self.values.get(i - 1) {
-                    Some(value) => out.push_bind_param::<Nullable<Text>, _>(value)?,
-                    None => out.push_bind_param::<Nullable<Text>, _>(&None::<String>)?,
-                }
+                out.push_bind_param::<Nullable<Text>, _>(&self.values[i - 1])?;
             }
             out.push_sql(piece);
         }
@@ -262,5 +270,20 @@ mod tests {
             assert!(n >= 1);
         });
         assert_eq!(kept.len(), 2, "{kept:?}");
+    }
+
+    #[test]
+    fn a_text_statement_with_a_value_missing_fails_and_writes_nothing() {
+        prepared_for_cache(|conn| {
+            let missing = TextStatement::new(
+                "INSERT INTO events (id, occurred_at, actor, action, target_type, target_id, \
+                 details) VALUES (?, '2026-12-01 00:00:00', ?, 'b', 'c', 'd', ?)",
+                vec![Some("e9".to_owned()), Some("a".to_owned())],
+            )
+            .execute(conn);
+            assert!(missing.is_err());
+            let n: i64 = events::table.count().get_result(conn).expect("count");
+            assert_eq!(n, 0);
+        });
     }
 }

@@ -829,12 +829,15 @@ async fn the_webhook_writer_prepares_each_statement_once_per_connection() {
             };
             life(701, SIRET, "6b9e2c43-2f1c-4c39-9a0e-000000000701");
             let first_run = std::mem::take(&mut *started.lock().unwrap());
+            let kept_by_first_run = cached.lock().unwrap().len();
             life(
                 702,
                 "21690124000012",
                 "6b9e2c43-2f1c-4c39-9a0e-000000000702",
             );
             let second_run = std::mem::take(&mut *started.lock().unwrap());
+            // Nothing was prepared for the cache during the second life.
+            assert_eq!(cached.lock().unwrap().len(), kept_by_first_run);
             (first_run, second_run)
         }
     };

@@ -161,8 +161,8 @@ pub fn list(
             "aucun" => q = q.filter(habilitation_requests::editeur_id.is_null()),
             id => q = q.filter(habilitation_requests::editeur_id.eq(id.to_owned())),
         }
-        if !filter.departement.trim().is_empty() {
-            q = q.filter(collectivites::departement.eq(filter.departement.trim().to_owned()));
+        if !departement.is_empty() {
+            q = q.filter(collectivites::departement.eq(departement.to_owned()));
         }
         if filter.en_retard.is_some() {
             q = q.filter(habilitation_requests::last_submitted_at.lt(overdue_limit(today)));
@@ -190,7 +190,7 @@ pub fn list(
         }
         q
     };
-    let only_state = filter.departement.trim().is_empty()
+    let only_state = departement.is_empty()
         && filter.q.trim().is_empty()
         && filter.editeur.is_empty()
         && filter.en_retard.is_none();
@@ -315,7 +315,7 @@ pub fn list(
         // Without a département or a search, the page's ids are read from the requests alone
         // (index entries skipped, not joined rows: the last page reads as fast as the first),
         // then only they are joined.
-        None if filter.departement.trim().is_empty() && text.is_none() => {
+        None if departement.is_empty() && text.is_none() => {
             let ids: Vec<String> = only_requests()
                 .order(queue_order())
                 .select(habilitation_requests::id)

@@ -391,7 +391,7 @@ pub async fn revoke_key(
     )))
 }
 
-/// The client rows a view shows: a kept page's, shared with the cache (never copied), or
+/// The client rows a view shows: a kept page's, shared with the cache with their HTML, or
 /// those sorted for this view.
 enum ClientRows {
     Kept(std::sync::Arc<crate::state::Kept<editeur_clients::ClientPage>>),
@@ -408,14 +408,14 @@ impl ClientRows {
 
     /// The table's rows: rendered once per kept page (see `state::Kept`), or now for a page
     /// sorted by expiry.
-    fn html(&self, state: &AppState) -> Result<String, AppError> {
+    fn html<'a>(&'a self, state: &AppState) -> Result<std::borrow::Cow<'a, str>, AppError> {
         const TEMPLATE: &str = "editeur/space_rows.html";
         match self {
-            ClientRows::Kept(kept) => Ok(state.kept_rows(kept, TEMPLATE, "clients")?.to_owned()),
+            ClientRows::Kept(kept) => Ok(state.kept_rows(kept, TEMPLATE, "clients")?.into()),
             ClientRows::Sorted(rows) => {
                 let mut context = tera::Context::new();
                 context.insert("clients", &serde_json::json!({ "items": rows }));
-                Ok(state.tera.render(TEMPLATE, &context)?)
+                Ok(state.tera.render(TEMPLATE, &context)?.into())
             }
         }
     }
